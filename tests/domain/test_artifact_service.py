@@ -1,0 +1,182 @@
+"""The artifact service: history, validation, and the artifact_saved signal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import transaction
+
+from tracker.models import Changeset, ChangesetValue, Field, FieldOption, FieldType, Tracker, User
+from tracker.services.artifacts import ArtifactValidationError, create_artifact, update_artifact
+from tracker.services.trackers import FieldSpec, TrackerSpec, create_tracker
+from tracker.signals import artifact_saved, changeset_recorded
+
+
+@pytest.fixture
+def saved_events() -> Iterator[list[Changeset]]:
+    events: list[Changeset] = []
+
+    def receiver(sender: object, changeset: Changeset, **kwargs: object) -> None:
+        events.append(changeset)
+
+    artifact_saved.connect(receiver, dispatch_uid="test-saved-events")
+    yield events
+    artifact_saved.disconnect(dispatch_uid="test-saved-events")
+
+
+def test_update_keeps_full_history(bugs: Tracker, alice: User, bob: User) -> None:
+    created = create_artifact(bugs, author=alice, values={"title": "Crash on save", "status": "New"})
+    artifact = created.artifact
+    update_artifact(artifact, author=bob, values={"status": "In progress", "assigned_to": "bob"})
+    update_artifact(artifact, author=alice, values={"title": "Crash on save (Firefox)"}, comment="Narrowed")
+
+    history = list(artifact.changesets.order_by("id"))
+    assert [c.author for c in history] == [alice, bob, alice]
+    assert history[0].is_creation and not history[1].is_creation
+    assert history[2].comment == "Narrowed"
+    # Only the changed fields are stored in each changeset; the first one is never rewritten.
+    first_values = {v.field.name: v.value for v in history[0].values.select_related("field")}
+    status_new = FieldOption.objects.get(field__tracker=bugs, label="New").pk
+    assert first_values == {"title": "Crash on save", "status": status_new}
+    assert {v.field.name for v in history[1].values.select_related("field")} == {"status", "assigned_to"}
+    artifact.refresh_from_db()
+    assert artifact.title == "Crash on save (Firefox)"
+    assert artifact.last_updated_by == alice
+
+
+def test_an_update_that_changes_nothing_is_refused(bugs: Tracker, alice: User) -> None:
+    artifact = create_artifact(bugs, author=alice, values={"title": "Same"}).artifact
+    with pytest.raises(ArtifactValidationError) as error:
+        update_artifact(artifact, author=alice, values={"title": "Same"})
+    assert "__all__" in error.value.errors
+    assert artifact.changesets.count() == 1
+
+
+def test_values_are_validated_per_field_type(public_project, alice: User) -> None:
+    tracker = create_tracker(
+        public_project,
+        TrackerSpec(
+            name="Typed",
+            shortname="typed",
+            fields=[
+                FieldSpec("title", "Title", FieldType.STRING, required=True, is_title=True),
+                FieldSpec("effort", "Effort", FieldType.INTEGER),
+                FieldSpec("ratio", "Ratio", FieldType.FLOAT),
+                FieldSpec("due", "Due", FieldType.DATE),
+                FieldSpec("seen", "Seen at", FieldType.DATETIME),
+                FieldSpec("severity", "Severity", FieldType.SELECT, options=("Minor", "Major")),
+                FieldSpec("os", "OS", FieldType.MULTI_SELECT, options=("Linux", "macOS")),
+                FieldSpec("owner", "Owner", FieldType.USER),
+                FieldSpec("labels", "Labels", FieldType.OPEN_LIST),
+                FieldSpec("links", "Links", FieldType.LINKS),
+            ],
+        ),
+    )
+    with pytest.raises(ArtifactValidationError) as error:
+        create_artifact(
+            tracker,
+            author=alice,
+            values={
+                "effort": "three",
+                "ratio": "nan",
+                "due": "31/12/2026",
+                "seen": "yesterday",
+                "severity": "Blocker",
+                "os": ["Linux", "Windows"],
+                "owner": "nobody@example.com",
+                "links": [999_999],
+                "colour": "red",
+            },
+        )
+    errors = error.value.errors
+    assert set(errors) == {
+        "title",
+        "effort",
+        "ratio",
+        "due",
+        "seen",
+        "severity",
+        "os",
+        "owner",
+        "links",
+        "colour",
+    }
+    assert errors["title"] == ["This field is required."]
+    assert "Minor, Major" in errors["severity"][0]
+    assert "Unknown field" in errors["colour"][0]
+
+    changeset = create_artifact(
+        tracker,
+        author=alice,
+        values={
+            "title": "  Typed  ",
+            "effort": "3",
+            "ratio": 0.5,
+            "due": "2026-12-31",
+            "seen": "2026-11-30T10:00:00+01:00",
+            "severity": "major",
+            "os": ["macOS", "Linux", "Linux"],
+            "owner": "ALICE@example.com",
+            "labels": "ui, crash, ui",
+        },
+    )
+    stored = {
+        v.field.name: v.value for v in ChangesetValue.objects.filter(changeset=changeset).select_related("field")
+    }
+    options = {o.label: o.pk for o in FieldOption.objects.filter(field__tracker=tracker)}
+    assert stored == {
+        "title": "Typed",
+        "effort": 3,
+        "ratio": 0.5,
+        "due": "2026-12-31",
+        "seen": "2026-11-30T09:00:00+00:00",
+        "severity": options["Major"],
+        "os": sorted([options["Linux"], options["macOS"]]),
+        "owner": alice.pk,
+        "labels": ["ui", "crash"],
+    }
+
+
+def test_artifact_saved_fires_once_per_committed_changeset(
+    bugs: Tracker, alice: User, saved_events: list[Changeset], django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        changeset = create_artifact(bugs, author=alice, values={"title": "One"})
+    with django_capture_on_commit_callbacks(execute=True):
+        update = update_artifact(changeset.artifact, author=alice, comment="Two")
+    assert saved_events == [changeset, update]
+
+
+def test_artifact_saved_never_fires_for_a_rolled_back_changeset(
+    bugs: Tracker, alice: User, saved_events: list[Changeset], django_capture_on_commit_callbacks
+) -> None:
+    recorded: list[Changeset] = []
+    changeset_recorded.connect(lambda sender, changeset, **kw: recorded.append(changeset), weak=False,
+                               dispatch_uid="test-recorded")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            with pytest.raises(RuntimeError), transaction.atomic():
+                create_artifact(bugs, author=alice, values={"title": "Doomed"})
+                raise RuntimeError("the request failed after the save")
+    finally:
+        changeset_recorded.disconnect(dispatch_uid="test-recorded")
+    assert saved_events == []
+    assert len(recorded) == 1  # it ran inside the transaction, and its writes rolled back with it
+    assert not Changeset.objects.exists()
+
+
+def test_saving_without_notifying_sends_no_signal(
+    bugs: Tracker, alice: User, saved_events: list[Changeset], django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        create_artifact(bugs, author=alice, values={"title": "Imported"}, notify=False)
+    assert saved_events == []
+
+
+def test_required_field_cannot_be_emptied(bugs: Tracker, alice: User) -> None:
+    artifact = create_artifact(bugs, author=alice, values={"title": "Keep me"}).artifact
+    with pytest.raises(ArtifactValidationError) as error:
+        update_artifact(artifact, author=alice, values={"title": "  "})
+    assert error.value.errors == {"title": ["This field is required."]}
+    assert Field.objects.get(tracker=bugs, name="title").is_title

@@ -1,0 +1,27 @@
+"""The tracker's models, one module per concern; import them from here."""
+
+from tracker.models.accounts import User
+from tracker.models.artifacts import Artifact, ArtifactSubscription, Attachment, Changeset, ChangesetValue
+from tracker.models.notifications import NotificationDelivery, NotificationRecord
+from tracker.models.projects import Membership, Project
+from tracker.models.system_events import SystemEvent
+from tracker.models.trackers import Field, FieldOption, FieldType, NotificationListEntry, Tracker
+
+__all__ = [
+    "Artifact",
+    "ArtifactSubscription",
+    "Attachment",
+    "Changeset",
+    "ChangesetValue",
+    "Field",
+    "FieldOption",
+    "FieldType",
+    "Membership",
+    "NotificationDelivery",
+    "NotificationListEntry",
+    "NotificationRecord",
+    "Project",
+    "SystemEvent",
+    "Tracker",
+    "User",
+]

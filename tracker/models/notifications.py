@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from django.db import models
+
+from tracker.models.artifacts import Changeset
+
+
+class NotificationRecord(models.Model):
+    """The durable trace of the emails owed for one changeset (an outbox row).
+
+    Written in the same transaction as the changeset, so a notification can never be lost between
+    the commit and the hand-over to a worker: the system check finds records left pending.
+    """
+
+    class Mode(models.TextChoices):
+        INLINE = "inline", "Inline (in the request)"
+        ASYNC = "async", "Backend worker"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        STARTED = "started", "Started"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    changeset = models.OneToOneField(Changeset, on_delete=models.CASCADE, related_name="notification")
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    recipient_count = models.PositiveIntegerField(default=0)
+    fell_back_inline = models.BooleanField(
+        default=False, help_text="Redis could not be reached, so the emails were sent in the request."
+    )
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            # "pending and older than N seconds": a small partial index over unfinished records only.
+            models.Index(
+                fields=["created_at"], name="notification_unfinished", condition=models.Q(ended_at__isnull=True)
+            ),
+            models.Index(fields=["status", "ended_at"], name="notification_status_ended"),
+        ]
+
+    def __str__(self) -> str:
+        return f"notification for changeset {self.changeset_id} ({self.status})"
+
+
+class NotificationDelivery(models.Model):
+    """One email delivered to one address for one changeset: never send it twice."""
+
+    changeset = models.ForeignKey(Changeset, on_delete=models.CASCADE, related_name="deliveries")
+    address = models.CharField(max_length=254)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["changeset", "address"], name="notification_delivery_unique")
+        ]

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+from tracker.models.projects import Project
+
+color_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a color like #1f77b4.")
+
+
+class Tracker(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="trackers")
+    name = models.CharField(max_length=100)
+    shortname = models.SlugField(
+        max_length=25, help_text="Used in artifact references such as bug #42."
+    )
+    description = models.TextField(blank=True)
+    color = models.CharField(max_length=7, default="#1f77b4", validators=[color_validator])
+    created_on = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "shortname"], name="tracker_shortname_unique"),
+            models.UniqueConstraint(fields=["project", "name"], name="tracker_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.shortname}/{self.shortname}"
+
+
+class FieldType(models.TextChoices):
+    STRING = "string", "String"
+    TEXT = "text", "Text"
+    INTEGER = "int", "Integer"
+    FLOAT = "float", "Float"
+    DATE = "date", "Date"
+    DATETIME = "datetime", "Date and time"
+    SELECT = "sb", "Select box"
+    MULTI_SELECT = "msb", "Multi-select box"
+    USER = "user", "User"
+    USERS = "users", "Users"
+    OPEN_LIST = "tbl", "Open list (labels)"
+    FILES = "file", "File attachments"
+    LINKS = "art_link", "Artifact links"
+
+
+USER_FIELD_TYPES = {FieldType.USER, FieldType.USERS}
+CHOICE_FIELD_TYPES = {FieldType.SELECT, FieldType.MULTI_SELECT}
+
+
+class Field(models.Model):
+    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="fields")
+    name = models.SlugField(max_length=50, help_text="Stable name used by the API.")
+    label = models.CharField(max_length=100)
+    type = models.CharField(max_length=10, choices=FieldType.choices)
+    required = models.BooleanField(default=False)
+    help_text = models.CharField(max_length=255, blank=True)
+    rank = models.PositiveIntegerField(default=0)
+    notify = models.BooleanField(
+        default=False, help_text="User fields only: the people named here are notified of changes."
+    )
+    is_title = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["tracker", "rank", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tracker", "name"], name="field_name_unique"),
+            models.UniqueConstraint(
+                fields=["tracker"], condition=models.Q(is_title=True), name="field_one_title_per_tracker"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def is_user_field(self) -> bool:
+        return self.type in USER_FIELD_TYPES
+
+    @property
+    def is_choice_field(self) -> bool:
+        return self.type in CHOICE_FIELD_TYPES
+
+
+class FieldOption(models.Model):
+    """A static value of a select or multi-select field."""
+
+    field = models.ForeignKey(Field, on_delete=models.CASCADE, related_name="options")
+    label = models.CharField(max_length=255)
+    rank = models.PositiveIntegerField(default=0)
+    is_closed = models.BooleanField(default=False, help_text="This value means the work is done.")
+
+    class Meta:
+        ordering = ["field", "rank", "id"]
+        constraints = [models.UniqueConstraint(fields=["field", "label"], name="field_option_unique")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class NotificationListEntry(models.Model):
+    """The tracker's global notification list: a user or a plain email address."""
+
+    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="notification_list")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
+    email = models.EmailField(blank=True)
+    on_creation_only = models.BooleanField(
+        default=False, help_text="Only notify when an artifact is created, not on its updates."
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(user__isnull=False, email="") | models.Q(user__isnull=True) & ~models.Q(email="")),
+                name="notification_entry_user_xor_email",
+            ),
+            models.UniqueConstraint(fields=["tracker", "user"], name="notification_entry_user_unique"),
+            models.UniqueConstraint(
+                fields=["tracker", "email"], condition=~models.Q(email=""), name="notification_entry_email_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.user) if self.user_id else self.email

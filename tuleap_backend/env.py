@@ -1,0 +1,135 @@
+"""Reading configuration from environment variables.
+
+Every reader raises :class:`ConfigurationError` naming the variable, so a wrong value
+stops start-up with one clear line instead of a traceback deep inside Django.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+class ConfigurationError(Exception):
+    """A configuration value is wrong; the message names the variable and what is accepted."""
+
+
+class Env:
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.environ = os.environ if environ is None else environ
+
+    def str(self, name: str, default: str = "") -> str:
+        return self.environ.get(name, default).strip()
+
+    def bool(self, name: str, default: bool = False) -> bool:
+        raw = self.environ.get(name)
+        if raw is None:
+            return default
+        word = raw.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ConfigurationError(f"{name}={raw!r} is not a boolean; use one of: true, false, 1, 0, yes, no.")
+
+    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+        raw = self.environ.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ConfigurationError(f"{name}={raw!r} is not an integer.") from None
+        if minimum is not None and value < minimum:
+            raise ConfigurationError(f"{name}={value} is too small; it must be at least {minimum}.")
+        return value
+
+    def list(self, name: str, default: str = "") -> list[str]:
+        return [item.strip() for item in self.str(name, default).split(",") if item.strip()]
+
+    def database(self, name: str, default: str) -> dict[str, Any]:
+        raw = self.str(name, default)
+        try:
+            config = dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True)
+        except (ValueError, KeyError) as error:
+            raise ConfigurationError(
+                f"{name}={redact_url(raw)!r} is not a database URL ({error}); "
+                "use for example postgres://user:password@host:5432/name or sqlite:///path/to/db.sqlite3."
+            ) from None
+        if not config.get("ENGINE"):
+            raise ConfigurationError(f"{name}={redact_url(raw)!r} names no database engine.")
+        return config
+
+    def redis_url(self, name: str, default: str) -> str:
+        from urllib.parse import urlsplit
+
+        raw = self.str(name, default)
+        try:
+            parts = urlsplit(raw)
+            parts.port  # noqa: B018 - raises ValueError on a non-numeric port
+        except ValueError as error:
+            raise ConfigurationError(f"{name}={redact_url(raw)!r} is not a Redis URL ({error}).") from None
+        if parts.scheme not in {"redis", "rediss", "unix"} or (parts.scheme != "unix" and not parts.hostname):
+            raise ConfigurationError(
+                f"{name}={redact_url(raw)!r} is not a Redis URL; use redis://[:password@]host:port/db."
+            )
+        return raw
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced, fit for an error message or a log line."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "<unparseable URL>"
+    return url
+
+
+def secret_key_from_file(path: Path) -> str:
+    """A per-installation secret generated once, so local runs need no configuration."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+ASYNC_ALL = "all"
+
+
+def parse_async_emails(raw: str | None) -> str | frozenset[int]:
+    """``ASYNC_EMAILS``: off (``''``/``0``/unset), ``all``, or a comma-separated list of project ids.
+
+    Returns ``"all"`` or the (possibly empty) set of project ids notified through workers.
+    """
+    text = (raw or "").strip()
+    if text in {"", "0"}:
+        return frozenset()
+    if text.lower() == ASYNC_ALL:
+        return ASYNC_ALL
+    ids: set[int] = set()
+    for item in text.split(","):
+        item = item.strip()
+        if not item.isdigit() or int(item) == 0:
+            raise ConfigurationError(
+                f"ASYNC_EMAILS={raw!r} is not valid; use '' or 0 (off), 'all', "
+                "or a comma-separated list of project ids such as '3, 7,12'."
+            )
+        ids.add(int(item))
+    return frozenset(ids)

@@ -1,0 +1,189 @@
+"""Settings for tuleap_backend, read from environment variables (see the README's table)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from tuleap_backend.env import ConfigurationError, Env, parse_async_emails, secret_key_from_file
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = Env()
+
+try:
+    DEBUG = env.bool("DEBUG", default=False)
+    SECRET_KEY = env.str("SECRET_KEY")
+    if not SECRET_KEY:
+        if not DEBUG:
+            raise ConfigurationError(
+                "SECRET_KEY is required when DEBUG is off; set it, or set DEBUG=1 for a local run."
+            )
+        SECRET_KEY = secret_key_from_file(VAR_DIR / "secret_key")
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+    SITE_URL = env.str("SITE_URL", "http://localhost:8000").rstrip("/")
+    DATABASES = {"default": env.database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        # A file, not memory, so worker subprocesses started by the tests share the test database;
+        # and a generous lock timeout since those workers write while the tests read.
+        DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test_db_{os.getpid()}.sqlite3")}
+        DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    REDIS_URL = env.redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
+    EMAIL_HOST = env.str("EMAIL_HOST")
+    EMAIL_PORT = env.int("EMAIL_PORT", 25, minimum=1)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+    EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 30, minimum=1)
+    DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Tuleap <noreply@localhost>")
+    LOGGER_LEVEL = env.str("LOGGER_LEVEL", "warning").upper()
+    if LOGGER_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigurationError(
+            f"LOGGER_LEVEL={LOGGER_LEVEL.lower()!r} is not a level; use debug, info, warning or error."
+        )
+    ASYNC_EMAILS = parse_async_emails(env.str("ASYNC_EMAILS"))
+    NB_BACKEND_WORKERS = env.int("NB_BACKEND_WORKERS", 2, minimum=0)
+    WORKER_LOG = env.str("WORKER_LOG", str(VAR_DIR / "log" / "worker.log"))
+    NOTIFICATION_PENDING_THRESHOLD = env.int("NOTIFICATION_PENDING_THRESHOLD", 120, minimum=1)
+    NOTIFICATION_JOB_TIMEOUT = env.int("NOTIFICATION_JOB_TIMEOUT", 300, minimum=10)
+    METRICS_SECRET = env.str("METRICS_SECRET")
+    METRICS_SECRET_FILE = env.str("METRICS_SECRET_FILE")
+except ConfigurationError as error:
+    # One clear line naming the variable, then stop: a traceback here would hide the cause.
+    sys.stderr.write(f"Configuration error: {error}\n")
+    raise SystemExit(2) from None
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_rq",
+    "django_prometheus",
+    "tracker",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "tuleap_backend.urls"
+WSGI_APPLICATION = "tuleap_backend.wsgi.application"
+AUTH_USER_MODEL = "tracker.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "tracker:project-list"
+LOGOUT_REDIRECT_URL = "login"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_URL = "media/"
+MEDIA_ROOT = VAR_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Attachments are served by a permission-checked view, never from MEDIA_URL directly.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+ATTACHMENT_MAX_SIZE = env.int("ATTACHMENT_MAX_SIZE", 50 * 1024 * 1024, minimum=1)
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = SITE_URL.startswith("https://")
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+else:
+    # No mail server configured: every message is written as a file under var/mail/.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = VAR_DIR / "mail"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "tracker.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tuleap backend API",
+    "DESCRIPTION": "Projects, trackers and artifacts with full history.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+NOTIFICATIONS_QUEUE = "notifications"
+JIRA_IMPORT_QUEUE = "jira_import"
+RQ_QUEUES = {
+    NOTIFICATIONS_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": NOTIFICATION_JOB_TIMEOUT},
+    JIRA_IMPORT_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 6 * 3600},
+}
+RQ_SHOW_ADMIN_LINK = True
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": LOGGER_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "tracker": {"handlers": ["console"], "level": LOGGER_LEVEL, "propagate": False},
+        "rq.worker": {"handlers": ["console"], "level": LOGGER_LEVEL, "propagate": False},
+    },
+}
