@@ -87,9 +87,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "tuleap_backend.urls"
 WSGI_APPLICATION = "tuleap_backend.wsgi.application"
 AUTH_USER_MODEL = "tracker.User"
-LOGIN_URL = "login"
+LOGIN_URL = "tracker:login"
 LOGIN_REDIRECT_URL = "tracker:project-list"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "tracker:login"
 
 TEMPLATES = [
     {

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import URLPattern, URLResolver, path
+
+app_name = "tracker"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+]
