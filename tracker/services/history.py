@@ -1,0 +1,238 @@
+"""Reading artifacts back: current values and the history of changesets with old -> new diffs.
+
+Everything here loads with a bounded number of queries whatever the number of changesets, fields,
+users or options involved: the web pages, the API and the notification emails all use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import markdown
+import nh3
+from django.utils.html import escape, linebreaks
+
+from tracker.models import Artifact, Attachment, Changeset, Field, FieldOption, FieldType, Tracker, User
+
+# Tags and attributes that survive in comments and imported descriptions shown as HTML.
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "del", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+    "hr", "i", "img", "li", "ol", "p", "pre", "s", "span", "strong", "sub", "sup", "table", "tbody", "td",
+    "th", "thead", "tr", "u", "ul",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "td": {"colspan"},
+    "th": {"colspan"},
+}
+
+
+def sanitize_html(html: str) -> str:
+    """Untrusted HTML made safe to show: no scripts, no event handlers, no javascript: URLs."""
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def comment_html(changeset: Changeset) -> str:
+    """The comment as safe HTML, whatever its format."""
+    if not changeset.comment:
+        return ""
+    if changeset.comment_format == Changeset.CommentFormat.MARKDOWN:
+        return sanitize_html(markdown.markdown(changeset.comment, extensions=["fenced_code", "tables"]))
+    if changeset.comment_format == Changeset.CommentFormat.HTML:
+        return sanitize_html(changeset.comment)
+    return str(linebreaks(escape(changeset.comment)))
+
+
+@dataclass
+class ValueRenderer:
+    """Turns stored values into text for people and into JSON for the API.
+
+    Build it with :meth:`for_values` so that users, options, attachments and linked artifacts named
+    by all the values at hand are loaded in one query each.
+    """
+
+    users: dict[int, User] = field(default_factory=dict)
+    options: dict[int, FieldOption] = field(default_factory=dict)
+    attachments: dict[int, Attachment] = field(default_factory=dict)
+    artifacts: dict[int, Artifact] = field(default_factory=dict)
+
+    @classmethod
+    def for_values(cls, fields: Iterable[Field], values: Iterable[dict[str, Any]]) -> ValueRenderer:
+        """``values``: dicts keyed by ``str(field.pk)`` (current_values, or a changeset's values)."""
+        by_id = {str(f.pk): f for f in fields}
+        user_ids: set[int] = set()
+        option_ids: set[int] = set()
+        attachment_ids: set[int] = set()
+        artifact_ids: set[int] = set()
+        for mapping in values:
+            for key, value in mapping.items():
+                field_ = by_id.get(key)
+                if field_ is None or value is None:
+                    continue
+                items = value if isinstance(value, list) else [value]
+                if field_.is_user_field:
+                    user_ids.update(items)
+                elif field_.is_choice_field:
+                    option_ids.update(items)
+                elif field_.type == FieldType.FILES:
+                    attachment_ids.update(items)
+                elif field_.type == FieldType.LINKS:
+                    artifact_ids.update(item["artifact"] for item in items if "artifact" in item)
+        return cls(
+            users=User.objects.in_bulk(user_ids) if user_ids else {},
+            options=FieldOption.objects.in_bulk(option_ids) if option_ids else {},
+            attachments=Attachment.objects.in_bulk(attachment_ids) if attachment_ids else {},
+            artifacts=(
+                Artifact.objects.select_related("tracker").in_bulk(artifact_ids) if artifact_ids else {}
+            ),
+        )
+
+    def _user_text(self, user_id: int) -> str:
+        user = self.users.get(user_id)
+        return user.display_name if user else f"deleted user #{user_id}"
+
+    def _option_text(self, option_id: int) -> str:
+        option = self.options.get(option_id)
+        return option.label if option else f"deleted value #{option_id}"
+
+    def _link_text(self, link: dict[str, Any]) -> str:
+        kind = f"{link['type']} " if link.get("type") else ""
+        if "artifact" in link:
+            target = self.artifacts.get(link["artifact"])
+            ref = target.reference if target else f"#{link['artifact']}"
+            return f"{kind}{ref}"
+        return f"{kind}{link.get('key', '')} {link.get('url', '')}".strip()
+
+    def text(self, field_: Field, value: Any) -> str:
+        """A one-line, plain-text rendering (escape it before putting it in HTML)."""
+        if value is None or value == []:
+            return ""
+        items = value if isinstance(value, list) else [value]
+        if field_.is_user_field:
+            return ", ".join(self._user_text(item) for item in items)
+        if field_.is_choice_field:
+            return ", ".join(self._option_text(item) for item in items)
+        if field_.type == FieldType.FILES:
+            return ", ".join(
+                self.attachments[item].filename if item in self.attachments else f"#{item}" for item in items
+            )
+        if field_.type == FieldType.LINKS:
+            return ", ".join(self._link_text(item) for item in items)
+        if field_.type == FieldType.OPEN_LIST:
+            return ", ".join(items)
+        return str(value)
+
+    def api(self, field_: Field, value: Any) -> Any:
+        """The API's representation: usernames for users, labels for options, ids for the rest."""
+        if value is None:
+            return [] if field_.type in MULTI_VALUED else None
+        if field_.type == FieldType.USER:
+            user = self.users.get(value)
+            return user.username if user else None
+        if field_.type == FieldType.USERS:
+            return [self.users[item].username for item in value if item in self.users]
+        if field_.type == FieldType.SELECT:
+            option = self.options.get(value)
+            return option.label if option else None
+        if field_.type == FieldType.MULTI_SELECT:
+            return [self.options[item].label for item in value if item in self.options]
+        return value
+
+
+MULTI_VALUED = {
+    FieldType.USERS,
+    FieldType.MULTI_SELECT,
+    FieldType.OPEN_LIST,
+    FieldType.FILES,
+    FieldType.LINKS,
+}
+
+
+@dataclass
+class FieldChange:
+    field: Field
+    old: Any
+    new: Any
+    old_text: str
+    new_text: str
+
+
+@dataclass
+class HistoryEntry:
+    changeset: Changeset
+    changes: list[FieldChange]
+    comment_html: str
+
+    @property
+    def author_name(self) -> str:
+        if self.changeset.author is not None:
+            return self.changeset.author.display_name
+        return self.changeset.imported_author_name or "Unknown"
+
+
+@dataclass
+class ArtifactView:
+    artifact: Artifact
+    fields: list[Field]
+    renderer: ValueRenderer
+
+    def current(self) -> list[tuple[Field, Any, str]]:
+        values = self.artifact.current_values
+        return [(f, values.get(str(f.pk)), self.renderer.text(f, values.get(str(f.pk)))) for f in self.fields]
+
+
+def tracker_fields(tracker: Tracker) -> list[Field]:
+    return list(Field.objects.filter(tracker=tracker).order_by("rank", "id"))
+
+
+def artifact_view(artifact: Artifact, fields: Sequence[Field] | None = None) -> ArtifactView:
+    fields = list(fields) if fields is not None else tracker_fields(artifact.tracker)
+    return ArtifactView(artifact, fields, ValueRenderer.for_values(fields, [artifact.current_values]))
+
+
+def history(
+    artifact: Artifact, fields: Sequence[Field] | None = None, *, up_to: Changeset | None = None
+) -> list[HistoryEntry]:
+    """Every changeset of the artifact, oldest first, each with its changed fields as old -> new.
+
+    ``up_to`` stops after that changeset (an email about an old changeset shows the state then).
+    """
+    fields = list(fields) if fields is not None else tracker_fields(artifact.tracker)
+    by_id = {f.pk: f for f in fields}
+    changesets = list(
+        Changeset.objects.filter(artifact=artifact)
+        .select_related("author")
+        .prefetch_related("values")
+        .order_by("submitted_on", "id")
+    )
+    if up_to is not None:
+        changesets = [c for c in changesets if (c.submitted_on, c.pk) <= (up_to.submitted_on, up_to.pk)]
+    renderer = ValueRenderer.for_values(
+        fields, [{str(v.field_id): v.value for v in c.values.all()} for c in changesets]
+    )
+    state: dict[int, Any] = {}
+    entries: list[HistoryEntry] = []
+    for changeset in changesets:
+        changes = []
+        for value in sorted(changeset.values.all(), key=lambda v: (by_id[v.field_id].rank, v.field_id)):
+            field_ = by_id.get(value.field_id)
+            if field_ is None:
+                continue
+            old = state.get(field_.pk)
+            changes.append(
+                FieldChange(
+                    field_, old, value.value, renderer.text(field_, old), renderer.text(field_, value.value)
+                )
+            )
+            state[field_.pk] = value.value
+        entries.append(HistoryEntry(changeset, changes, comment_html(changeset)))
+    return entries
