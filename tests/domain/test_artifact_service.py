@@ -122,7 +122,8 @@ def test_values_are_validated_per_field_type(public_project, alice: User) -> Non
         },
     )
     stored = {
-        v.field.name: v.value for v in ChangesetValue.objects.filter(changeset=changeset).select_related("field")
+        v.field.name: v.value
+        for v in ChangesetValue.objects.filter(changeset=changeset).select_related("field")
     }
     options = {o.label: o.pk for o in FieldOption.objects.filter(field__tracker=tracker)}
     assert stored == {
@@ -152,13 +153,17 @@ def test_artifact_saved_never_fires_for_a_rolled_back_changeset(
     bugs: Tracker, alice: User, saved_events: list[Changeset], django_capture_on_commit_callbacks
 ) -> None:
     recorded: list[Changeset] = []
-    changeset_recorded.connect(lambda sender, changeset, **kw: recorded.append(changeset), weak=False,
-                               dispatch_uid="test-recorded")
+    changeset_recorded.connect(
+        lambda sender, changeset, **kw: recorded.append(changeset), weak=False, dispatch_uid="test-recorded"
+    )
     try:
-        with django_capture_on_commit_callbacks(execute=True):
-            with pytest.raises(RuntimeError), transaction.atomic():
-                create_artifact(bugs, author=alice, values={"title": "Doomed"})
-                raise RuntimeError("the request failed after the save")
+        with (
+            django_capture_on_commit_callbacks(execute=True),
+            pytest.raises(RuntimeError),
+            transaction.atomic(),
+        ):
+            create_artifact(bugs, author=alice, values={"title": "Doomed"})
+            raise RuntimeError("the request failed after the save")
     finally:
         changeset_recorded.disconnect(dispatch_uid="test-recorded")
     assert saved_events == []

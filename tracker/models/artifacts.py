@@ -27,7 +27,8 @@ class Artifact(models.Model):
     )
     last_updated_on = models.DateTimeField()
     # Set by the Jira import: re-running an interrupted import never creates the same issue twice.
-    jira_issue_id = models.CharField(max_length=50, null=True, blank=True)
+    # NULL, not "", for artifacts made here: the unique constraint must ignore them.
+    jira_issue_id = models.CharField(max_length=50, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         ordering = ["-id"]
@@ -39,12 +40,12 @@ class Artifact(models.Model):
     def __str__(self) -> str:
         return f"{self.tracker.shortname} #{self.pk}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("tracker:artifact-detail", args=[self.pk])
+
     @property
     def reference(self) -> str:
         return f"{self.tracker.shortname} #{self.pk}"
-
-    def get_absolute_url(self) -> str:
-        return reverse("tracker:artifact-detail", args=[self.pk])
 
 
 class Changeset(models.Model):
@@ -64,7 +65,9 @@ class Changeset(models.Model):
     submitted_on = models.DateTimeField(db_index=True)
     is_creation = models.BooleanField(default=False)
     comment = models.TextField(blank=True)
-    comment_format = models.CharField(max_length=10, choices=CommentFormat.choices, default=CommentFormat.TEXT)
+    comment_format = models.CharField(
+        max_length=10, choices=CommentFormat.choices, default=CommentFormat.TEXT
+    )
 
     class Meta:
         ordering = ["artifact", "submitted_on", "id"]
@@ -82,6 +85,9 @@ class ChangesetValue(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["changeset", "field"], name="changeset_value_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.field_id}={self.value!r} in changeset {self.changeset_id}"
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:
@@ -114,3 +120,6 @@ class ArtifactSubscription(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["artifact", "user"], name="subscription_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {'watches' if self.watching else 'unwatched'} artifact {self.artifact_id}"
