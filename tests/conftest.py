@@ -98,7 +98,9 @@ def database_url() -> str:
     user = quote(config.get("USER") or "")
     password = f":{quote(config['PASSWORD'])}" if config.get("PASSWORD") else ""
     auth = f"{user}{password}@" if user else ""
-    return f"postgres://{auth}{config.get('HOST') or '127.0.0.1'}:{config.get('PORT') or 5432}/{config['NAME']}"
+    return (
+        f"postgres://{auth}{config.get('HOST') or '127.0.0.1'}:{config.get('PORT') or 5432}/{config['NAME']}"
+    )
 
 
 @pytest.fixture

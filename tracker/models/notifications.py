@@ -39,7 +39,9 @@ class NotificationRecord(models.Model):
         indexes = [
             # "pending and older than N seconds": a small partial index over unfinished records only.
             models.Index(
-                fields=["created_at"], name="notification_unfinished", condition=models.Q(ended_at__isnull=True)
+                fields=["created_at"],
+                name="notification_unfinished",
+                condition=models.Q(ended_at__isnull=True),
             ),
             models.Index(fields=["status", "ended_at"], name="notification_status_ended"),
         ]
@@ -59,3 +61,6 @@ class NotificationDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["changeset", "address"], name="notification_delivery_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"changeset {self.changeset_id} delivered to {self.address}"

@@ -12,9 +12,7 @@ color_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a color like #1f77b4
 class Tracker(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="trackers")
     name = models.CharField(max_length=100)
-    shortname = models.SlugField(
-        max_length=25, help_text="Used in artifact references such as bug #42."
-    )
+    shortname = models.SlugField(max_length=25, help_text="Used in artifact references such as bug #42.")
     description = models.TextField(blank=True)
     color = models.CharField(max_length=7, default="#1f77b4", validators=[color_validator])
     created_on = models.DateTimeField(auto_now_add=True)
@@ -113,12 +111,16 @@ class NotificationListEntry(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=(models.Q(user__isnull=False, email="") | models.Q(user__isnull=True) & ~models.Q(email="")),
+                condition=(
+                    models.Q(user__isnull=False, email="") | models.Q(user__isnull=True) & ~models.Q(email="")
+                ),
                 name="notification_entry_user_xor_email",
             ),
             models.UniqueConstraint(fields=["tracker", "user"], name="notification_entry_user_unique"),
             models.UniqueConstraint(
-                fields=["tracker", "email"], condition=~models.Q(email=""), name="notification_entry_email_unique"
+                fields=["tracker", "email"],
+                condition=~models.Q(email=""),
+                name="notification_entry_email_unique",
             ),
         ]
 
