@@ -50,6 +50,13 @@ try:
     NOTIFICATION_JOB_TIMEOUT = env.int("NOTIFICATION_JOB_TIMEOUT", 300, minimum=10)
     METRICS_SECRET = env.str("METRICS_SECRET")
     METRICS_SECRET_FILE = env.str("METRICS_SECRET_FILE")
+    ATTACHMENT_MAX_SIZE = env.int("ATTACHMENT_MAX_SIZE", 50 * 1024 * 1024, minimum=1)
+    # Hosts a Jira import may reach even though they resolve to internal addresses.
+    JIRA_ALLOWED_HOSTS = [host.lower() for host in env.list("JIRA_ALLOWED_HOSTS")]
+    # A Fernet key for the Jira tokens kept while an import runs; derived from SECRET_KEY when unset.
+    JIRA_TOKEN_KEY = env.str("JIRA_TOKEN_KEY")
+    JIRA_REQUEST_TIMEOUT = env.int("JIRA_REQUEST_TIMEOUT", 30, minimum=1)
+    JIRA_ATTACHMENT_MAX_SIZE = env.int("JIRA_ATTACHMENT_MAX_SIZE", 20 * 1024 * 1024, minimum=0)
 except ConfigurationError as error:
     # One clear line naming the variable, then stop: a traceback here would hide the cause.
     sys.stderr.write(f"Configuration error: {error}\n")
@@ -129,7 +136,6 @@ STORAGES = {
 }
 # Attachments are served by a permission-checked view, never from MEDIA_URL directly.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-ATTACHMENT_MAX_SIZE = env.int("ATTACHMENT_MAX_SIZE", 50 * 1024 * 1024, minimum=1)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = SITE_URL.startswith("https://")

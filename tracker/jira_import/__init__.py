@@ -1,0 +1,1 @@
+"""Creating a tracker from a Jira project, in a backend worker."""

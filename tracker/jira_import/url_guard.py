@@ -1,0 +1,85 @@
+"""Refusing Jira URLs that would make the server reach inside its own network (SSRF).
+
+A Jira URL must be http or https, and its host must resolve only to public addresses, unless the host
+is listed in ``JIRA_ALLOWED_HOSTS`` (for an on-premises Jira, and for the tests' loopback server).
+Redirects are held to the same rule by :class:`GuardedAdapter`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+
+# Cloud metadata endpoints that are not covered by the private/link-local ranges everywhere.
+METADATA_ADDRESSES = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+
+
+class RefusedURL(ValueError):
+    """The URL may not be reached from this server; the message says why, for the user."""
+
+
+def allowed_hosts() -> set[str]:
+    return {host.strip().lower() for host in getattr(settings, "JIRA_ALLOWED_HOSTS", []) if host.strip()}
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if address in METADATA_ADDRESSES:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return not (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+    )
+
+
+def _resolve(host: str, port: int) -> Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise RefusedURL(f"The host {host!r} cannot be found; check the Jira URL.") from None
+    return {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
+
+
+def check_url(url: str) -> str:
+    """The URL, normalized (no trailing slash), or RefusedURL with a message for the user."""
+    url = (url or "").strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise RefusedURL("This is not a valid URL.") from None
+    if parts.scheme not in {"http", "https"}:
+        raise RefusedURL("The Jira URL must start with http:// or https://.")
+    if not parts.hostname:
+        raise RefusedURL("The Jira URL has no host name.")
+    if parts.username or parts.password:
+        raise RefusedURL("Do not put credentials in the URL; use the credential fields.")
+    host = parts.hostname.lower()
+    if host not in allowed_hosts():
+        port = port or (443 if parts.scheme == "https" else 80)
+        refused = [str(address) for address in _resolve(host, port) if not _is_public(address)]
+        if refused:
+            raise RefusedURL(
+                f"{host} resolves to an internal address ({', '.join(sorted(refused))}); this server does "
+                "not connect to internal addresses. An administrator may allow it in JIRA_ALLOWED_HOSTS."
+            )
+    return url.rstrip("/")
+
+
+class GuardedAdapter(HTTPAdapter):
+    """Checks every request (redirects included) against :func:`check_url` before sending it."""
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        check_url(request.url)
+        return super().send(request, **kwargs)
