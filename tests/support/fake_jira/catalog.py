@@ -300,10 +300,14 @@ CUSTOM_FIELDS = (
         ("add", "set", "remove"),
     ),
     _custom(10019, "Reviewer", "user", "userpicker", "user"),
-    _custom(10020, "Watchers Team", "users", "multiuserpicker", "array", "user", (), ("add", "set", "remove")),
+    _custom(
+        10020, "Watchers Team", "users", "multiuserpicker", "array", "user", (), ("add", "set", "remove")
+    ),
     _custom(10021, "Tags", "strings", "labels", "array", "string", (), ("add", "set", "remove")),
     _custom(10022, "Affected Release", "version", "version", "version"),
-    _custom(10023, "Target Releases", "versions", "multiversion", "array", "version", (), ("add", "set", "remove")),
+    _custom(
+        10023, "Target Releases", "versions", "multiversion", "array", "version", (), ("add", "set", "remove")
+    ),
     # Not supported by the importer on purpose: Jira Software's epic link stores
     # an issue key, and cascading selects have a parent/child option pair.
     _custom(10024, "Epic Link", "epiclink", "com.pyxis.greenhopper.jira:gh-epic-link", "any"),
