@@ -185,3 +185,39 @@ def test_required_field_cannot_be_emptied(bugs: Tracker, alice: User) -> None:
         update_artifact(artifact, author=alice, values={"title": "  "})
     assert error.value.errors == {"title": ["This field is required."]}
     assert Field.objects.get(tracker=bugs, name="title").is_title
+
+
+@pytest.mark.parametrize(
+    ("field_type", "raw"),
+    [
+        (FieldType.USER, {"name": "alice"}),
+        (FieldType.USER, ["alice", "bob"]),
+        (FieldType.USERS, [["alice"]]),
+        (FieldType.LINKS, "9" * 30),
+        (FieldType.LINKS, "1" * 5000),
+        (FieldType.LINKS, "²"),
+        (FieldType.LINKS, [{"artifact": True}]),
+        (FieldType.DATETIME, "0001-01-01T00:00:00+01:00"),
+        (FieldType.DATETIME, "9999-12-31T23:00:00-05:00"),
+        (FieldType.FLOAT, 10**400),
+        (FieldType.INTEGER, "9" * 5000),
+        (FieldType.FILES, [2**70]),
+    ],
+)
+def test_hostile_values_are_refused_not_crashed_on(
+    public_project, alice: User, field_type: str, raw: object
+) -> None:
+    tracker = create_tracker(
+        public_project,
+        TrackerSpec(
+            name="Edge",
+            shortname="edge",
+            fields=[
+                FieldSpec("title", "Title", FieldType.STRING, required=True, is_title=True),
+                FieldSpec("edge", "Edge", field_type),
+            ],
+        ),
+    )
+    with pytest.raises(ArtifactValidationError) as error:
+        create_artifact(tracker, author=alice, values={"title": "x", "edge": raw})
+    assert list(error.value.errors) == ["edge"]

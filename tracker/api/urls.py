@@ -1,5 +1,29 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from tracker.api.errors import not_found
+from tracker.api.views import artifacts, projects, trackers, users
+
+app_name = "api"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    # Swagger UI only: drf-spectacular's Redoc page loads its fonts from Google, and we serve every asset.
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("users/", users.UserList.as_view(), name="user-list"),
+    path("projects/", projects.ProjectList.as_view(), name="project-list"),
+    path("projects/<int:pk>/", projects.ProjectDetail.as_view(), name="project-detail"),
+    path("projects/<int:pk>/members/", projects.ProjectMembers.as_view(), name="project-members"),
+    path("projects/<int:pk>/trackers/", trackers.ProjectTrackers.as_view(), name="project-trackers"),
+    path("trackers/<int:pk>/", trackers.TrackerDetail.as_view(), name="tracker-detail"),
+    path("trackers/<int:pk>/artifacts/", trackers.TrackerArtifacts.as_view(), name="tracker-artifacts"),
+    path("artifacts/", artifacts.ArtifactCreate.as_view(), name="artifact-create"),
+    path("artifacts/<int:pk>/", artifacts.ArtifactDetail.as_view(), name="artifact-detail"),
+    path(
+        "artifacts/<int:pk>/changesets/", artifacts.ArtifactChangesets.as_view(), name="artifact-changesets"
+    ),
+    # Last: every other /api/ URL answers a JSON 404 (and no slash-appending redirect that drops a POST).
+    re_path(r"^.*$", not_found),
+]

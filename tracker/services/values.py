@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from tracker.models import Artifact, Field, FieldOption, FieldType, User
 
 STRING_MAX_LENGTH = 255
+MAX_ID = 2**63
 TEXT_MAX_LENGTH = 200_000
 LIST_MAX_ITEMS = 200
 
@@ -73,7 +74,7 @@ def _option(field_: Field, options: list[FieldOption], raw: Any) -> int:
 
 def _resolve_users(raws: list[Any]) -> dict[Any, User]:
     """Map each raw reference (id, username, email or User) to an active user, in one query."""
-    wanted_ids = {r for r in raws if isinstance(r, int) and not isinstance(r, bool)}
+    wanted_ids = {r for r in raws if isinstance(r, int) and not isinstance(r, bool) and 0 < r < MAX_ID}
     wanted_names = {r.strip() for r in raws if isinstance(r, str) and r.strip()}
     found: dict[Any, User] = {r: r for r in raws if isinstance(r, User)}
     if wanted_ids or wanted_names:
@@ -90,6 +91,8 @@ def _resolve_users(raws: list[Any]) -> dict[Any, User]:
 
 
 def _user(raw: Any, known: dict[Any, User]) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, User)):
+        raise InvalidValue("Give a username, an email address or a user id.")
     key = raw.strip().casefold() if isinstance(raw, str) and "@" in raw else raw
     key = key.strip() if isinstance(key, str) else key
     user = known.get(key)
@@ -118,7 +121,7 @@ def normalize(field_: Field, raw: Any, context: ValueContext, known_users: dict[
     if kind == FieldType.INTEGER:
         if isinstance(raw, bool):
             raise InvalidValue("Enter a whole number.")
-        if isinstance(raw, float) and raw.is_integer():
+        if isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
             raw = int(raw)
         try:
             value = int(raw.strip()) if isinstance(raw, str) else raw
@@ -132,7 +135,7 @@ def normalize(field_: Field, raw: Any, context: ValueContext, known_users: dict[
             raise InvalidValue("Enter a number.")
         try:
             value = float(raw.strip()) if isinstance(raw, str) else float(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InvalidValue("Enter a number.") from None
         if not math.isfinite(value):
             raise InvalidValue("Enter a finite number.")
@@ -160,7 +163,10 @@ def normalize(field_: Field, raw: Any, context: ValueContext, known_users: dict[
             raise InvalidValue("Enter a date and time as YYYY-MM-DDTHH:MM[:SS][+HH:MM].")
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC).isoformat()
+        try:
+            return value.astimezone(dt.UTC).isoformat()
+        except OverflowError:
+            raise InvalidValue("Enter a date and time between the years 1 and 9999 in UTC.") from None
     if kind == FieldType.SELECT:
         if isinstance(raw, (list, tuple)):
             if len(raw) != 1:
@@ -193,7 +199,7 @@ def normalize(field_: Field, raw: Any, context: ValueContext, known_users: dict[
     if kind == FieldType.FILES:
         ids = []
         for item in _as_list(raw):
-            if isinstance(item, bool) or not isinstance(item, int):
+            if isinstance(item, bool) or not isinstance(item, int) or not 0 < item < MAX_ID:
                 raise InvalidValue("Give attachment ids; upload new files separately.")
             ids.append(item)
         return sorted(set(ids)) or None
@@ -202,9 +208,11 @@ def normalize(field_: Field, raw: Any, context: ValueContext, known_users: dict[
         for item in _as_list(raw):
             if isinstance(item, int) and not isinstance(item, bool):
                 item = {"artifact": item}
-            if isinstance(item, str) and item.strip().isdigit():
-                item = {"artifact": int(item.strip())}
-            if not isinstance(item, dict) or not isinstance(item.get("artifact"), int):
+            text = item.strip() if isinstance(item, str) else ""
+            if text.isascii() and text.isdigit() and len(text) <= 18:
+                item = {"artifact": int(text)}
+            target = item.get("artifact") if isinstance(item, dict) else None
+            if isinstance(target, bool) or not isinstance(target, int) or not 0 < target < MAX_ID:
                 raise InvalidValue('Give artifact ids, or objects like {"artifact": 42, "type": "relates"}.')
             link_type = item.get("type") or ""
             if not isinstance(link_type, str) or len(link_type) > 50:

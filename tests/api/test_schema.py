@@ -1,0 +1,43 @@
+"""The OpenAPI schema and the documentation pages, served by the app itself (no CDN)."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.staticfiles import finders
+from django.test import Client
+
+
+def test_schema_describes_every_endpoint(client: Client) -> None:
+    response = client.get("/api/schema/", {"format": "json"})
+
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert set(paths) == {
+        "/api/users/",
+        "/api/projects/",
+        "/api/projects/{id}/",
+        "/api/projects/{id}/members/",
+        "/api/projects/{id}/trackers/",
+        "/api/trackers/{id}/",
+        "/api/trackers/{id}/artifacts/",
+        "/api/artifacts/",
+        "/api/artifacts/{id}/",
+        "/api/artifacts/{id}/changesets/",
+    }
+    assert set(paths["/api/artifacts/{id}/"]) == {"get", "patch"}
+    assert "tokenAuth" in response.json()["components"]["securitySchemes"]
+
+
+def test_documentation_page_loads_every_asset_from_the_app(client: Client) -> None:
+    response = client.get("/api/docs/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "cdn" not in html.lower()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets, "the page should load its scripts and styles"
+    for asset in assets:
+        # It should reference our own static files only, each of which exists.
+        assert asset.startswith("/static/"), asset
+        assert finders.find(asset.removeprefix("/static/")), asset

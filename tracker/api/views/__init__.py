@@ -1,0 +1,1 @@
+"""The API's endpoints, one module per resource; each view checks permissions and calls a service."""

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tracker import permissions
+from tracker.api.errors import error_responses
+from tracker.api.serializers import (
+    ArtifactCreateSerializer,
+    ArtifactSerializer,
+    ArtifactUpdateSerializer,
+    ChangesetSerializer,
+)
+from tracker.api.views.base import JsonApiView
+from tracker.models import Artifact, Project
+from tracker.services.artifacts import create_artifact, update_artifact
+from tracker.services.history import ValueRenderer, history, tracker_fields
+
+
+def readable_artifact(request: Request, pk: int) -> Artifact:
+    """The artifact, or a 404 when it does not exist or the user may not read its project."""
+    artifacts = permissions.readable_artifacts(request.user).select_related(
+        "tracker__project", "submitted_by", "last_updated_by"
+    )
+    return get_object_or_404(artifacts, pk=pk)
+
+
+def require_write(request: Request, project: Project) -> None:
+    if not permissions.can_write_project(request.user, project):
+        raise PermissionDenied("Only the project's members can create and edit its artifacts.")
+
+
+class ArtifactResponseMixin(JsonApiView):
+    def artifact_response(self, artifact: Artifact, *, status_code: int = status.HTTP_200_OK) -> Response:
+        fields = tracker_fields(artifact.tracker)
+        context = {
+            **self.get_serializer_context(),
+            "fields": {artifact.tracker_id: fields},
+            "renderer": ValueRenderer.for_values(fields, [artifact.current_values]),
+        }
+        return Response(ArtifactSerializer(artifact, context=context).data, status=status_code)
+
+
+class ArtifactCreate(ArtifactResponseMixin):
+    serializer_class = ArtifactCreateSerializer
+
+    @extend_schema(
+        summary="Create an artifact (project members)",
+        request=ArtifactCreateSerializer,
+        responses={201: ArtifactSerializer, **error_responses(400, 401, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        tracker = data["tracker"]
+        require_write(request, tracker.project)
+        changeset = create_artifact(
+            tracker,
+            author=request.user,
+            values=data["values"],
+            comment=data["comment"],
+            comment_format=data["comment_format"],
+        )
+        return self.artifact_response(
+            readable_artifact(request, changeset.artifact_id), status_code=status.HTTP_201_CREATED
+        )
+
+
+class ArtifactDetail(ArtifactResponseMixin):
+    serializer_class = ArtifactSerializer
+    http_method_names = ["get", "patch", "head", "options"]
+
+    @extend_schema(
+        summary="An artifact and its current values",
+        responses={200: ArtifactSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return self.artifact_response(readable_artifact(request, pk))
+
+    @extend_schema(
+        summary="Change values and/or comment (project members); adds a changeset",
+        request=ArtifactUpdateSerializer,
+        responses={200: ArtifactSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        artifact = readable_artifact(request, pk)
+        require_write(request, artifact.tracker.project)
+        serializer = ArtifactUpdateSerializer(data=request.data, context={"tracker": artifact.tracker})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        update_artifact(
+            artifact,
+            author=request.user,
+            values=data["values"],
+            comment=data["comment"],
+            comment_format=data["comment_format"],
+        )
+        return self.artifact_response(readable_artifact(request, pk))
+
+
+class ArtifactChangesets(JsonApiView):
+    serializer_class = ChangesetSerializer
+
+    @extend_schema(
+        summary="An artifact's history, oldest first",
+        responses={200: ChangesetSerializer(many=True), **error_responses(401, 404)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        artifact = readable_artifact(request, pk)
+        fields = tracker_fields(artifact.tracker)
+        entries = self.paginate_queryset(history(artifact, fields))
+        changes = [change for entry in entries for change in entry.changes]
+        renderer = ValueRenderer.for_values(
+            fields,
+            [{str(change.field.pk): change.old} for change in changes]
+            + [{str(change.field.pk): change.new} for change in changes],
+        )
+        context = {**self.get_serializer_context(), "renderer": renderer}
+        return self.get_paginated_response(ChangesetSerializer(entries, many=True, context=context).data)

@@ -1,0 +1,137 @@
+"""Administering a tracker: its fields, their options, their order, and the global notification list.
+
+Changing a field's name or type is not offered: stored values and the API refer to them.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
+
+from tracker.models import Field, FieldOption, NotificationListEntry, Tracker, User
+from tracker.services.trackers import FieldSpec
+from tracker.services.trackers import add_field as _add_field
+
+# Names the artifact form uses for itself: a field named so could not be told apart from them.
+RESERVED_FIELD_NAMES = frozenset({"comment", "comment_format", "csrfmiddlewaretoken"})
+
+
+class TrackerAdminError(Exception):
+    """A change refused for a reason the administrator can fix; the message says how."""
+
+
+def add_field(
+    tracker: Tracker,
+    *,
+    name: str,
+    label: str,
+    type: str,
+    required: bool = False,
+    help_text: str = "",
+    notify: bool = False,
+) -> Field:
+    """Add a field after the existing ones."""
+    if name in RESERVED_FIELD_NAMES:
+        raise TrackerAdminError(f"{name!r} is reserved by the artifact form; choose another name.")
+    if tracker.fields.filter(name=name).exists():
+        raise TrackerAdminError(f"This tracker already has a field named {name!r}.")
+    last_rank = tracker.fields.aggregate(last=Max("rank"))["last"] or 0
+    spec = FieldSpec(name=name, label=label, type=type, required=required, help_text=help_text, notify=notify)
+    try:
+        with transaction.atomic():
+            return _add_field(tracker, spec, rank=last_rank + 10)
+    except IntegrityError:
+        # Two administrators adding the same name at once: the constraint decides.
+        raise TrackerAdminError(f"This tracker already has a field named {name!r}.") from None
+
+
+def update_field(field_: Field, *, label: str, required: bool, help_text: str, notify: bool) -> Field:
+    field_.label = label
+    field_.required = required
+    field_.help_text = help_text
+    # Only people named in user fields can be notified; the flag means nothing elsewhere.
+    field_.notify = notify and field_.is_user_field
+    field_.save(update_fields=["label", "required", "help_text", "notify"])
+    return field_
+
+
+@transaction.atomic
+def move_field(field_: Field, *, up: bool) -> None:
+    """Swap the field with its neighbour and rewrite every rank as 10, 20, 30...
+
+    Rewriting them all repairs equal ranks (which would make "move" look like it does nothing).
+    """
+    fields = list(
+        Field.objects.select_for_update().filter(tracker_id=field_.tracker_id).order_by("rank", "id")
+    )
+    index = next(i for i, f in enumerate(fields) if f.pk == field_.pk)
+    other = index - 1 if up else index + 1
+    if 0 <= other < len(fields):
+        fields[index], fields[other] = fields[other], fields[index]
+    for position, f in enumerate(fields, start=1):
+        f.rank = position * 10
+    Field.objects.bulk_update(fields, ["rank"])
+
+
+def add_option(field_: Field, *, label: str, is_closed: bool = False) -> FieldOption:
+    if not field_.is_choice_field:
+        raise TrackerAdminError("Only select and multi-select fields have a list of values.")
+    label = label.strip()
+    if not label:
+        raise TrackerAdminError("Give the value a label.")
+    if field_.options.filter(label__iexact=label).exists():
+        raise TrackerAdminError(f"{label!r} is already a value of this field.")
+    last_rank = field_.options.aggregate(last=Max("rank"))["last"]
+    try:
+        with transaction.atomic():
+            return FieldOption.objects.create(
+                field=field_, label=label, is_closed=is_closed, rank=0 if last_rank is None else last_rank + 1
+            )
+    except IntegrityError:
+        raise TrackerAdminError(f"{label!r} is already a value of this field.") from None
+
+
+def find_user(identifier: str) -> User | None:
+    """The active user with this username or (whatever its case) email address."""
+    identifier = identifier.strip()
+    if not identifier:
+        return None
+    return (
+        User.objects.filter(Q(username=identifier) | Q(email__iexact=identifier), is_active=True)
+        .order_by("id")
+        .first()
+    )
+
+
+def add_notification_entry(
+    tracker: Tracker, identifier: str, *, on_creation_only: bool = False
+) -> NotificationListEntry:
+    """Add a user (named by username or email) or, failing that, a plain email address."""
+    identifier = identifier.strip()
+    user = find_user(identifier)
+    if user is not None:
+        if tracker.notification_list.filter(user=user).exists():
+            raise TrackerAdminError(f"{user.display_name} is already on the notification list.")
+        entry = NotificationListEntry(tracker=tracker, user=user, on_creation_only=on_creation_only)
+    else:
+        try:
+            validate_email(identifier)
+        except ValidationError:
+            raise TrackerAdminError(
+                f"No user is named {identifier!r}; give a username, a user's email or an email address."
+            ) from None
+        if tracker.notification_list.filter(email__iexact=identifier).exists():
+            raise TrackerAdminError(f"{identifier} is already on the notification list.")
+        entry = NotificationListEntry(tracker=tracker, email=identifier, on_creation_only=on_creation_only)
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError:
+        raise TrackerAdminError(f"{identifier} is already on the notification list.") from None
+    return entry
+
+
+def remove_notification_entry(entry: NotificationListEntry) -> None:
+    entry.delete()
