@@ -221,3 +221,54 @@ def test_hostile_values_are_refused_not_crashed_on(
     with pytest.raises(ArtifactValidationError) as error:
         create_artifact(tracker, author=alice, values={"title": "x", "edge": raw})
     assert list(error.value.errors) == ["edge"]
+
+
+def test_links_to_outside_issues_are_kept_and_checked(public_project, alice: User) -> None:
+    tracker = create_tracker(
+        public_project,
+        TrackerSpec(
+            name="Linked",
+            shortname="linked",
+            fields=[
+                FieldSpec("title", "Title", FieldType.STRING, required=True, is_title=True),
+                FieldSpec("links", "Links", FieldType.LINKS),
+            ],
+        ),
+    )
+    other = create_artifact(tracker, author=alice, values={"title": "Other"}).artifact
+    outside = {"key": "OPS-1", "url": "https://jira.example.com/browse/OPS-1", "type": "relates to"}
+    changeset = create_artifact(
+        tracker,
+        author=alice,
+        values={"title": "x", "links": [{"artifact": other.pk, "type": "blocks"}, outside]},
+    )
+    assert changeset.artifact.current_values[str(tracker.fields.get(name="links").pk)] == [
+        {"artifact": other.pk, "type": "blocks"},
+        outside,
+    ]
+    with pytest.raises(ArtifactValidationError) as error:
+        create_artifact(
+            tracker, author=alice, values={"title": "x", "links": [{"key": "OPS-2", "url": "javascript:x"}]}
+        )
+    assert "http://" in error.value.errors["links"][0]
+
+
+def test_datetimes_read_as_people_write_them(public_project, alice: User) -> None:
+    from tracker.services.history import artifact_view
+
+    tracker = create_tracker(
+        public_project,
+        TrackerSpec(
+            name="Timed",
+            shortname="timed",
+            fields=[
+                FieldSpec("title", "Title", FieldType.STRING, required=True, is_title=True),
+                FieldSpec("seen", "Seen at", FieldType.DATETIME),
+            ],
+        ),
+    )
+    artifact = create_artifact(
+        tracker, author=alice, values={"title": "x", "seen": "2026-11-30T11:00:00+01:00"}
+    ).artifact
+    shown = {field.name: text for field, _, text in artifact_view(artifact).current()}
+    assert shown["seen"] == "2026-11-30 10:00 UTC"

@@ -6,6 +6,7 @@ users or options involved: the web pages, the API and the notification emails al
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,15 @@ def comment_html(changeset: Changeset) -> str:
     if changeset.comment_format == Changeset.CommentFormat.HTML:
         return sanitize_html(changeset.comment)
     return str(linebreaks(escape(changeset.comment)))
+
+
+def format_datetime(stored: str) -> str:
+    """A stored ISO 8601 UTC value as people read it: ``2026-11-30 10:00 UTC``."""
+    try:
+        moment = dt.datetime.fromisoformat(stored)
+    except (TypeError, ValueError):
+        return str(stored)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass
@@ -129,6 +139,8 @@ class ValueRenderer:
             return ", ".join(self._link_text(item) for item in items)
         if field_.type == FieldType.OPEN_LIST:
             return ", ".join(items)
+        if field_.type == FieldType.DATETIME:
+            return format_datetime(value)
         return str(value)
 
     def api(self, field_: Field, value: Any) -> Any:

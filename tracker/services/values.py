@@ -206,6 +206,9 @@ def normalize(field_: Field, raw: Any, context: ValueContext, known_users: dict[
     if kind == FieldType.LINKS:
         links = []
         for item in _as_list(raw):
+            if isinstance(item, dict) and "artifact" not in item and "key" in item:
+                links.append(_outside_link(item))
+                continue
             if isinstance(item, int) and not isinstance(item, bool):
                 item = {"artifact": item}
             text = item.strip() if isinstance(item, str) else ""
@@ -220,6 +223,18 @@ def normalize(field_: Field, raw: Any, context: ValueContext, known_users: dict[
             links.append({"artifact": item["artifact"], "type": link_type.strip()})
         return links or None
     raise InvalidValue(f"Unsupported field type {kind!r}.")  # pragma: no cover - choices forbid it
+
+
+def _outside_link(item: dict[str, Any]) -> dict[str, str]:
+    """A link to an issue outside this platform (kept by the Jira import): its key and URL."""
+    key, url, link_type = item.get("key"), item.get("url", ""), item.get("type") or ""
+    if not isinstance(key, str) or not key.strip() or len(key) > 100:
+        raise InvalidValue("An outside link needs the issue key, such as OPS-1.")
+    if not isinstance(url, str) or len(url) > 500 or (url and not url.startswith(("http://", "https://"))):
+        raise InvalidValue("An outside link's URL must start with http:// or https://.")
+    if not isinstance(link_type, str) or len(link_type) > 50:
+        raise InvalidValue("A link type is a name of at most 50 characters.")
+    return {"key": key.strip(), "url": url, "type": link_type.strip()}
 
 
 def users_named(fields: Iterable[Field], values: dict[str, Any]) -> dict[Any, User]:

@@ -1,11 +1,71 @@
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, register_converter
+
+from tracker.web import accounts, artifacts, projects, system, tracker_admin, trackers
+
+
+class IdConverter:
+    """A database id: digits only, and few enough that no database overflows on the lookup (a 404)."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "dbid")
 
 app_name = "tracker"
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", projects.project_list, name="project-list"),
+    path("account/preferences/", accounts.preferences, name="preferences"),
+    path("system/events/", system.system_events, name="system-events"),
+    # Projects
+    path("projects/<slug:shortname>/", projects.project_detail, name="project-detail"),
+    path("projects/<slug:shortname>/members/", projects.project_members, name="project-members"),
+    path(
+        "projects/<slug:shortname>/members/<dbid:user_id>/role/",
+        projects.member_role,
+        name="project-member-role",
+    ),
+    path(
+        "projects/<slug:shortname>/members/<dbid:user_id>/remove/",
+        projects.member_remove,
+        name="project-member-remove",
+    ),
+    path("projects/<slug:shortname>/trackers/new/", trackers.tracker_create, name="tracker-create"),
+    # Trackers and their administration
+    path("trackers/<dbid:pk>/", trackers.tracker_detail, name="tracker-detail"),
+    path("trackers/<dbid:pk>/artifacts/new/", artifacts.artifact_create, name="artifact-create"),
+    path("trackers/<dbid:pk>/admin/", tracker_admin.tracker_admin, name="tracker-admin"),
+    path("trackers/<dbid:pk>/admin/fields/", tracker_admin.field_create, name="field-create"),
+    path(
+        "trackers/<dbid:pk>/admin/notifications/",
+        tracker_admin.notification_add,
+        name="notification-add",
+    ),
+    path("fields/<dbid:pk>/", tracker_admin.field_edit, name="field-edit"),
+    path("fields/<dbid:pk>/move/", tracker_admin.field_move, name="field-move"),
+    path("fields/<dbid:pk>/options/", tracker_admin.option_create, name="field-option-create"),
+    path(
+        "notifications/<dbid:pk>/remove/",
+        tracker_admin.notification_remove,
+        name="notification-remove",
+    ),
+    # Artifacts
+    path("artifacts/<dbid:pk>/", artifacts.artifact_detail, name="artifact-detail"),
+    path("artifacts/<dbid:pk>/watch/", artifacts.artifact_watch, name="artifact-watch"),
+    path("attachments/<dbid:pk>/", artifacts.attachment_download, name="attachment-download"),
 ]

@@ -1,0 +1,111 @@
+"""A member drives the real UI in Debian's Chromium: log in, create an artifact, edit it, read its history."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from tests.conftest import PASSWORD
+from tracker.models import Artifact, Tracker, User
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls of the test itself
+# would otherwise raise SynchronousOnlyOperation (pytest-django's documented workaround).
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = Path("/tmp/artifact.png")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"
+    ),
+]
+
+
+@pytest.fixture
+def page() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+            headless=True,
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(20_000)
+        try:
+            yield context.new_page()
+        finally:
+            browser.close()
+            # While Playwright's loop runs, asgiref gives this thread's ORM calls their own database
+            # connection; close it here, or PostgreSQL refuses to drop the test database at the end.
+            connections.close_all()
+
+
+def test_a_member_creates_an_artifact_and_edits_it_with_a_comment(
+    live_server, page, bugs: Tracker, bob: User, carol: User
+) -> None:
+    from playwright.sync_api import expect
+
+    # It should log bob in through the form and show him his projects.
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+
+    # He opens the project, then its tracker, and starts a new artifact.
+    page.get_by_role("link", name="Demo").click()
+    page.get_by_role("link", name="Bugs").click()
+    expect(page.get_by_role("heading", name="Bugs", exact=True)).to_be_visible()
+    page.get_by_role("link", name="New artifact").click()
+
+    page.get_by_label("Title").fill("Login button does nothing")
+    page.get_by_label("Description").fill("Clicking it twice is needed.\nSeen on the staging server.")
+    page.get_by_label("Status").select_option(label="New")
+    page.get_by_label("Assigned to").select_option(label="Carol (carol)")
+    page.get_by_role("button", name="Create artifact").click()
+
+    # It should land on the new artifact's page.
+    expect(page).to_have_url(re.compile(r"/artifacts/\d+/$"))
+    expect(page.locator("#artifact-title")).to_have_text("Login button does nothing")
+    artifact = Artifact.objects.get(tracker=bugs)
+    assert artifact.submitted_by == bob
+
+    # He edits the title and the status, with a comment.
+    page.locator("#id_title").fill("Login button does nothing on Firefox")
+    page.get_by_label("Status").select_option(label="In progress")
+    page.locator("textarea[name=comment]").fill("Reproduced on **Firefox 128** only.")
+    page.get_by_label("Markdown").check()
+    page.get_by_role("button", name="Save changes").click()
+
+    # The history shows the change (old -> new) and the comment, rendered from Markdown.
+    expect(page.locator(".messages")).to_contain_text("Changes saved.")
+    latest = page.locator(".changeset").last
+    expect(latest).to_contain_text("Bob (bob)")
+    expect(latest.locator(".old-value").first).to_have_text("Login button does nothing")
+    expect(latest.locator(".new-value").first).to_have_text("Login button does nothing on Firefox")
+    expect(latest).to_contain_text("New")
+    expect(latest).to_contain_text("In progress")
+    expect(latest.locator(".comment strong")).to_have_text("Firefox 128")
+    expect(page.locator("#artifact-title")).to_have_text("Login button does nothing on Firefox")
+    # The stylesheet is served by the application itself.
+    header_color = "getComputedStyle(document.querySelector('.site-header')).backgroundColor"
+    assert page.evaluate(header_color) == "rgb(30, 42, 58)"
+
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert artifact.changesets.count() == 2

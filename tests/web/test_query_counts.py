@@ -1,0 +1,89 @@
+"""The busiest pages run a bounded number of queries, whatever the number of rows they show."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from tests.conftest import make_user
+from tracker.models import Artifact, FieldType, Tracker, User
+from tracker.services.artifacts import create_artifact, update_artifact
+from tracker.services.fields import add_field
+from tracker.services.projects import set_member
+
+# A fixed ceiling (today 9 and 17 queries: session, user, the page's reads), the same for 3 rows or 30:
+# one query per row, changeset or field would blow it at 30.
+TRACKER_PAGE_MAX_QUERIES = 12
+ARTIFACT_PAGE_MAX_QUERIES = 20
+
+
+def people(tracker: Tracker, count: int) -> list[User]:
+    made = [make_user(f"person{number}") for number in range(count)]
+    for user in made:
+        set_member(tracker.project, user)
+    return made
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_the_tracker_page(
+    client_as, bugs: Tracker, alice: User, bob: User, count: int, django_assert_max_num_queries
+) -> None:
+    assignees = people(bugs, count)
+    statuses = ["New", "In progress", "Done"]
+    for number in range(count):
+        create_artifact(
+            bugs,
+            author=assignees[number],
+            values={
+                "title": f"Bug {number}",
+                "status": statuses[number % 3],
+                "assigned_to": assignees[number].pk,
+            },
+            notify=False,
+        )
+    client = client_as(bob)
+    with django_assert_max_num_queries(TRACKER_PAGE_MAX_QUERIES):
+        response = client.get(reverse("tracker:tracker-detail", args=[bugs.pk]), {"sort": "-updated"})
+    assert response.content.decode().count('<td class="title">') == count
+    assert "Person1 (person1)" in response.content.decode()
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_the_artifact_page(
+    client_as, bugs: Tracker, alice: User, bob: User, count: int, django_assert_max_num_queries
+) -> None:
+    for number in range(count):
+        add_field(bugs, name=f"extra{number}", label=f"Extra {number}", type=FieldType.STRING)
+    add_field(bugs, name="files", label="Files", type=FieldType.FILES)
+    add_field(bugs, name="links", label="Links", type=FieldType.LINKS)
+    watchers = people(bugs, count)
+    target = create_artifact(bugs, author=alice, values={"title": "Target"}).artifact
+    artifact: Artifact = create_artifact(
+        bugs,
+        author=alice,
+        values={"title": "Busy", "links": [target.pk]},
+        uploads={"files": [SimpleUploadedFile(f"file{number}.txt", b"x") for number in range(count)]},
+    ).artifact
+    statuses = ["New", "In progress", "Done"]
+    for number in range(count):
+        update_artifact(
+            artifact,
+            author=watchers[number],
+            values={
+                f"extra{number}": f"value {number}",
+                "status": statuses[number % 3],
+                "assigned_to": watchers[number].pk,
+                "cc": [w.pk for w in watchers[: number + 1]],
+            },
+            comment=f"Change number {number}",
+            notify=False,
+        )
+    client = client_as(bob)
+    with django_assert_max_num_queries(ARTIFACT_PAGE_MAX_QUERIES):
+        response = client.get(reverse("tracker:artifact-detail", args=[artifact.pk]))
+    page = response.content.decode()
+    assert page.count('class="changeset"') == count + 1
+    assert f"Change number {count - 1}" in page
+    assert "Save changes" in page
+    assert page.count("/attachments/") == count

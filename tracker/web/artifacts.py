@@ -1,0 +1,160 @@
+"""Artifacts: creating one, its page (values, edit form, history), watching it, its attachments."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from pathlib import PurePosixPath, PureWindowsPath
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from tracker import permissions
+from tracker.models import Attachment, Changeset, Field, Project, Tracker, User
+from tracker.services.artifacts import ArtifactValidationError, create_artifact, update_artifact
+from tracker.services.history import artifact_view, history
+from tracker.services.subscriptions import is_watching, set_watching
+from tracker.web.access import Access, artifact_or_404, tracker_or_404
+from tracker.web.forms import ArtifactForm
+
+CONTENT_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
+
+
+def tracker_fields(tracker: Tracker) -> list[Field]:
+    """The tracker's fields in form order, with their options (two queries in all)."""
+    return list(tracker.fields.prefetch_related("options").order_by("rank", "id"))
+
+
+def people_for(project: Project, also: Iterable[User] = ()) -> list[User]:
+    """Whom user fields may name: the project's members, plus whoever the artifact already names."""
+    people = {
+        user.pk: user
+        for user in User.objects.filter(memberships__project=project, is_active=True).order_by("username")
+    }
+    for user in also:
+        people.setdefault(user.pk, user)
+    return list(people.values())
+
+
+@login_required
+def artifact_create(request: HttpRequest, pk: int) -> HttpResponse:
+    tracker = tracker_or_404(request, pk)
+    access = Access.to(request, tracker.project)
+    access.require_write()
+    fields = tracker_fields(tracker)
+    form = ArtifactForm(
+        request.POST if request.method == "POST" else None,
+        request.FILES if request.method == "POST" else None,
+        tracker_fields=fields,
+        people=people_for(tracker.project),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            changeset = create_artifact(
+                tracker, author=request.user, values=form.values_for_creation(), uploads=form.uploads()
+            )
+        except ArtifactValidationError as error:
+            form.add_service_errors(error.errors)
+        else:
+            messages.success(request, f"{changeset.artifact.reference} created.")
+            return redirect(changeset.artifact)
+    return render(
+        request,
+        "tracker/artifact_create.html",
+        {"project": tracker.project, "tracker": tracker, "access": access, "form": form},
+    )
+
+
+@login_required
+def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    artifact = artifact_or_404(request, pk)
+    tracker = artifact.tracker
+    access = Access.to(request, tracker.project)
+    if request.method == "POST":
+        access.require_write()
+    fields = tracker_fields(tracker)
+    current = artifact_view(artifact, fields)
+    attachments = list(artifact.attachments.all())
+    form = None
+    if access.can_write:
+        form = ArtifactForm(
+            request.POST if request.method == "POST" else None,
+            request.FILES if request.method == "POST" else None,
+            tracker_fields=fields,
+            people=people_for(tracker.project, current.renderer.users.values()),
+            current_values=artifact.current_values,
+            attachments=attachments,
+            with_comment=True,
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                update_artifact(
+                    artifact,
+                    author=request.user,
+                    values=form.values_for_update(artifact.current_values),
+                    comment=form.cleaned_data["comment"],
+                    comment_format=form.cleaned_data["comment_format"] or Changeset.CommentFormat.TEXT,
+                    uploads=form.uploads(),
+                )
+            except ArtifactValidationError as error:
+                form.add_service_errors(error.errors)
+            else:
+                messages.success(request, "Changes saved.")
+                return redirect(artifact)
+    return render(
+        request,
+        "tracker/artifact_detail.html",
+        {
+            "project": tracker.project,
+            "tracker": tracker,
+            "artifact": artifact,
+            "access": access,
+            "current": current.current(),
+            "attachments": attachments,
+            "history": history(artifact, fields),
+            "watching": bool(is_watching(artifact, request.user)),
+            "form": form,
+        },
+    )
+
+
+@login_required
+@require_POST
+def artifact_watch(request: HttpRequest, pk: int) -> HttpResponse:
+    artifact = artifact_or_404(request, pk)
+    watching = request.POST.get("watch") == "1"
+    set_watching(artifact, request.user, watching=watching)
+    if watching:
+        messages.success(request, "You are watching this artifact: you will get an email about each change.")
+    else:
+        messages.success(request, "You no longer get emails about this artifact.")
+    return redirect(artifact)
+
+
+def safe_filename(name: str) -> str:
+    """A name that cannot escape a folder or break the Content-Disposition header."""
+    name = PureWindowsPath(PurePosixPath(name).name).name
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C" and c != '"').strip(" .")
+    return name[:200] or "attachment"
+
+
+@login_required
+def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+    attachment = get_object_or_404(
+        Attachment.objects.filter(artifact__in=permissions.readable_artifacts(request.user)), pk=pk
+    )
+    try:
+        handle = attachment.file.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise Http404("This file is missing from the server.") from None
+    content_type = attachment.content_type if CONTENT_TYPE.match(attachment.content_type) else ""
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=safe_filename(attachment.filename),
+        content_type=content_type or "application/octet-stream",
+    )

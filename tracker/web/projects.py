@@ -1,0 +1,110 @@
+"""Projects: the list of readable projects, a project's page, and its members."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from tracker import permissions
+from tracker.models import Membership, User
+from tracker.services import memberships
+from tracker.web.access import Access, project_or_404
+from tracker.web.forms import MemberAddForm, MemberRoleForm
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    projects = (
+        permissions.readable_projects(request.user)
+        .annotate(tracker_count=Count("trackers", distinct=True))
+        .order_by("name")
+    )
+    return render(request, "tracker/project_list.html", {"projects": projects})
+
+
+@login_required
+def project_detail(request: HttpRequest, shortname: str) -> HttpResponse:
+    project = project_or_404(request, shortname)
+    trackers = project.trackers.annotate(artifact_count=Count("artifacts")).order_by("name")
+    members = project.memberships.select_related("user").order_by("role", "user__username")
+    return render(
+        request,
+        "tracker/project_detail.html",
+        {"project": project, "access": Access.to(request, project), "trackers": trackers, "members": members},
+    )
+
+
+@login_required
+def project_members(request: HttpRequest, shortname: str) -> HttpResponse:
+    project = project_or_404(request, shortname)
+    access = Access.to(request, project)
+    access.require_admin()
+    form = MemberAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership = memberships.add_member(
+                project, form.cleaned_data["identifier"], role=form.cleaned_data["role"]
+            )
+        except memberships.MembershipError as error:
+            form.add_error("identifier", str(error))
+        else:
+            messages.success(request, f"{membership.user.display_name} is now a member of {project.name}.")
+            return redirect("tracker:project-members", shortname=project.shortname)
+    members = project.memberships.select_related("user").order_by("role", "user__username")
+    return render(
+        request,
+        "tracker/project_members.html",
+        {
+            "project": project,
+            "access": access,
+            "members": members,
+            "form": form,
+            "roles": Membership.Role.choices,
+        },
+    )
+
+
+def _member_or_404(request: HttpRequest, shortname: str, user_id: int) -> tuple[Access, Membership]:
+    project = project_or_404(request, shortname)
+    access = Access.to(request, project)
+    access.require_admin()
+    membership = get_object_or_404(
+        Membership.objects.select_related("user", "project"), project=project, user_id=user_id
+    )
+    return access, membership
+
+
+@login_required
+@require_POST
+def member_role(request: HttpRequest, shortname: str, user_id: int) -> HttpResponse:
+    _, membership = _member_or_404(request, shortname, user_id)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a role: member or administrator.")
+    else:
+        try:
+            memberships.change_role(membership.project, membership.user, form.cleaned_data["role"])
+        except memberships.MembershipError as error:
+            messages.error(request, str(error))
+        else:
+            role = Membership.Role(form.cleaned_data["role"]).label.lower()
+            messages.success(request, f"{membership.user.display_name}'s role is now {role}.")
+    return redirect("tracker:project-members", shortname=shortname)
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, shortname: str, user_id: int) -> HttpResponse:
+    _, membership = _member_or_404(request, shortname, user_id)
+    user: User = membership.user
+    try:
+        memberships.remove_member(membership.project, user)
+    except memberships.MembershipError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{user.display_name} is no longer a member of {membership.project.name}.")
+    return redirect("tracker:project-members", shortname=shortname)

@@ -1,0 +1,190 @@
+"""Tracker administration for project administrators: fields, their values and order, notifications."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from tracker import permissions
+from tracker.models import Field, NotificationListEntry, Tracker
+from tracker.services import fields as field_admin
+from tracker.web.access import Access, tracker_or_404
+from tracker.web.forms import (
+    FieldCreateForm,
+    FieldEditForm,
+    FieldOptionForm,
+    NotificationEntryForm,
+)
+
+
+def _admin_tracker(request: HttpRequest, pk: int) -> tuple[Tracker, Access]:
+    tracker = tracker_or_404(request, pk)
+    access = Access.to(request, tracker.project)
+    access.require_admin()
+    return tracker, access
+
+
+def _admin_field(request: HttpRequest, pk: int) -> tuple[Field, Access]:
+    field_ = get_object_or_404(
+        Field.objects.filter(tracker__in=permissions.readable_trackers(request.user)).select_related(
+            "tracker__project"
+        ),
+        pk=pk,
+    )
+    access = Access.to(request, field_.tracker.project)
+    access.require_admin()
+    return field_, access
+
+
+def _render_admin(
+    request: HttpRequest,
+    tracker: Tracker,
+    access: Access,
+    *,
+    field_form: FieldCreateForm | None = None,
+    notification_form: NotificationEntryForm | None = None,
+) -> HttpResponse:
+    return render(
+        request,
+        "tracker/tracker_admin.html",
+        {
+            "project": tracker.project,
+            "tracker": tracker,
+            "access": access,
+            "fields": tracker.fields.annotate(option_count=Count("options")).order_by("rank", "id"),
+            "notification_list": tracker.notification_list.select_related("user").order_by(
+                "email", "user__username"
+            ),
+            "field_form": field_form or FieldCreateForm(),
+            "notification_form": notification_form or NotificationEntryForm(),
+        },
+    )
+
+
+@login_required
+def tracker_admin(request: HttpRequest, pk: int) -> HttpResponse:
+    tracker, access = _admin_tracker(request, pk)
+    return _render_admin(request, tracker, access)
+
+
+@login_required
+@require_POST
+def field_create(request: HttpRequest, pk: int) -> HttpResponse:
+    tracker, access = _admin_tracker(request, pk)
+    form = FieldCreateForm(request.POST)
+    if form.is_valid():
+        try:
+            field_ = field_admin.add_field(tracker, **form.cleaned_data)
+        except field_admin.TrackerAdminError as error:
+            form.add_error("name", str(error))
+        else:
+            messages.success(request, f"Field {field_.label} added.")
+            if field_.is_choice_field:
+                return redirect("tracker:field-edit", pk=field_.pk)
+            return redirect("tracker:tracker-admin", pk=tracker.pk)
+    return _render_admin(request, tracker, access, field_form=form)
+
+
+@login_required
+def field_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    field_, access = _admin_field(request, pk)
+    form = FieldEditForm(request.POST if request.method == "POST" else None, field_=field_)
+    if request.method == "POST" and form.is_valid():
+        field_admin.update_field(
+            field_,
+            label=form.cleaned_data["label"],
+            required=form.cleaned_data["required"],
+            help_text=form.cleaned_data["help_text"],
+            notify=form.cleaned_data.get("notify", False),
+        )
+        messages.success(request, f"Field {field_.label} saved.")
+        return redirect("tracker:tracker-admin", pk=field_.tracker_id)
+    return _render_field(request, field_, access, form=form)
+
+
+def _render_field(
+    request: HttpRequest,
+    field_: Field,
+    access: Access,
+    *,
+    form: FieldEditForm | None = None,
+    option_form: FieldOptionForm | None = None,
+) -> HttpResponse:
+    return render(
+        request,
+        "tracker/field_edit.html",
+        {
+            "project": field_.tracker.project,
+            "tracker": field_.tracker,
+            "field": field_,
+            "access": access,
+            "form": form or FieldEditForm(field_=field_),
+            "options": field_.options.all() if field_.is_choice_field else [],
+            "option_form": option_form or FieldOptionForm(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def field_move(request: HttpRequest, pk: int) -> HttpResponse:
+    field_, _ = _admin_field(request, pk)
+    field_admin.move_field(field_, up=request.POST.get("direction") == "up")
+    return redirect("tracker:tracker-admin", pk=field_.tracker_id)
+
+
+@login_required
+@require_POST
+def option_create(request: HttpRequest, pk: int) -> HttpResponse:
+    field_, access = _admin_field(request, pk)
+    form = FieldOptionForm(request.POST)
+    if form.is_valid():
+        try:
+            option = field_admin.add_option(
+                field_, label=form.cleaned_data["label"], is_closed=form.cleaned_data["is_closed"]
+            )
+        except field_admin.TrackerAdminError as error:
+            form.add_error("label", str(error))
+        else:
+            messages.success(request, f"Value {option.label} added to {field_.label}.")
+            return redirect("tracker:field-edit", pk=field_.pk)
+    return _render_field(request, field_, access, option_form=form)
+
+
+@login_required
+@require_POST
+def notification_add(request: HttpRequest, pk: int) -> HttpResponse:
+    tracker, access = _admin_tracker(request, pk)
+    form = NotificationEntryForm(request.POST)
+    if form.is_valid():
+        try:
+            entry = field_admin.add_notification_entry(
+                tracker,
+                form.cleaned_data["identifier"],
+                on_creation_only=form.cleaned_data["on_creation_only"],
+            )
+        except field_admin.TrackerAdminError as error:
+            form.add_error("identifier", str(error))
+        else:
+            messages.success(request, f"{entry} added to the notification list.")
+            return redirect("tracker:tracker-admin", pk=tracker.pk)
+    return _render_admin(request, tracker, access, notification_form=form)
+
+
+@login_required
+@require_POST
+def notification_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    entry = get_object_or_404(
+        NotificationListEntry.objects.filter(
+            tracker__in=permissions.readable_trackers(request.user)
+        ).select_related("tracker__project", "user"),
+        pk=pk,
+    )
+    Access.to(request, entry.tracker.project).require_admin()
+    field_admin.remove_notification_entry(entry)
+    messages.success(request, f"{entry} removed from the notification list.")
+    return redirect("tracker:tracker-admin", pk=entry.tracker_id)
