@@ -46,8 +46,22 @@ try:
     ASYNC_EMAILS = parse_async_emails(env.str("ASYNC_EMAILS"))
     NB_BACKEND_WORKERS = env.int("NB_BACKEND_WORKERS", 2, minimum=0)
     WORKER_LOG = env.str("WORKER_LOG", str(VAR_DIR / "log" / "worker.log"))
+    # Pid files of the backend worker supervisor (manage.py backend_workers) and of its workers.
+    WORKER_RUN_DIR = env.str("WORKER_RUN_DIR", str(VAR_DIR / "run"))
     NOTIFICATION_PENDING_THRESHOLD = env.int("NOTIFICATION_PENDING_THRESHOLD", 120, minimum=1)
     NOTIFICATION_JOB_TIMEOUT = env.int("NOTIFICATION_JOB_TIMEOUT", 300, minimum=10)
+    # Seconds RQ waits before each of the (at most 3) retries of a notification job; tests shorten them.
+    _retry_intervals = env.list("NOTIFICATION_RETRY_INTERVALS", "5,10,20")
+    if not 1 <= len(_retry_intervals) <= 3 or not all(item.isdigit() for item in _retry_intervals):
+        raise ConfigurationError(
+            f"NOTIFICATION_RETRY_INTERVALS={env.str('NOTIFICATION_RETRY_INTERVALS')!r} is not valid; "
+            "use one to three numbers of seconds separated by commas, such as '5,10,20'."
+        )
+    NOTIFICATION_RETRY_INTERVALS = [int(item) for item in _retry_intervals]
+    # The system check purges ended notification records older than this.
+    NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", 7, minimum=1)
+    # Seconds a Jira import may stay pending or running before the system check reports it stuck.
+    JIRA_IMPORT_MAX_DURATION = env.int("JIRA_IMPORT_MAX_DURATION", 24 * 3600, minimum=60)
     METRICS_SECRET = env.str("METRICS_SECRET")
     METRICS_SECRET_FILE = env.str("METRICS_SECRET_FILE")
     ATTACHMENT_MAX_SIZE = env.int("ATTACHMENT_MAX_SIZE", 50 * 1024 * 1024, minimum=1)
@@ -57,6 +71,12 @@ try:
     JIRA_TOKEN_KEY = env.str("JIRA_TOKEN_KEY")
     JIRA_REQUEST_TIMEOUT = env.int("JIRA_REQUEST_TIMEOUT", 30, minimum=1)
     JIRA_ATTACHMENT_MAX_SIZE = env.int("JIRA_ATTACHMENT_MAX_SIZE", 20 * 1024 * 1024, minimum=0)
+    # Retries of a Jira request that failed for a transient reason (429/503 honouring Retry-After,
+    # connection errors, timeouts, 502/504), and the longest wait between two; tests shorten the wait.
+    JIRA_MAX_RETRIES = env.int("JIRA_MAX_RETRIES", 3, minimum=0)
+    JIRA_RETRY_MAX_DELAY = env.int("JIRA_RETRY_MAX_DELAY", 60, minimum=0)
+    # Issues asked for per search page; each page is written in one transaction.
+    JIRA_IMPORT_PAGE_SIZE = env.int("JIRA_IMPORT_PAGE_SIZE", 50, minimum=1)
 except ConfigurationError as error:
     # One clear line naming the variable, then stop: a traceback here would hide the cause.
     sys.stderr.write(f"Configuration error: {error}\n")
@@ -129,7 +149,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "media/"
-MEDIA_ROOT = VAR_DIR / "media"
+# Uploaded and imported attachments (tests and benchmarks point their worker processes elsewhere).
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -179,8 +200,19 @@ RQ_QUEUES = {
     JIRA_IMPORT_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 6 * 3600},
 }
 RQ_SHOW_ADMIN_LINK = True
+# Queue and worker classes that count queue events for /metrics (tracker/monitoring/rq_hooks.py),
+# used by django_rq.get_queue()/enqueue() and by manage.py rqworker alike.
+RQ = {
+    "QUEUE_CLASS": "tracker.monitoring.rq_hooks.MeteredQueue",
+    "WORKER_CLASS": "tracker.monitoring.rq_hooks.MeteredWorker",
+}
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# django-prometheus's database wrappers and our counted cache feed /metrics (tracker/monitoring)
+# with query, error and cache-hit counts; otherwise they behave as Django's own backends.
+_DB_BACKEND = DATABASES["default"]["ENGINE"].removeprefix("django.db.backends.")
+if _DB_BACKEND in {"postgresql", "sqlite3", "mysql"}:
+    DATABASES["default"]["ENGINE"] = f"django_prometheus.db.backends.{_DB_BACKEND}"
+CACHES = {"default": {"BACKEND": "tracker.monitoring.cache.LocMemCache"}}
 
 LOGGING = {
     "version": 1,
@@ -198,3 +230,33 @@ LOGGING = {
         "rq.worker": {"handlers": ["console"], "level": LOGGER_LEVEL, "propagate": False},
     },
 }
+
+# Backend workers (manage.py rqworker) and their supervisor (manage.py backend_workers) write their log
+# to WORKER_LOG; the supervisor also to its console, for the service manager's journal.
+WORKER_COMMANDS = {"rqworker", "rqworker-pool", "backend_workers"}
+RQ_WORKER_PROCESS = len(sys.argv) > 1 and sys.argv[1] in {"rqworker", "rqworker-pool"}
+if len(sys.argv) > 1 and sys.argv[1] in WORKER_COMMANDS:
+    try:
+        Path(WORKER_LOG).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        sys.stderr.write(f"Configuration error: WORKER_LOG={WORKER_LOG!r} cannot be created ({error}).\n")
+        raise SystemExit(2) from None
+    LOGGING["handlers"]["worker_log"] = {
+        "class": "logging.handlers.WatchedFileHandler",  # reopens the file after logrotate moved it
+        "filename": WORKER_LOG,
+        "formatter": "plain",
+        "level": LOGGER_LEVEL,  # manage.py rqworker raises RQ's own logger to INFO; the file stays quiet
+        "delay": True,
+    }
+    _worker_handlers = ["worker_log", "console"] if sys.argv[1] == "backend_workers" else ["worker_log"]
+    LOGGING["root"]["handlers"] = _worker_handlers
+    LOGGING["loggers"]["tracker"]["handlers"] = _worker_handlers
+    LOGGING["loggers"]["rq.worker"]["handlers"] = _worker_handlers
+    LOGGING["loggers"]["rq"] = {"handlers": _worker_handlers, "level": LOGGER_LEVEL, "propagate": False}
+    # The supervisor's own few lines (workers started, died, restarted, stopped) are always written.
+    LOGGING["handlers"]["supervisor_log"] = {**LOGGING["handlers"]["worker_log"], "level": "DEBUG"}
+    LOGGING["loggers"]["tracker.workers"] = {
+        "handlers": ["supervisor_log", "console"],
+        "level": "DEBUG" if LOGGER_LEVEL == "DEBUG" else "INFO",
+        "propagate": False,
+    }

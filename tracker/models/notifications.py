@@ -34,6 +34,10 @@ class NotificationRecord(models.Model):
         default=False, help_text="Redis could not be reached, so the emails were sent in the request."
     )
     last_error = models.TextField(blank=True)
+    # Who holds the record while sending: the RQ job id ("inline" in a web request). An RQ retry keeps
+    # its job id, so it takes back the record its killed or failed attempt left started; anybody else
+    # waits until the job timeout has passed since started_at (RQ has killed that attempt by then).
+    claimed_by = models.CharField(max_length=100, blank=True)
 
     class Meta:
         indexes = [

@@ -1,0 +1,92 @@
+"""Real notifications, sent to a real SMTP server, show up in the mail and queue metrics."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.conf import settings
+
+from tests.monitoring.conftest import Scrape
+from tests.support.smtp import SMTPServer
+from tracker.models import Tracker, User
+from tracker.services.artifacts import create_artifact
+
+QUEUE = settings.NOTIFICATIONS_QUEUE
+
+
+@pytest.fixture
+def smtp(settings) -> Iterator[SMTPServer]:
+    server = SMTPServer()
+    for name, value in server.settings().items():
+        setattr(settings, name, value)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.django_db
+def test_an_inline_notification_counts_its_emails(
+    scrape: Callable[[], Scrape],
+    smtp: SMTPServer,
+    settings,
+    bugs: Tracker,
+    alice: User,
+    bob: User,
+    carol: User,
+    django_capture_on_commit_callbacks,
+) -> None:
+    settings.ASYNC_EMAILS = frozenset()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        create_artifact(bugs, author=alice, values={"title": "Crash on save", "cc": ["bob", "carol"]})
+
+    assert sorted(smtp.addresses()) == ["bob@example.com", "carol@example.com"]
+    metrics = scrape()
+    assert metrics.value("tuleap_mails_total", mode="inline") == 2
+    assert metrics.value("tuleap_mails_total", mode="async") == 0
+    assert metrics.value("tuleap_notifications_pending") == 0
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_an_async_notification_is_counted_by_the_web_and_by_the_worker(
+    scrape: Callable[[], Scrape],
+    smtp: SMTPServer,
+    settings,
+    bugs: Tracker,
+    alice: User,
+    bob: User,
+    carol: User,
+    redis_clean: object,
+    subprocess_env: dict[str, str],
+    manage_py: list[str],
+) -> None:
+    settings.ASYNC_EMAILS = "all"
+
+    create_artifact(bugs, author=alice, values={"title": "Crash on save", "cc": ["bob", "carol"]})
+    waiting = scrape()
+    assert waiting.value("tuleap_worker_events", queue=QUEUE) == 1
+    assert waiting.value("tuleap_notifications_pending") == 1
+
+    worker = subprocess.run(
+        [*manage_py, "rqworker", QUEUE, "--burst"],
+        env={**subprocess_env, **smtp.env()},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+
+    assert sorted(smtp.addresses()) == ["bob@example.com", "carol@example.com"]
+    metrics = scrape()
+    assert metrics.value("tuleap_mails_total", mode="async") == 2
+    events = {"queue": QUEUE, "topic": "send_changeset_notification"}
+    assert metrics.value("tuleap_queue_events_total", status="enqueued", **events) == 1
+    assert metrics.value("tuleap_queue_events_total", status="dequeued", **events) == 1
+    assert metrics.value("tuleap_queue_events_total", status="done", **events) == 1
+    assert metrics.value("tuleap_queue_events_duration_seconds_count", **events) == 1
+    assert metrics.value("tuleap_worker_events", queue=QUEUE) == 0
+    assert metrics.value("tuleap_notifications_pending") == 0

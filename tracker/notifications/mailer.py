@@ -1,0 +1,122 @@
+"""Handing emails to the mail server over one connection, and telling "try again" from "give up".
+
+A group's email is rendered and serialized once; each recipient then gets its own copy (its address in
+``To:``, one SMTP transaction) so nobody sees the others' addresses and a refusal concerns one address.
+With Django's SMTP backend we call smtplib's ``sendmail`` on the backend's open connection ourselves,
+with the bytes serialized once per group; other backends (files, memory) get an EmailMessage per copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import smtplib
+from dataclasses import dataclass
+from types import TracebackType
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import sanitize_address
+
+
+class DeliveryError(Exception):
+    """The mail server did not take an email.
+
+    ``permanent``: trying again will not help (a 5xx answer). ``recipient_only``: the answer concerns
+    one address (its RCPT was refused); the other recipients can still be sent to.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False, recipient_only: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.recipient_only = recipient_only
+
+
+def _describe(code: int, message: bytes | str) -> str:
+    text = message.decode(errors="replace") if isinstance(message, bytes) else str(message)
+    return f"{code} {text}".strip()
+
+
+def classify(error: Exception) -> DeliveryError:
+    """An SMTP or network error as a DeliveryError: 5xx answers are permanent, the rest transient."""
+    if isinstance(error, DeliveryError):
+        return error
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        # We send one recipient per transaction: this is that address's answer.
+        [(code, answer)] = error.recipients.values() or [(450, b"refused")]
+        return DeliveryError(_describe(code, answer), permanent=500 <= code < 600, recipient_only=True)
+    if isinstance(error, smtplib.SMTPResponseException):
+        code = error.smtp_code
+        return DeliveryError(
+            f"{type(error).__name__}: {_describe(code, error.smtp_error)}", permanent=500 <= code < 600
+        )
+    # Connection refused or reset, timeouts, a server that hung up: the next attempt may work.
+    return DeliveryError(f"{type(error).__name__}: {error}", permanent=False)
+
+
+@dataclass
+class Prepared:
+    """One group's email, serialized once; ``copy_for`` adds the recipient's own ``To:`` line."""
+
+    message: EmailMessage
+    from_address: str
+    data: bytes
+
+    def copy_for(self, header_address: str) -> bytes:
+        """``header_address``: as _header_address returns it (checked, encoded if need be)."""
+        return b"To: " + header_address.encode() + b"\r\n" + self.data
+
+
+def _header_address(address: str, message: EmailMessage) -> str:
+    if address.isascii() and not any(char in address for char in '\r\n<>,;:"'):
+        return address
+    # Non-ASCII or unusual: Django's checks and encoding (raises ValueError on a header injection).
+    return sanitize_address(address, message.encoding or settings.DEFAULT_CHARSET)
+
+
+class MailSession:
+    """One connection to the mail server for a whole job: ``with MailSession() as session: ...``."""
+
+    def __init__(self) -> None:
+        self.backend = get_connection(fail_silently=False)
+        self.smtp = isinstance(self.backend, SMTPBackend)
+
+    def __enter__(self) -> MailSession:
+        try:
+            self.backend.open()
+        except Exception as error:
+            raise classify(error) from error
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # The emails are handed over already: a failing QUIT changes nothing.
+        with contextlib.suppress(Exception):
+            self.backend.close()
+
+    def prepare(self, message: EmailMessage) -> Prepared:
+        """Serialize the group's email once (no ``To:``; each copy gets its own)."""
+        encoding = message.encoding or settings.DEFAULT_CHARSET
+        data = message.message().as_bytes(linesep="\r\n") if self.smtp else b""
+        return Prepared(message, sanitize_address(message.from_email, encoding), data)
+
+    def send(self, prepared: Prepared, address: str) -> None:
+        """Hand one copy to the server for ``address``; raises DeliveryError when it is not taken."""
+        try:
+            envelope = _header_address(address, prepared.message)
+        except ValueError as error:
+            # Not an address we can put in a header (a line break, say): only this one is skipped.
+            raise DeliveryError(f"invalid address: {error}", permanent=True, recipient_only=True) from error
+        if not self.smtp:
+            single = copy.copy(prepared.message)
+            single.to, single.cc, single.bcc = [envelope], [], []
+            self.backend.send_messages([single])
+            return
+        try:
+            if self.backend.connection is None:
+                raise smtplib.SMTPServerDisconnected("the connection to the mail server is closed")
+            self.backend.connection.sendmail(prepared.from_address, [envelope], prepared.copy_for(envelope))
+        except Exception as error:
+            raise classify(error) from error

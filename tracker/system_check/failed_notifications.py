@@ -1,0 +1,48 @@
+"""Check 2: notifications that ended failed (retries exhausted) since the previous system check."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+
+from tracker.models import NotificationRecord
+from tracker.system_check.base import FIRST_IDS, CheckContext, Finding, Level, first_ids
+
+NAME = "failed_notifications"
+
+
+def run(context: CheckContext) -> list[Finding]:
+    failed = NotificationRecord.objects.filter(
+        status=NotificationRecord.Status.FAILED, ended_at__isnull=False
+    )
+    if context.previous_check_at is not None:
+        failed = failed.filter(ended_at__gte=context.previous_check_at)
+        since = f"since the last check ({timezone.localtime(context.previous_check_at):%Y-%m-%d %H:%M %Z})"
+    else:
+        # The first check ever: everything the housekeeping has kept (a week by default).
+        since = f"in the last {settings.NOTIFICATION_RETENTION_DAYS} days (no earlier check)"
+    count = failed.count()
+    if not count:
+        return []
+    last = failed.select_related("changeset").order_by("-ended_at", "-id").first()
+    assert last is not None
+    artifacts = failed.values_list("changeset__artifact_id", flat=True).distinct()
+    artifact_count = artifacts.count()
+    artifact_ids = list(artifacts.order_by("changeset__artifact_id")[:FIRST_IDS])
+    return [
+        Finding(
+            NAME,
+            Level.WARNING,
+            f"{count} notifications failed {since}. The last one (artifact #{last.changeset.artifact_id}, "
+            f"changeset {last.changeset_id}) failed after {last.attempts} attempts with: "
+            f"{last.last_error or 'no error recorded'}. Affected artifacts: "
+            f"{first_ids(artifact_ids, artifact_count)}. Check the mail server settings (EMAIL_HOST) and "
+            f"the worker log ({settings.WORKER_LOG}).",
+            {
+                "count": count,
+                "last_error": last.last_error,
+                "artifact_ids": artifact_ids,
+                "artifact_count": artifact_count,
+            },
+        )
+    ]

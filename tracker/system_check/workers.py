@@ -1,0 +1,95 @@
+"""Check 3: the RQ side — live workers on every queue, failed jobs, and a queue nobody empties."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import django_rq
+from django.conf import settings
+from rq import Queue, Worker
+
+from tracker.notifications.routing import async_enabled
+from tracker.system_check.base import (
+    CheckContext,
+    Finding,
+    Level,
+    RedisUnavailable,
+    humanize_duration,
+)
+
+NAME = "workers"
+
+
+def run(context: CheckContext) -> list[Finding]:
+    try:
+        connection = context.redis()
+    except RedisUnavailable:
+        # The redis check already reports it, at the level it deserves.
+        return [Finding(NAME, Level.INFO, "Skipped: Redis cannot be reached (see the redis check).")]
+    findings: list[Finding] = []
+    for name in settings.RQ_QUEUES:
+        queue = django_rq.get_queue(name, connection=connection)
+        findings += check_queue(context, queue)
+    return findings
+
+
+def check_queue(context: CheckContext, queue: Queue) -> list[Finding]:
+    findings: list[Finding] = []
+    # A worker's key expires worker_ttl + 60 s (8 minutes by default) after its last heartbeat, so
+    # a worker killed with SIGKILL still counts as live for up to that long.
+    workers = Worker.all(queue=queue)
+    waiting = queue.count
+    failed = queue.failed_job_registry.count
+    details = {"queue": queue.name, "workers": len(workers), "waiting": waiting, "failed": failed}
+    if not workers and async_enabled():
+        findings.append(
+            Finding(
+                NAME,
+                Level.ERROR,
+                f"No live worker listens on the {queue.name} queue although ASYNC_EMAILS is on: "
+                "start them with manage.py backend_workers start (or its systemd unit) and read "
+                f"their log file ({settings.WORKER_LOG}).",
+                details,
+            )
+        )
+    if failed:
+        findings.append(
+            Finding(
+                NAME,
+                Level.WARNING,
+                f"{failed} jobs are in the failed job registry of the {queue.name} queue: read their "
+                "errors in the Django admin (Django RQ) or with manage.py rqstats, then delete them.",
+                details,
+            )
+        )
+    oldest_wait = oldest_job_wait(context, queue)
+    threshold = timedelta(seconds=settings.NOTIFICATION_PENDING_THRESHOLD)
+    if oldest_wait is not None and oldest_wait > threshold:
+        findings.append(
+            Finding(
+                NAME,
+                Level.WARNING,
+                f"{waiting} jobs are waiting on the {queue.name} queue and the oldest was enqueued "
+                f"{humanize_duration(oldest_wait)} ago: the workers are stuck or cannot keep up "
+                "(NB_BACKEND_WORKERS).",
+                {**details, "oldest_wait_seconds": int(oldest_wait.total_seconds())},
+            )
+        )
+    findings.append(
+        Finding(
+            NAME,
+            Level.INFO,
+            f"Queue {queue.name}: {len(workers)} live workers, {waiting} jobs waiting, {failed} failed.",
+            details,
+        )
+    )
+    return findings
+
+
+def oldest_job_wait(context: CheckContext, queue: Queue) -> timedelta | None:
+    # Jobs are pushed at the right and popped from the left: the first one has waited longest.
+    for job_id in queue.get_job_ids(0, 1):
+        job = queue.fetch_job(job_id)
+        if job is not None and job.enqueued_at is not None:
+            return context.now - job.enqueued_at
+    return None

@@ -1,0 +1,451 @@
+"""The backend worker supervisor behind ``manage.py backend_workers start|stop|status``.
+
+``start`` runs in the foreground (a service manager, or ``make run``, runs it). It starts the planned
+``manage.py rqworker <queue> --with-scheduler`` processes, each on exactly one queue (RQ only protects
+an in-flight job when a worker listens to one queue), restarts a worker that died within seconds, and
+on SIGTERM (or Ctrl-C) asks every worker for a warm shutdown: the job in progress completes.
+
+Pid files live in ``WORKER_RUN_DIR`` (``var/run/``): ``backend_workers.pid`` for the supervisor, locked
+with ``flock`` for as long as it runs (a second start, ``status`` and ``stop`` see whether it really
+runs: the lock dies with the process, so a stale file left by a crash is recognised), and
+``worker-<queue>-<n>.pid`` for each worker.
+
+Every few seconds the supervisor also runs RQ's registry maintenance, which workers only do every
+ten minutes: a job whose worker was killed is retried (or failed) about a minute and a half after its
+last heartbeat instead of up to ten minutes later. And it stands in for RQ's scheduler while no live
+worker runs one (the worker that ran it was killed), so retries leave on time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from tracker.notifications.routing import async_enabled
+
+logger = logging.getLogger("tracker.workers.supervisor")
+
+SUPERVISOR_PID_FILE = "backend_workers.pid"
+POLL_INTERVAL = 0.25
+# A worker that dies is started again after this pause, doubled while it keeps dying young (a crash
+# loop, say Redis is down), and never more than RESTART_DELAY_MAX: always within five seconds.
+RESTART_DELAY = 0.5
+RESTART_DELAY_MAX = 4.0
+YOUNG_DEATH_SECONDS = 10.0
+MAINTENANCE_INTERVAL = 15.0
+SCHEDULE_INTERVAL = 1.0
+# After the grace period, workers still busy get a second SIGTERM (RQ's cold shutdown), then SIGKILL.
+COLD_SHUTDOWN_SECONDS = 10.0
+
+
+def planned_workers() -> dict[str, int]:
+    """Queue name -> number of workers, by the rules of NB_BACKEND_WORKERS and ASYNC_EMAILS.
+
+    NB_BACKEND_WORKERS workers in all, at least one when ASYNC_EMAILS is on. Each works on one queue;
+    every queue gets one as long as there are enough, in this order: notifications first when
+    ASYNC_EMAILS is on (the Jira import queue first otherwise); the rest go to notifications.
+    """
+    total = settings.NB_BACKEND_WORKERS
+    if async_enabled():
+        total = max(total, 1)
+    notifications = settings.NOTIFICATIONS_QUEUE
+    others = [name for name in settings.RQ_QUEUES if name != notifications]
+    order = [notifications, *others] if async_enabled() else [*others, notifications]
+    plan = dict.fromkeys(order, 0)
+    for name in order[:total]:
+        plan[name] = 1
+    plan[notifications] += max(0, total - len(order))
+    return {name: count for name, count in plan.items() if count}
+
+
+# Short jobs run in the worker process (no fork per job); the others in RQ's forked work horse.
+WORKER_CLASSES = {"notifications": "tracker.workers.classes.InProcessWorker"}
+
+
+def worker_command(queue: str, *options: str) -> list[str]:
+    """``manage.py rqworker`` for one queue, with its worker class and LOGGER_LEVEL's verbosity."""
+    verbosity = {"DEBUG": "2", "INFO": "1"}.get(settings.LOGGER_LEVEL, "0")
+    command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "rqworker", queue, *options]
+    if queue in WORKER_CLASSES:
+        command += ["--worker-class", WORKER_CLASSES[queue]]
+    return [*command, "--verbosity", verbosity]
+
+
+def run_dir() -> Path:
+    return Path(settings.WORKER_RUN_DIR)
+
+
+def supervisor_pid_file() -> Path:
+    return run_dir() / SUPERVISOR_PID_FILE
+
+
+def _read_pid(path: Path) -> tuple[int | None, list[str]]:
+    try:
+        lines = path.read_text().split()
+    except (FileNotFoundError, ValueError):
+        return None, []
+    try:
+        return int(lines[0]), lines[1:]
+    except (IndexError, ValueError):
+        return None, []
+
+
+def running_supervisor_pid() -> int | None:
+    """The pid of the running supervisor, or None (no pid file, or a stale one: nobody holds its lock)."""
+    path = supervisor_pid_file()
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid, _ = _read_pid(path)
+            return pid
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _is_worker_process(pid: int) -> bool:
+    """Alive and an rqworker (a recycled pid belongs to somebody else)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return b"rqworker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc: trust the signal
+
+
+@dataclass
+class WorkerState:
+    queue: str
+    slot: int
+    pid: int | None
+    name: str
+    alive: bool
+
+
+def worker_states() -> list[WorkerState]:
+    """What the worker pid files say, and whether each process is alive."""
+    states = []
+    for path in sorted(run_dir().glob("worker-*.pid")):
+        queue, _, slot = path.stem.removeprefix("worker-").rpartition("-")
+        pid, rest = _read_pid(path)
+        states.append(
+            WorkerState(
+                queue=queue,
+                slot=int(slot) if slot.isdigit() else 0,
+                pid=pid,
+                name=rest[0] if rest else "",
+                alive=pid is not None and _is_worker_process(pid),
+            )
+        )
+    return states
+
+
+def request_stop(timeout: float) -> bool:
+    """Ask the running supervisor to stop (SIGTERM) and wait for it; False if it did not in time."""
+    pid = running_supervisor_pid()
+    if pid is None:
+        return True
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running_supervisor_pid() is None:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+class SupervisorLock:
+    """The supervisor's pid file, locked for its whole life."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            pid, _ = _read_pid(self.path)
+            raise AlreadyRunning(
+                f"The backend workers are already running (supervisor pid {pid}, pid file {self.path}); "
+                "stop them first with `manage.py backend_workers stop`."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)
+        finally:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _die_with_parent() -> None:
+    """In the worker, before exec: get SIGTERM (a warm shutdown) if the supervisor is killed."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+@dataclass
+class Slot:
+    queue: str
+    index: int
+    process: subprocess.Popen[bytes] | None = None
+    name: str = ""
+    started_at: float = 0.0
+    restart_at: float = 0.0
+    young_deaths: int = 0
+    pid_file: Path = field(default_factory=Path)
+
+    @property
+    def label(self) -> str:
+        return f"{self.queue} worker {self.index}"
+
+
+class Supervisor:
+    def __init__(self, plan: dict[str, int] | None = None) -> None:
+        self.plan = plan if plan is not None else planned_workers()
+        self.slots = [
+            Slot(queue, index, pid_file=run_dir() / f"worker-{queue}-{index}.pid")
+            for queue, count in self.plan.items()
+            for index in range(1, count + 1)
+        ]
+        self.lock = SupervisorLock(supervisor_pid_file())
+        self.stop_requested = False
+        self.stop_signal = ""
+        self.grace_seconds = settings.NOTIFICATION_JOB_TIMEOUT + 30
+        self.next_maintenance = 0.0
+        self.maintenance_name = f"supervisor-{socket.gethostname()}-{os.getpid()}"
+        self.next_schedule = 0.0
+        self.schedulers: dict[str, Any] = {}
+
+    # Life cycle --------------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.lock.acquire()  # raises AlreadyRunning
+        try:
+            self._forget_stale_worker_files()
+            signal.signal(signal.SIGTERM, self._on_signal)
+            signal.signal(signal.SIGINT, self._on_signal)
+            summary = ", ".join(f"{count} on {queue}" for queue, count in self.plan.items()) or "none"
+            logger.info(
+                "Backend workers supervisor started: %s worker(s) (%s); log file %s",
+                len(self.slots),
+                summary,
+                settings.WORKER_LOG,
+            )
+            for slot in self.slots:
+                self._spawn(slot)
+            while not self.stop_requested:
+                self._watch()
+                self._maintenance()
+                self._schedule()
+                time.sleep(POLL_INTERVAL)
+            logger.info("Received %s: stopping the workers.", self.stop_signal)
+            self._stop_workers()
+            logger.info("Backend workers supervisor stopped.")
+            return 0
+        finally:
+            for slot in self.slots:
+                slot.pid_file.unlink(missing_ok=True)
+            self.lock.release()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Only a flag: logging from a signal handler could interleave with a line being written.
+        self.stop_signal = signal.Signals(signum).name
+        self.stop_requested = True
+
+    def _forget_stale_worker_files(self) -> None:
+        for path in run_dir().glob("worker-*.pid"):
+            pid, _ = _read_pid(path)
+            if pid is not None and _is_worker_process(pid):
+                # A worker of a supervisor that was killed: it got SIGTERM (die-with-parent) and
+                # leaves once its job is done; it must not be counted as one of ours.
+                logger.warning("A worker of an earlier supervisor (pid %s) is still finishing its job.", pid)
+            path.unlink(missing_ok=True)
+
+    # Workers ---------------------------------------------------------------------------------------
+
+    def _command(self, slot: Slot) -> list[str]:
+        return worker_command(slot.queue, "--with-scheduler", "--name", slot.name)
+
+    def _spawn(self, slot: Slot) -> None:
+        slot.name = f"{socket.gethostname()}.{slot.queue}.{slot.index}.{secrets.token_hex(3)}"
+        log_path = Path(settings.WORKER_LOG)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as log:
+            # Its own session: a Ctrl-C or a signal to our process group reaches the supervisor only,
+            # which relays exactly one SIGTERM (a second one makes RQ kill the job in progress).
+            slot.process = subprocess.Popen(
+                self._command(slot),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=settings.BASE_DIR,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,  # safe: the supervisor runs no threads
+            )
+        slot.started_at = time.monotonic()
+        slot.pid_file.write_text(f"{slot.process.pid}\n{slot.name}\n")
+        logger.info("Started %s (pid %s, name %s).", slot.label, slot.process.pid, slot.name)
+
+    def _watch(self) -> None:
+        now = time.monotonic()
+        for slot in self.slots:
+            if slot.process is not None:
+                status = slot.process.poll()
+                if status is None:
+                    continue
+                lived = now - slot.started_at
+                slot.young_deaths = slot.young_deaths + 1 if lived < YOUNG_DEATH_SECONDS else 0
+                delay = min(RESTART_DELAY * 2 ** max(slot.young_deaths - 1, 0), RESTART_DELAY_MAX)
+                logger.error(
+                    "%s (pid %s) exited with status %s after %.0f s; restarting it in %.1f s.",
+                    slot.label.capitalize(),
+                    slot.process.pid,
+                    status,
+                    lived,
+                    delay,
+                )
+                slot.pid_file.unlink(missing_ok=True)
+                slot.process = None
+                slot.restart_at = now + delay
+            if slot.process is None and now >= slot.restart_at and not self.stop_requested:
+                self._spawn(slot)
+
+    def _maintenance(self) -> None:
+        now = time.monotonic()
+        if now < self.next_maintenance:
+            return
+        self.next_maintenance = now + MAINTENANCE_INTERVAL
+        try:
+            from django_rq.queues import get_queue
+            from django_rq.workers import get_worker
+            from rq.registry import clean_registries
+
+            for name in self.plan:
+                queue = get_queue(name)
+                # RQ's own registry maintenance (what a worker does every ten minutes), with the
+                # configured worker class's exception handlers: abandoned jobs are retried or failed.
+                handlers = getattr(get_worker(name, name=self.maintenance_name), "_exc_handlers", [])
+                if queue.acquire_maintenance_lock():
+                    try:
+                        clean_registries(queue, handlers)
+                    finally:
+                        queue.release_maintenance_lock()
+        except Exception as error:
+            logger.warning(
+                "Queue maintenance failed (%s: %s); trying again later.", type(error).__name__, error
+            )
+        finally:
+            close_old_connections()
+
+    def _schedule(self) -> None:
+        """Stand in for a dead scheduler: move due jobs (retries after their pause) to their queue.
+
+        A worker started with --with-scheduler runs RQ's scheduler if it gets the queue's scheduler
+        lock when it starts; if that worker is killed, the lock outlives it for a minute and the other
+        workers only try again at their ten-minute maintenance, so retries would wait that long. When
+        no live scheduler holds the lock, the supervisor takes it for a moment and does the work.
+        """
+        now = time.monotonic()
+        if now < self.next_schedule:
+            return
+        self.next_schedule = now + SCHEDULE_INTERVAL
+        try:
+            from django_rq.queues import get_connection
+            from rq.scheduler import RQScheduler
+
+            for name in self.plan:
+                scheduler = self.schedulers.get(name)
+                if scheduler is None:
+                    scheduler = RQScheduler(
+                        [name],
+                        connection=get_connection(name),
+                        name=f"{self.maintenance_name}-{name}",
+                        logging_level=logging.WARNING,
+                    )
+                    self.schedulers[name] = scheduler
+                if scheduler.acquire_locks():
+                    try:
+                        scheduler.enqueue_scheduled_jobs()
+                    finally:
+                        scheduler.release_locks()
+        except Exception as error:
+            logger.warning("Scheduling failed (%s: %s); trying again later.", type(error).__name__, error)
+
+    def _alive(self) -> list[Slot]:
+        return [slot for slot in self.slots if slot.process is not None and slot.process.poll() is None]
+
+    def _signal_all(self, slots: list[Slot], signum: int) -> None:
+        for slot in slots:
+            assert slot.process is not None
+            with contextlib.suppress(ProcessLookupError):
+                slot.process.send_signal(signum)
+
+    def _wait(self, seconds: float) -> list[Slot]:
+        deadline = time.monotonic() + seconds
+        alive = self._alive()
+        while alive and time.monotonic() < deadline:
+            time.sleep(POLL_INTERVAL)
+            alive = self._alive()
+        return alive
+
+    def _stop_workers(self) -> None:
+        alive = self._alive()
+        logger.info("Stopping %s worker(s); a job in progress completes first.", len(alive))
+        self._signal_all(alive, signal.SIGTERM)
+        alive = self._wait(self.grace_seconds)
+        if alive:
+            logger.error(
+                "%s worker(s) still busy after %s s: cold shutdown (their job is interrupted and retried).",
+                len(alive),
+                self.grace_seconds,
+            )
+            self._signal_all(alive, signal.SIGTERM)
+            alive = self._wait(COLD_SHUTDOWN_SECONDS)
+        if alive:
+            self._signal_all(alive, signal.SIGKILL)
+            self._wait(COLD_SHUTDOWN_SECONDS)
+        for slot in self.slots:
+            slot.pid_file.unlink(missing_ok=True)
