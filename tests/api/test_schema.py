@@ -24,6 +24,11 @@ def test_schema_describes_every_endpoint(client: Client) -> None:
         "/api/artifacts/",
         "/api/artifacts/{id}/",
         "/api/artifacts/{id}/changesets/",
+        "/api/projects/{id}/jira-imports/",
+        "/api/jira-imports/{id}/",
+        "/api/jira-imports/{id}/cancel/",
+        "/api/jira/projects/",
+        "/api/jira/issue-types/",
     }
     assert set(paths["/api/artifacts/{id}/"]) == {"get", "patch"}
     assert "tokenAuth" in response.json()["components"]["securitySchemes"]

@@ -4,7 +4,7 @@ from django.urls import URLPattern, URLResolver, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from tracker.api.errors import not_found
-from tracker.api.views import artifacts, projects, trackers, users
+from tracker.api.views import artifacts, jira_imports, projects, trackers, users
 
 app_name = "api"
 
@@ -24,6 +24,15 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(
         "artifacts/<int:pk>/changesets/", artifacts.ArtifactChangesets.as_view(), name="artifact-changesets"
     ),
+    path(
+        "projects/<int:pk>/jira-imports/",
+        jira_imports.ProjectJiraImports.as_view(),
+        name="project-jira-imports",
+    ),
+    path("jira-imports/<int:pk>/", jira_imports.JiraImportDetail.as_view(), name="jira-import-detail"),
+    path("jira-imports/<int:pk>/cancel/", jira_imports.JiraImportCancel.as_view(), name="jira-import-cancel"),
+    path("jira/projects/", jira_imports.JiraProjectLookup.as_view(), name="jira-projects"),
+    path("jira/issue-types/", jira_imports.JiraIssueTypeLookup.as_view(), name="jira-issue-types"),
     # Last: every other /api/ URL answers a JSON 404 (and no slash-appending redirect that drops a POST).
     re_path(r"^.*$", not_found),
 ]

@@ -54,6 +54,9 @@ class JiraImport(models.Model):
     user_report = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     job_id = models.CharField(max_length=100, blank=True)
+    # Which run of the engine owns the import: a retried job takes over, and a run that finds another
+    # token here (its worker was presumed dead) stops without touching what the new run writes.
+    run_token = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)

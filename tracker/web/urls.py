@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path, register_converter
 
-from tracker.web import accounts, artifacts, projects, system, tracker_admin, trackers
+from tracker.web import accounts, artifacts, jira_import, projects, system, tracker_admin, trackers
 
 
 class IdConverter:
@@ -46,6 +46,26 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="project-member-remove",
     ),
     path("projects/<slug:shortname>/trackers/new/", trackers.tracker_create, name="tracker-create"),
+    # Jira import: the wizard, then the import's own pages
+    path("projects/<slug:shortname>/trackers/new/jira/", jira_import.import_start, name="jira-import-start"),
+    path(
+        "projects/<slug:shortname>/trackers/new/jira/project/",
+        jira_import.import_project,
+        name="jira-import-project",
+    ),
+    path(
+        "projects/<slug:shortname>/trackers/new/jira/issue-type/",
+        jira_import.import_issue_type,
+        name="jira-import-issue-type",
+    ),
+    path(
+        "projects/<slug:shortname>/trackers/new/jira/abandon/",
+        jira_import.import_abandon,
+        name="jira-import-abandon",
+    ),
+    path("jira-imports/<dbid:pk>/", jira_import.import_detail, name="jira-import-detail"),
+    path("jira-imports/<dbid:pk>/status/", jira_import.import_status, name="jira-import-status"),
+    path("jira-imports/<dbid:pk>/cancel/", jira_import.import_cancel, name="jira-import-cancel"),
     # Trackers and their administration
     path("trackers/<dbid:pk>/", trackers.tracker_detail, name="tracker-detail"),
     path("trackers/<dbid:pk>/artifacts/new/", artifacts.artifact_create, name="artifact-create"),

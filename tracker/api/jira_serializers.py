@@ -1,0 +1,235 @@
+"""Shapes of the Jira import's API: the wizard's look-ups, starting an import, and an import's state.
+
+The token is write-only: no response carries it, nor the Jira user name it goes with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tracker import permissions
+from tracker.jira_import.discovery import ISSUE_TYPE_ID, PROJECT_KEY
+from tracker.models import JiraImport
+from tracker.web.jira_forms import TOKEN_MAX_LENGTH, validate_header_safe
+
+
+def _header_safe(value: str) -> str:
+    try:
+        validate_header_safe(value)
+    except DjangoValidationError as error:
+        raise serializers.ValidationError(error.messages) from None
+    return value
+
+
+# Requests -------------------------------------------------------------------------------------------
+
+
+class JiraCredentialsSerializer(serializers.Serializer):
+    url = serializers.CharField(
+        max_length=500, help_text="The Jira site's address (http or https), such as the Cloud site's URL."
+    )
+    username = serializers.CharField(
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Jira Cloud: the account's email address (with an API token). Jira Server / Data Center: "
+        "the user name (with the password), or empty with a personal access token.",
+    )
+    token = serializers.CharField(
+        max_length=TOKEN_MAX_LENGTH,
+        write_only=True,
+        help_text="API token, personal access token or password. Never returned.",
+    )
+
+    def validate_username(self, value: str) -> str:
+        return _header_safe(value)
+
+    def validate_token(self, value: str) -> str:
+        return _header_safe(value)
+
+    def credentials_kwargs(self) -> dict[str, str]:
+        data = self.validated_data
+        return {"url": data["url"].strip(), "username": data["username"].strip(), "token": data["token"]}
+
+
+class JiraProjectKeyMixin(serializers.Serializer):
+    jira_project_key = serializers.CharField(
+        max_length=100, help_text="The Jira project's key, such as DEMO."
+    )
+
+    def validate_jira_project_key(self, key: str) -> str:
+        if not PROJECT_KEY.fullmatch(key.strip()):
+            raise serializers.ValidationError("A Jira project key is letters, digits and _, like DEMO.")
+        return key.strip().upper()
+
+
+class JiraIssueTypesRequestSerializer(JiraProjectKeyMixin, JiraCredentialsSerializer):
+    pass
+
+
+class JiraImportRequestSerializer(JiraProjectKeyMixin, JiraCredentialsSerializer):
+    issue_type_id = serializers.CharField(max_length=20, help_text="The id of the Jira issue type to import.")
+    tracker_name = serializers.CharField(max_length=100)
+    tracker_shortname = serializers.SlugField(max_length=25, help_text="Used in references such as bug #42.")
+    tracker_color = serializers.RegexField(
+        r"^#[0-9a-fA-F]{6}$", max_length=7, required=False, default="#1f77b4"
+    )
+
+    def validate_issue_type_id(self, value: str) -> str:
+        if not ISSUE_TYPE_ID.fullmatch(value.strip()):
+            raise serializers.ValidationError("A Jira issue type id is a number, like 10002.")
+        return value.strip()
+
+
+# Responses ------------------------------------------------------------------------------------------
+
+
+class JiraProjectSerializer(serializers.Serializer):
+    key = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    id = serializers.CharField(read_only=True)
+
+
+class JiraIssueTypeSerializer(serializers.Serializer):
+    id = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    subtask = serializers.BooleanField(read_only=True)
+
+
+class CountsSerializer(serializers.Serializer):
+    issues = serializers.IntegerField(read_only=True)
+    changesets = serializers.IntegerField(read_only=True)
+    comments = serializers.IntegerField(read_only=True)
+    attachments = serializers.IntegerField(read_only=True)
+    links = serializers.IntegerField(read_only=True)
+
+
+class SkippedSerializer(serializers.Serializer):
+    field = serializers.CharField(read_only=True)
+    reason = serializers.CharField(read_only=True)
+
+
+class MatchedUserSerializer(serializers.Serializer):
+    jira = serializers.CharField(read_only=True, help_text="The Jira user's display name.")
+    user = serializers.CharField(read_only=True, help_text="The username of the account here.")
+
+
+class UnmatchedUserSerializer(serializers.Serializer):
+    jira = serializers.CharField(read_only=True, help_text="The Jira user's display name.")
+    email = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="Their email address in Jira; shown only to the requester and project administrators.",
+    )
+
+
+class UserReportSerializer(serializers.Serializer):
+    matched = MatchedUserSerializer(many=True, read_only=True)
+    email_hidden = serializers.ListField(child=serializers.CharField(), read_only=True)
+    no_account = UnmatchedUserSerializer(many=True, read_only=True)
+
+
+COUNT_KEYS = ("issues", "changesets", "comments", "attachments", "links")
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+class JiraImportSerializer(serializers.ModelSerializer):
+    """An import's state. Counts, skipped fields and the user report come from the engine's JSON columns,
+    normalized here so that every answer has the documented shape."""
+
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    active = serializers.BooleanField(source="is_active", read_only=True)
+    counts = serializers.SerializerMethodField()
+    skipped = serializers.SerializerMethodField()
+    user_report = serializers.SerializerMethodField()
+
+    class Meta:
+        model = JiraImport
+        fields = [
+            "id",
+            "project",
+            "status",
+            "active",
+            "cancel_requested",
+            "progress_done",
+            "progress_total",
+            "tracker",
+            "tracker_name",
+            "tracker_shortname",
+            "tracker_color",
+            "jira_url",
+            "flavor",
+            "jira_project_key",
+            "jira_project_name",
+            "issue_type_id",
+            "issue_type_name",
+            "requested_by",
+            "error",
+            "counts",
+            "skipped",
+            "user_report",
+            "created_at",
+            "started_at",
+            "ended_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(CountsSerializer)
+    def get_counts(self, jira_import: JiraImport) -> dict[str, int]:
+        counts = jira_import.counts if isinstance(jira_import.counts, dict) else {}
+        return {key: _int(counts.get(key)) for key in COUNT_KEYS}
+
+    @extend_schema_field(SkippedSerializer(many=True))
+    def get_skipped(self, jira_import: JiraImport) -> list[dict[str, str]]:
+        items = jira_import.skipped if isinstance(jira_import.skipped, list) else []
+        return [
+            {"field": _text(item.get("field")), "reason": _text(item.get("reason"))}
+            for item in items
+            if isinstance(item, dict)
+        ]
+
+    @extend_schema_field(UserReportSerializer)
+    def get_user_report(self, jira_import: JiraImport) -> dict[str, Any]:
+        report = jira_import.user_report if isinstance(jira_import.user_report, dict) else {}
+        show_emails = self._may_see_emails(jira_import)
+
+        def entries(key: str) -> list[dict[str, Any]]:
+            value = report.get(key)
+            return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+        hidden = report.get("email_hidden")
+        return {
+            "matched": [
+                {"jira": _text(e.get("jira")), "user": _text(e.get("user"))} for e in entries("matched")
+            ],
+            "email_hidden": [_text(name) for name in hidden] if isinstance(hidden, list) else [],
+            "no_account": [
+                {
+                    "jira": _text(e.get("jira")),
+                    "email": (_text(e.get("email")) or None) if show_emails else None,
+                }
+                for e in entries("no_account")
+            ],
+        }
+
+    def _may_see_emails(self, jira_import: JiraImport) -> bool:
+        """Jira users' email addresses: for the requester and the project's administrators only."""
+        user = self.context["request"].user
+        if jira_import.requested_by_id == user.pk:
+            return True
+        admin_of: dict[int, bool] = self.context.setdefault("admin_of", {})
+        if jira_import.project_id not in admin_of:
+            admin_of[jira_import.project_id] = permissions.can_admin_project(user, jira_import.project)
+        return admin_of[jira_import.project_id]

@@ -1,0 +1,194 @@
+"""The Jira import over the API: the wizard's look-ups, starting, following and cancelling an import.
+
+The look-ups are POSTs because they carry credentials, which never go in a URL. Jira's failures are
+400 answers naming the field to correct (``url``, ``token``, ``jira_project_key``), like the wizard's
+form; 503 when the workers' queue (Redis) cannot be reached, so no import can start.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tracker import permissions
+from tracker.api.errors import NON_FIELD_ERRORS, error_responses
+from tracker.api.jira_serializers import (
+    JiraCredentialsSerializer,
+    JiraImportRequestSerializer,
+    JiraImportSerializer,
+    JiraIssueTypeSerializer,
+    JiraIssueTypesRequestSerializer,
+    JiraProjectSerializer,
+)
+from tracker.api.views.base import JsonApiView
+from tracker.api.views.projects import readable_project
+from tracker.jira_import import discovery, services
+from tracker.jira_import.client import JiraAccessError, JiraCredentials
+from tracker.jira_import.url_guard import RefusedURL
+from tracker.models import JiraImport, Membership, User
+from tracker.web.jira_forms import jira_error_field
+
+UNAVAILABLE = {
+    503: OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description="Imports cannot start now: the backend workers' queue (Redis) cannot be reached.",
+    )
+}
+ALREADY_ENDED = {409: OpenApiResponse(OpenApiTypes.OBJECT, description="The import has already ended.")}
+
+
+def jira_failure(error: Exception, *, about_project: bool) -> serializers.ValidationError:
+    """A 400 naming the field to correct, with Jira's failure in words (it never holds the token)."""
+    target = jira_error_field(error, about_project=about_project) or NON_FIELD_ERRORS
+    return serializers.ValidationError({target: [str(error)]})
+
+
+def require_importer(user: User) -> None:
+    """The look-ups reach out to other servers: only for people who may run an import somewhere."""
+    if user.is_staff and user.is_active:
+        return
+    if not Membership.objects.filter(user_id=user.pk, role=Membership.Role.ADMIN).exists():
+        raise PermissionDenied("Only project administrators can import from Jira.")
+
+
+def readable_imports(user: User) -> QuerySet[JiraImport]:
+    return JiraImport.objects.filter(project__in=permissions.readable_projects(user)).select_related(
+        "project", "requested_by"
+    )
+
+
+class JiraProjectLookup(JsonApiView):
+    serializer_class = JiraProjectSerializer
+
+    @extend_schema(
+        summary="The Jira projects these credentials can see (project administrators)",
+        request=JiraCredentialsSerializer,
+        responses={200: JiraProjectSerializer(many=True), **error_responses(400, 401, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        require_importer(request.user)
+        query = JiraCredentialsSerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        try:
+            found = discovery.list_projects(JiraCredentials(**query.credentials_kwargs()))
+        except (JiraAccessError, RefusedURL) as error:
+            raise jira_failure(error, about_project=False) from None
+        return Response(JiraProjectSerializer(found, many=True).data)
+
+
+class JiraIssueTypeLookup(JsonApiView):
+    serializer_class = JiraIssueTypeSerializer
+
+    @extend_schema(
+        summary="The issue types of a Jira project (project administrators)",
+        request=JiraIssueTypesRequestSerializer,
+        responses={200: JiraIssueTypeSerializer(many=True), **error_responses(400, 401, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        require_importer(request.user)
+        query = JiraIssueTypesRequestSerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        try:
+            found = discovery.list_issue_types(
+                JiraCredentials(**query.credentials_kwargs()), query.validated_data["jira_project_key"]
+            )
+        except (JiraAccessError, RefusedURL) as error:
+            raise jira_failure(error, about_project=True) from None
+        return Response(JiraIssueTypeSerializer(found, many=True).data)
+
+
+class ProjectJiraImports(mixins.ListModelMixin, JsonApiView):
+    serializer_class = JiraImportSerializer
+
+    def get_queryset(self) -> QuerySet[JiraImport]:
+        if self.building_schema:
+            return JiraImport.objects.none()
+        project = readable_project(self.request, self.kwargs["pk"])
+        return readable_imports(self.request.user).filter(project=project).order_by("-created_at", "-id")
+
+    @extend_schema(
+        summary="A project's Jira imports, newest first",
+        responses={200: JiraImportSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return self.list(request)
+
+    @extend_schema(
+        summary="Start importing a Jira issue type into a new tracker (project administrators)",
+        description="The import runs in a backend worker; follow it at /api/jira-imports/{id}/. "
+        "Permissions are not imported: the tracker has the project's.",
+        request=JiraImportRequestSerializer,
+        responses={
+            202: OpenApiResponse(JiraImportSerializer, description="The import is queued."),
+            **error_responses(400, 401, 403, 404),
+            **UNAVAILABLE,
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        project = readable_project(request, pk)
+        if not permissions.can_admin_project(request.user, project):
+            raise PermissionDenied("Only the project's administrators can import trackers from Jira.")
+        query = JiraImportRequestSerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        try:
+            jira_import = services.start_import(
+                project=project,
+                requested_by=request.user,
+                credentials=JiraCredentials(**query.credentials_kwargs()),
+                jira_project_key=data["jira_project_key"],
+                issue_type_id=data["issue_type_id"],
+                tracker_name=data["tracker_name"],
+                tracker_shortname=data["tracker_shortname"],
+                tracker_color=data["tracker_color"],
+            )
+        except services.ImportUnavailable as error:
+            return Response({"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        except (JiraAccessError, RefusedURL) as error:
+            raise jira_failure(error, about_project=True) from None
+        # ValidationError (names taken) goes to the exception handler: a 400 keyed by field.
+        return Response(self.get_serializer(jira_import).data, status=status.HTTP_202_ACCEPTED)
+
+
+class JiraImportDetail(JsonApiView):
+    serializer_class = JiraImportSerializer
+
+    @extend_schema(
+        summary="A Jira import: status, progress, outcome",
+        responses={200: JiraImportSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        jira_import = get_object_or_404(readable_imports(request.user), pk=pk)
+        return Response(self.get_serializer(jira_import).data)
+
+
+class JiraImportCancel(JsonApiView):
+    serializer_class = JiraImportSerializer
+
+    @extend_schema(
+        summary="Cancel a pending or running Jira import (the requester or project administrators)",
+        description="A pending import is cancelled at once; a running one stops after the issues it is "
+        "writing and removes what it wrote (``cancel_requested`` is true meanwhile).",
+        request=None,
+        responses={200: JiraImportSerializer, **error_responses(401, 403, 404), **ALREADY_ENDED},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        jira_import = get_object_or_404(readable_imports(request.user), pk=pk)
+        may_cancel = jira_import.requested_by_id == request.user.pk or permissions.can_admin_project(
+            request.user, jira_import.project
+        )
+        if not may_cancel:
+            raise PermissionDenied("Only the requester or the project's administrators can cancel an import.")
+        if not jira_import.is_active:
+            return Response(
+                {"detail": f"This import has already ended ({jira_import.status})."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        services.cancel_import(jira_import, by=request.user)
+        return Response(self.get_serializer(jira_import).data)

@@ -1,0 +1,361 @@
+"""Talking to a Jira site with the ``jira`` library.
+
+:func:`connect` builds a ``jira.JIRA`` for the credentials (Jira Cloud: email + API token as basic auth;
+Server / Data Center: a personal access token as Bearer, or user name + password) with the URL guard
+mounted on its session (redirects included), a timeout on every request and bounded retries.
+:class:`JiraClient` then fetches JSON and files, and turns every failure into a :class:`JiraAccessError`
+whose message is written for the person who typed the URL and the credentials.
+
+Security: ``str(JIRAError)`` contains the request headers (the ``Authorization`` header, i.e. the token)
+and the response body. It is never logged, stored or chained: errors are rebuilt from the status code
+and raised ``from None``, so no traceback, RQ failure record or log line can carry it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from jira import JIRA, JIRAError
+
+from tracker.jira_import.url_guard import GuardedAdapter, RefusedURL, check_url
+
+logger = logging.getLogger("tracker.jira_import")
+
+# A JSON answer larger than this is not a Jira page we asked for (pages are bounded by maxResults).
+MAX_JSON_BYTES = 64 * 1024 * 1024
+CHUNK = 64 * 1024
+# Answers worth asking again after a short wait: gateways and proxies in front of Jira restarting.
+TRANSIENT_STATUSES = {502, 504}
+
+
+@dataclass(frozen=True)
+class JiraCredentials:
+    """Where and as whom to connect. An empty ``username`` means the token is a Bearer token (Server PAT)."""
+
+    url: str
+    username: str
+    token: str = field(repr=False)
+
+    @property
+    def uses_bearer(self) -> bool:
+        return not self.username
+
+
+class JiraAccessError(Exception):
+    """Jira could not be used. ``str()`` is a message for the user; it never holds a secret."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class JiraResponseError(JiraAccessError):
+    """Jira answered, but not with what its API documents (invalid JSON, missing keys, wrong types)."""
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url
+
+
+def _retry_delay(attempt: int) -> float:
+    return float(min(settings.JIRA_RETRY_MAX_DELAY, 2**attempt))
+
+
+def http_error(
+    status: int | None, headers: Any, *, what: str, url: str, not_found: str | None = None
+) -> JiraAccessError:
+    """The message for an HTTP error status, built from the status alone (never from the body)."""
+    host = _host(url)
+    if status == 401:
+        message = (
+            f"Jira at {host} refused these credentials (401 Unauthorized). On Jira Cloud, use your "
+            "account's email address and an API token; on Jira Server or Data Center, a personal access "
+            "token (with no user name) or your user name and password."
+        )
+    elif (
+        status == 403 and "captcha" in str((headers or {}).get("X-Authentication-Denied-Reason", "")).lower()
+    ):
+        message = (
+            f"Jira at {host} asks for a CAPTCHA after failed logins: log in to Jira once in a browser, "
+            "then try again."
+        )
+    elif status == 403:
+        message = (
+            f"These credentials may not be used for {what} on {host} (403 Forbidden); ask a Jira "
+            "administrator for the Browse Projects permission."
+        )
+    elif status == 404:
+        message = not_found or (
+            f"Jira at {host} answered 404 Not Found when {what}; check that {url} is the address of a "
+            "Jira site."
+        )
+    elif status == 429:
+        message = (
+            f"Jira at {host} kept refusing requests because too many were made (429 Too Many Requests) "
+            f"when {what}; try again later."
+        )
+    elif status == 503:
+        message = f"Jira at {host} is unavailable (503 Service Unavailable) when {what}; try again later."
+    elif status is not None and status >= 500:
+        message = f"Jira at {host} failed with a server error ({status}) when {what}; try again later."
+    else:
+        message = f"Jira at {host} refused the request (HTTP {status}) when {what}."
+    return JiraAccessError(message, status=status)
+
+
+def transport_error(error: Exception, *, what: str, url: str) -> JiraAccessError:
+    host = _host(url)
+    timeout = settings.JIRA_REQUEST_TIMEOUT
+    if isinstance(error, requests.exceptions.SSLError):
+        return JiraAccessError(
+            f"The secure connection to {host} failed (is its TLS certificate valid?) when {what}."
+        )
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return JiraAccessError(f"Could not connect to {host} within {timeout} seconds when {what}.")
+    if isinstance(error, requests.exceptions.Timeout):
+        return JiraAccessError(f"Jira at {host} did not answer within {timeout} seconds when {what}.")
+    if isinstance(error, requests.exceptions.TooManyRedirects):
+        return JiraAccessError(f"Jira at {host} redirected too many times when {what}.")
+    if isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
+        return JiraAccessError("This is not a valid URL.")
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return JiraAccessError(
+            f"Cannot connect to {host} when {what}: check the URL and that this server can reach it."
+        )
+    return JiraAccessError(f"The connection to {host} failed when {what} ({type(error).__name__}).")
+
+
+class JiraClient:
+    """One Jira site, through one ``jira.JIRA`` session. Use :func:`connect` to build it."""
+
+    def __init__(self, jira: JIRA, credentials: JiraCredentials, *, retries: int) -> None:
+        self.jira = jira
+        self.base_url = credentials.url.rstrip("/")
+        self.retries = retries
+        # The prefetch thread downloads while the main thread may look a user up: one request at a time
+        # through the shared session (requests does not promise a Session is thread-safe).
+        self._lock = threading.Lock()
+        self.flavor = ""
+        self.version: tuple[int, ...] = (0, 0, 0)
+
+    @property
+    def is_cloud(self) -> bool:
+        return self.flavor == "cloud"
+
+    def api_url(self, path: str) -> str:
+        return self.jira._get_url(path)
+
+    def browse_url(self, key: str) -> str:
+        return f"{self.base_url}/browse/{key}"
+
+    def same_site(self, url: str) -> bool:
+        """Whether ``url`` is on the Jira site itself: the credentials are never sent anywhere else."""
+        ours, theirs = urlsplit(self.base_url), urlsplit(url)
+        return (ours.scheme, ours.netloc.lower()) == (theirs.scheme, theirs.netloc.lower())
+
+    def close(self) -> None:
+        self.jira.close()
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        not_found: str | None,
+        consume: Any,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+    ) -> Any:
+        """Send, then ``consume(response)``; transient failures are retried with a short backoff.
+
+        The library itself already retried 429/503 (honouring Retry-After) and connection errors;
+        read timeouts and gateway errors, which it does not retry, are retried here.
+        """
+        attempt = 0
+        while True:
+            # Failures are raised after the except blocks, so that no JIRAError (whose str() holds the
+            # request headers) is kept as the new exception's __context__.
+            failure: JiraAccessError | None = None
+            try:
+                with self._lock:
+                    response = self.jira._session.request(
+                        method,
+                        url,
+                        params=params,
+                        data=json.dumps(body) if body is not None else None,
+                        stream=True,
+                    )
+                    try:
+                        return consume(response)
+                    finally:
+                        response.close()
+            except JIRAError as error:
+                status = error.status_code
+                headers = getattr(error.response, "headers", None)
+                if status in TRANSIENT_STATUSES and attempt < self.retries:
+                    attempt += 1
+                    time.sleep(_retry_delay(attempt))
+                    continue
+                failure = http_error(status, headers, what=what, url=self.base_url, not_found=not_found)
+            except RefusedURL:
+                raise
+            except requests.exceptions.RequestException as error:
+                retryable = isinstance(
+                    error, (requests.exceptions.ReadTimeout, requests.exceptions.ChunkedEncodingError)
+                )
+                if retryable and attempt < self.retries:
+                    attempt += 1
+                    time.sleep(_retry_delay(attempt))
+                    continue
+                failure = transport_error(error, what=what, url=self.base_url)
+            raise failure
+
+    def _read_json(self, what: str) -> Any:
+        def consume(response: requests.Response) -> Any:
+            chunks = []
+            size = 0
+            for chunk in response.iter_content(CHUNK):
+                size += len(chunk)
+                if size > MAX_JSON_BYTES:
+                    raise JiraResponseError(
+                        f"Jira at {_host(self.base_url)} sent an answer larger than "
+                        f"{MAX_JSON_BYTES // (1024 * 1024)} MB when {what}; the import stopped."
+                    )
+                chunks.append(chunk)
+            try:
+                return json.loads(b"".join(chunks))
+            except ValueError:
+                raise JiraResponseError(
+                    f"Jira at {_host(self.base_url)} sent an answer that is not valid JSON when {what}; "
+                    "check that the URL is the address of a Jira site, or try again later."
+                ) from None
+
+        return consume
+
+    def get_json(
+        self, path: str, params: dict[str, Any] | None = None, *, what: str, not_found: str | None = None
+    ) -> Any:
+        """``GET /rest/api/2/<path>`` as JSON."""
+        return self._call(
+            "GET",
+            self.api_url(path),
+            params=params,
+            what=what,
+            not_found=not_found,
+            consume=self._read_json(what),
+        )
+
+    def post_json(self, path: str, body: Any, *, what: str) -> Any:
+        return self._call(
+            "POST", self.api_url(path), body=body, what=what, not_found=None, consume=self._read_json(what)
+        )
+
+    def download(self, url: str, destination: IO[bytes], *, max_size: int, what: str) -> int | None:
+        """Copy the file at ``url`` into ``destination``; its size, or None when over ``max_size``."""
+
+        def consume(response: requests.Response) -> int | None:
+            destination.seek(0)
+            destination.truncate()
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_size:
+                return None
+            size = 0
+            for chunk in response.iter_content(CHUNK):
+                size += len(chunk)
+                if size > max_size:  # the declared size lied, or there was none
+                    return None
+                destination.write(chunk)
+            return size
+
+        return self._call("GET", url, what=what, not_found=None, consume=consume)
+
+
+@contextmanager
+def _library_log_level_kept() -> Iterator[None]:
+    # jira.JIRA() sets its logger's level (INFO) in every constructor; keep what logging configured.
+    jira_logger = logging.getLogger("jira")
+    level = jira_logger.level
+    try:
+        yield
+    finally:
+        jira_logger.setLevel(level)
+
+
+def check_credential_characters(credentials: JiraCredentials) -> None:
+    """HTTP headers carry Latin-1 only: anything else would crash inside requests, not reach Jira."""
+    for label, value in (("user name", credentials.username), ("token", credentials.token)):
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise JiraAccessError(
+                f"The {label} has characters Jira credentials cannot contain; paste it again."
+            ) from None
+        if any(ord(char) < 32 or ord(char) == 127 for char in value):
+            raise JiraAccessError(f"The {label} contains control characters; paste it again.")
+
+
+def connect(credentials: JiraCredentials, *, interactive: bool = False) -> JiraClient:
+    """A client for ``credentials`` with its flavor (``serverInfo``); raises RefusedURL or JiraAccessError.
+
+    ``interactive``: a person waits on a form, so no long retries (the import itself retries more).
+    """
+    url = check_url(credentials.url)
+    credentials = JiraCredentials(url, credentials.username, credentials.token)
+    if not credentials.token:
+        raise JiraAccessError("Give a Jira API token, personal access token or password.")
+    check_credential_characters(credentials)
+    retries = min(settings.JIRA_MAX_RETRIES, 1) if interactive else settings.JIRA_MAX_RETRIES
+    auth: dict[str, Any] = (
+        {"token_auth": credentials.token}
+        if credentials.uses_bearer
+        else {"basic_auth": (credentials.username, credentials.token)}
+    )
+    failure: JiraAccessError | None = None
+    try:
+        with _library_log_level_kept():
+            jira = JIRA(
+                server=url,
+                options={"check_update": False, "verify": True},
+                get_server_info=False,  # the first request must go through the guarded adapter too
+                max_retries=retries,
+                timeout=settings.JIRA_REQUEST_TIMEOUT,
+                **auth,
+            )
+    except JIRAError as error:
+        failure = http_error(error.status_code, None, what="connecting", url=url)
+    except (ValueError, requests.exceptions.RequestException):
+        failure = JiraAccessError("This is not a valid URL.")
+    if failure is not None:
+        raise failure
+    session = jira._session
+    session.max_retry_delay = (
+        settings.JIRA_RETRY_MAX_DELAY if not interactive else min(settings.JIRA_RETRY_MAX_DELAY, 5)
+    )
+    session.trust_env = False  # no proxy or .netrc credentials from the worker's environment
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, GuardedAdapter())
+    client = JiraClient(jira, credentials, retries=retries)
+    info = client.get_json("serverInfo", what="reading the server information")
+    if not isinstance(info, dict):
+        raise JiraResponseError(f"{_host(url)} did not answer like a Jira site (serverInfo); check the URL.")
+    client.flavor = "cloud" if str(info.get("deploymentType", "")).lower() == "cloud" else "server"
+    numbers = info.get("versionNumbers")
+    if isinstance(numbers, list) and all(isinstance(n, int) for n in numbers):
+        client.version = tuple(numbers)
+    # What the library's own methods consult (search routing, createmeta availability).
+    jira.deploymentType = "Cloud" if client.is_cloud else "Server"
+    jira._version = client.version
+    return client

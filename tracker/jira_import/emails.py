@@ -1,0 +1,83 @@
+"""The email the requester gets when an import ends: done, failed, or cancelled by the system check.
+
+Rendered from ``templates/emails/jira_import_<outcome>.txt`` and ``.html``. It names the Jira server,
+project and issue type and the tracker, never the credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from tracker.models import JiraImport
+
+logger = logging.getLogger("tracker.jira_import")
+
+SUBJECTS = {
+    JiraImport.Status.DONE: "Jira import done: {key} ({issue_type}) is now the tracker {tracker}",
+    JiraImport.Status.FAILED: "Jira import failed: {key} ({issue_type}) into {tracker}",
+    JiraImport.Status.CANCELLED: "Jira import cancelled: {key} ({issue_type}) into {tracker}",
+}
+
+
+def context(jira_import: JiraImport) -> dict[str, Any]:
+    counts = jira_import.counts or {}
+    report = jira_import.user_report or {}
+    project_url = reverse("tracker:project-detail", args=[jira_import.project.shortname])
+    tracker_url = (
+        f"{settings.SITE_URL}{reverse('tracker:tracker-detail', args=[jira_import.tracker_id])}"
+        if jira_import.tracker_id
+        else ""
+    )
+    return {
+        "import": jira_import,
+        "project": jira_import.project,
+        "project_url": f"{settings.SITE_URL}{project_url}",
+        "tracker_url": tracker_url,
+        "counts": [
+            ("Issues", counts.get("issues", 0)),
+            ("Changesets", counts.get("changesets", 0)),
+            ("Comments", counts.get("comments", 0)),
+            ("Attachments", counts.get("attachments", 0)),
+            ("Links", counts.get("links", 0)),
+        ],
+        "skipped": jira_import.skipped or [],
+        "matched": report.get("matched", []),
+        "email_hidden": report.get("email_hidden", []),
+        "no_account": report.get("no_account", []),
+    }
+
+
+def send_outcome(jira_import: JiraImport) -> bool:
+    """Email the requester about the import's end; False when there is nobody to tell or sending failed."""
+    requester = jira_import.requested_by
+    if requester is None or not requester.email or jira_import.status not in SUBJECTS:
+        return False
+    name = f"emails/jira_import_{jira_import.status}"
+    data = context(jira_import)
+    subject = SUBJECTS[jira_import.status].format(
+        key=jira_import.jira_project_key,
+        issue_type=jira_import.issue_type_name or jira_import.issue_type_id,
+        tracker=jira_import.tracker_name,
+    )
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=render_to_string(f"{name}.txt", data),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[requester.email],
+        headers={"Auto-Submitted": "auto-generated", "X-Tuleap-Project": jira_import.project.shortname},
+    )
+    message.attach_alternative(render_to_string(f"{name}.html", data), "text/html")
+    try:
+        message.send()
+    except Exception as error:  # an import's outcome stands even when the mail server is down
+        logger.error(
+            "Jira import %s: the %s email could not be sent: %s", jira_import.pk, jira_import.status, error
+        )
+        return False
+    return True

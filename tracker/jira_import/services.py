@@ -1,0 +1,462 @@
+"""The Jira import's service functions: start, cancel, run, and the system check's stale cleanup.
+
+The wizard, the REST API and ``manage.py import_jira`` all go through these. The token is encrypted
+(:mod:`tracker.jira_import.vault`) before it is stored, the job carries the import's id only, and the
+token is erased when the import ends, whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import traceback
+import uuid
+
+import django_rq
+import redis
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_slug
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.db.models.functions import Coalesce, Now
+from django.utils import timezone
+from django.utils.text import slugify
+from redis.backoff import NoBackoff
+from redis.retry import Retry as RedisRetry
+from rq import Callback, Retry
+from rq.job import Job
+from rq.timeouts import JobTimeoutException
+
+from tracker import permissions
+from tracker.jira_import import discovery, emails, vault
+from tracker.jira_import.client import JiraAccessError, JiraCredentials, connect
+from tracker.jira_import.importer import (
+    ImportCancelled,
+    Importer,
+    ImportFailed,
+    Progress,
+    RunSuperseded,
+    count_links,
+    delete_tracker,
+)
+from tracker.jira_import.url_guard import RefusedURL, check_url
+from tracker.models import Artifact, Attachment, Changeset, JiraImport, Project, Tracker, User
+from tracker.models.trackers import color_validator
+
+logger = logging.getLogger("tracker.jira_import")
+
+JOB_FUNCTION = "tracker.jira_import.jobs.run_jira_import"
+FAILURE_CALLBACK = "tracker.jira_import.jobs.job_failed"
+REDIS_CONNECT_TIMEOUT = 2
+REDIS_SOCKET_TIMEOUT = 5
+# A killed worker's job is run again once (RQ's abandoned-job handling); the run resumes.
+JOB_RETRIES = 2
+RESULT_TTL = 24 * 3600
+FAILURE_TTL = 7 * 24 * 3600
+WORKER_DIED = (
+    "The backend worker running the import stopped (it was killed or crashed) and the retries are used "
+    "up; start the import again."
+)
+
+
+class ImportUnavailable(Exception):
+    """Imports cannot be started now (Redis, the workers' queue, cannot be reached); the message says so."""
+
+
+@functools.lru_cache(maxsize=8)
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
+        socket_timeout=REDIS_SOCKET_TIMEOUT,
+        retry=RedisRetry(NoBackoff(), 1),
+    )
+
+
+def _queue() -> django_rq.queues.DjangoRQ:
+    name = settings.JIRA_IMPORT_QUEUE
+    return django_rq.get_queue(name, connection=_redis(settings.RQ_QUEUES[name]["URL"]), commit_mode="auto")
+
+
+UNAVAILABLE = (
+    "Jira imports run in the backend workers, and their queue (Redis) cannot be reached right now; "
+    "try again later, or ask an administrator to check Redis."
+)
+
+
+def import_available() -> tuple[bool, str]:
+    """Whether an import can be started now, and why not."""
+    try:
+        _queue().connection.ping()
+    except (redis.RedisError, OSError):
+        return False, UNAVAILABLE
+    return True, ""
+
+
+def suggested_names(jira_project_name: str, jira_project_key: str, issue_type_name: str) -> tuple[str, str]:
+    """A tracker name and short name for the wizard's form, from the Jira project and issue type."""
+    name = f"{jira_project_name or jira_project_key} {issue_type_name}".strip()[:100]
+    shortname = slugify(f"{jira_project_key}-{issue_type_name}")[:25].strip("-") or "jira"
+    return name, shortname
+
+
+def validate_names(project: Project, name: str, shortname: str, color: str) -> None:
+    """The tracker's names must be valid and free among the trackers and the active imports."""
+    errors: dict[str, list[str]] = {}
+    name, shortname = (name or "").strip(), (shortname or "").strip()
+    if not name:
+        errors["tracker_name"] = ["Give the tracker a name."]
+    elif len(name) > 100:
+        errors["tracker_name"] = ["A tracker name has at most 100 characters."]
+    elif (
+        Tracker.objects.filter(project=project, name=name).exists()
+        or JiraImport.objects.filter(
+            project=project, tracker_name=name, status__in=JiraImport.ACTIVE
+        ).exists()
+    ):
+        errors["tracker_name"] = [f"The project already has a tracker (or an import) named {name!r}."]
+    try:
+        validate_slug(shortname)
+        if len(shortname) > 25:
+            raise ValidationError("too long")
+    except ValidationError:
+        errors["tracker_shortname"] = [
+            "A short name has 1 to 25 letters, digits, hyphens or underscores (it is used in references)."
+        ]
+    else:
+        taken = Tracker.objects.filter(project=project, shortname=shortname).exists() or (
+            JiraImport.objects.filter(
+                project=project, tracker_shortname=shortname, status__in=JiraImport.ACTIVE
+            ).exists()
+        )
+        if taken:
+            errors["tracker_shortname"] = [f"The short name {shortname!r} is already used in this project."]
+    try:
+        color_validator(color)
+    except ValidationError:
+        errors["tracker_color"] = ["Use a color like #1f77b4."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def create_import(
+    *,
+    project: Project,
+    requested_by: User | None,
+    credentials: JiraCredentials,
+    jira_project_key: str,
+    issue_type_id: str,
+    tracker_name: str,
+    tracker_shortname: str,
+    tracker_color: str = "#1f77b4",
+) -> JiraImport:
+    """A pending import, checked against Jira and our names.
+
+    Raises ValidationError (keyed by ``tracker_name``, ``tracker_shortname``, ``tracker_color``),
+    RefusedURL, JiraAccessError or PermissionDenied.
+    """
+    if requested_by is not None and not permissions.can_admin_project(requested_by, project):
+        raise PermissionDenied("Only an administrator of the project can import a tracker from Jira.")
+    url = check_url(credentials.url)
+    credentials = JiraCredentials(url, credentials.username.strip(), credentials.token)
+    tracker_name, tracker_shortname = tracker_name.strip(), tracker_shortname.strip()
+    validate_names(project, tracker_name, tracker_shortname, tracker_color)
+    client = connect(credentials, interactive=True)
+    try:
+        key = discovery.check_project_key(jira_project_key)
+        jira_project = discovery.project(client, key)
+        issue_type = discovery.issue_type(client, key, str(issue_type_id))
+    finally:
+        client.close()
+    try:
+        with transaction.atomic():
+            return JiraImport.objects.create(
+                project=project,
+                requested_by=requested_by,
+                jira_url=url,
+                flavor=client.flavor,
+                username=credentials.username,
+                token_encrypted=vault.encrypt(credentials.token),
+                jira_project_key=key,
+                jira_project_name=str(jira_project.get("name") or key)[:255],
+                issue_type_id=issue_type.id,
+                issue_type_name=issue_type.name[:255],
+                tracker_name=tracker_name,
+                tracker_shortname=tracker_shortname,
+                tracker_color=tracker_color,
+            )
+    except IntegrityError:
+        # Another import took the names between the check and the insert.
+        raise ValidationError(
+            {
+                "tracker_name": ["Another import of this project is using this name or short name."],
+                "tracker_shortname": ["Another import of this project is using this name or short name."],
+            }
+        ) from None
+
+
+def start_import(
+    *,
+    project: Project,
+    requested_by: User | None,
+    credentials: JiraCredentials,
+    jira_project_key: str,
+    issue_type_id: str,
+    tracker_name: str,
+    tracker_shortname: str,
+    tracker_color: str = "#1f77b4",
+) -> JiraImport:
+    """Create the import and hand it to the jira_import workers (ImportUnavailable when Redis is down)."""
+    available, reason = import_available()
+    if not available:
+        raise ImportUnavailable(reason)
+    jira_import = create_import(
+        project=project,
+        requested_by=requested_by,
+        credentials=credentials,
+        jira_project_key=jira_project_key,
+        issue_type_id=issue_type_id,
+        tracker_name=tracker_name,
+        tracker_shortname=tracker_shortname,
+        tracker_color=tracker_color,
+    )
+    job_id = f"jira-import-{jira_import.pk}-{uuid.uuid4().hex[:12]}"
+    JiraImport.objects.filter(pk=jira_import.pk).update(job_id=job_id)
+    jira_import.job_id = job_id
+    try:
+        _queue().enqueue(
+            JOB_FUNCTION,
+            jira_import.pk,
+            job_id=job_id,
+            retry=Retry(max=JOB_RETRIES),
+            on_failure=Callback(FAILURE_CALLBACK),
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+            description=f"Jira import {jira_import.pk} of {jira_import.jira_project_key}",
+        )
+    except (redis.RedisError, OSError):
+        # The row was committed before the enqueue (so the worker finds it): take it back.
+        jira_import.delete()
+        raise ImportUnavailable(UNAVAILABLE) from None
+    logger.info("Jira import %s enqueued as job %s.", jira_import.pk, job_id)
+    return jira_import
+
+
+def _may_cancel(user: User | None, jira_import: JiraImport) -> bool:
+    return (
+        user is None
+        or user.pk == jira_import.requested_by_id
+        or permissions.can_admin_project(user, jira_import.project)
+    )
+
+
+def cancel_import(jira_import: JiraImport, *, by: User | None) -> None:
+    """Cancel a pending import now; ask a running one to stop (it removes what it wrote)."""
+    if not _may_cancel(by, jira_import):
+        raise PermissionDenied(
+            "Only the requester or an administrator of the project can cancel this import."
+        )
+    now = timezone.now()
+    cancelled_now = JiraImport.objects.filter(pk=jira_import.pk, status=JiraImport.Status.PENDING).update(
+        status=JiraImport.Status.CANCELLED,
+        cancel_requested=True,
+        token_encrypted="",
+        ended_at=now,
+        error="Cancelled before it started.",
+    )
+    if cancelled_now:
+        _drop_job(jira_import.job_id)
+        _record_metric(JiraImport.Status.CANCELLED)
+    else:
+        JiraImport.objects.filter(pk=jira_import.pk, status=JiraImport.Status.RUNNING).update(
+            cancel_requested=True
+        )
+    jira_import.refresh_from_db()
+
+
+def _drop_job(job_id: str) -> None:
+    if not job_id:
+        return
+    try:
+        Job.fetch(job_id, connection=_queue().connection).cancel()
+    except Exception as error:  # the job may be gone already; the run checks the status anyway
+        logger.info("Jira import job %s could not be cancelled in RQ: %s", job_id, type(error).__name__)
+
+
+def cancel_stale_imports(max_age: dt.timedelta) -> list[JiraImport]:
+    """Cancel imports pending or running for longer than ``max_age``, and email their requesters."""
+    cutoff = timezone.now() - max_age
+    cancelled = []
+    stale = JiraImport.objects.filter(status__in=JiraImport.ACTIVE, created_at__lt=cutoff).order_by("pk")
+    for jira_import in stale:
+        hours = max(1, round(max_age.total_seconds() / 3600))
+        message = (
+            f"Cancelled by the system check: the import was pending or running for more than {hours} hours "
+            "(JIRA_IMPORT_MAX_DURATION), so its worker is presumed stuck or gone."
+        )
+        tracker_id = jira_import.tracker_id
+        # run_token cleared: a run still alive somewhere stops at its next page without writing more.
+        updated = JiraImport.objects.filter(pk=jira_import.pk, status__in=JiraImport.ACTIVE).update(
+            status=JiraImport.Status.CANCELLED,
+            cancel_requested=True,
+            run_token="",
+            token_encrypted="",
+            tracker=None,
+            ended_at=timezone.now(),
+            error=message,
+        )
+        if not updated:
+            continue
+        if tracker_id:
+            _discard(tracker_id, jira_import.pk)
+        _drop_job(jira_import.job_id)
+        jira_import.refresh_from_db()
+        logger.warning("Jira import %s cancelled by the system check.", jira_import.pk)
+        emails.send_outcome(jira_import)
+        _record_metric(JiraImport.Status.CANCELLED)
+        cancelled.append(jira_import)
+    return cancelled
+
+
+def _record_metric(status: str) -> None:
+    try:
+        from tracker.monitoring import metrics
+
+        record = getattr(metrics, "record_jira_import", None)
+        if record is not None:
+            record(str(status))
+    except Exception:  # a metric must never break an import
+        logger.debug("The Jira import metric could not be recorded.", exc_info=True)
+
+
+def _discard(tracker_id: int, import_id: int) -> None:
+    try:
+        delete_tracker(tracker_id)
+    except Exception as error:
+        logger.error(
+            "Jira import %s: its partial tracker %s could not be removed: %s", import_id, tracker_id, error
+        )
+
+
+def _counts(tracker: Tracker) -> dict[str, int]:
+    changesets = Changeset.objects.filter(artifact__tracker=tracker).aggregate(
+        changesets=Count("pk"), comments=Count("pk", filter=~Q(comment=""))
+    )
+    return {
+        "issues": Artifact.objects.filter(tracker=tracker).count(),
+        "changesets": changesets["changesets"],
+        "comments": changesets["comments"],
+        "attachments": Attachment.objects.filter(artifact__tracker=tracker).count(),
+        "links": count_links(tracker),
+    }
+
+
+def _describe(error: BaseException) -> str:
+    """A log-safe account of an unexpected error: types and frames; messages only of our own code.
+
+    The messages of the jira library's and requests' exceptions can hold request headers.
+    """
+    parts = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        module = type(current).__module__
+        if module.split(".")[0] in {"jira", "requests", "urllib3", "http"}:
+            parts.append(f"{module}.{type(current).__name__} (message withheld)")
+        else:
+            parts.append(f"{module}.{type(current).__name__}: {current}")
+        current = current.__cause__ or current.__context__
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    return " <- ".join(parts) + "\n" + frames
+
+
+def run_import(jira_import: JiraImport, *, progress: Progress | None = None) -> JiraImport:
+    """Run the import now, in this process (the worker's job and ``manage.py import_jira`` call it).
+
+    Returns the import as it ended (done, failed or cancelled), or as another run left it.
+    """
+    token = uuid.uuid4().hex
+    claimed = JiraImport.objects.filter(pk=jira_import.pk, status__in=JiraImport.ACTIVE).update(
+        status=JiraImport.Status.RUNNING, run_token=token, started_at=Coalesce("started_at", Now())
+    )
+    jira_import.refresh_from_db()
+    if not claimed:
+        return jira_import  # cancelled while pending, or ended already
+    logger.info("Jira import %s of %s started.", jira_import.pk, jira_import.jira_project_key)
+    outcome, message = JiraImport.Status.DONE, ""
+    engine: Importer | None = None
+    try:
+        if jira_import.cancel_requested:
+            raise ImportCancelled
+        credentials = JiraCredentials(
+            jira_import.jira_url, jira_import.username, vault.decrypt(jira_import.token_encrypted)
+        )
+        engine = Importer(jira_import, credentials, token, progress)
+        engine.run()
+    except RunSuperseded:
+        logger.info("Jira import %s: another run has taken over; this one stops.", jira_import.pk)
+        jira_import.refresh_from_db()
+        return jira_import
+    except ImportCancelled:
+        outcome = JiraImport.Status.CANCELLED
+    except (JiraAccessError, RefusedURL, vault.TokenUnavailable, ImportFailed) as error:
+        outcome, message = JiraImport.Status.FAILED, str(error)
+    except JobTimeoutException:
+        outcome = JiraImport.Status.FAILED
+        message = (
+            "The import took longer than the backend worker allows for one job; a project this large "
+            "can be imported with manage.py import_jira, which has no time limit."
+        )
+    except Exception as error:
+        outcome = JiraImport.Status.FAILED
+        message = (
+            f"The import stopped on an unexpected error ({type(error).__name__}); the administrators "
+            "will find the details in the worker's log."
+        )
+        logger.error("Jira import %s failed unexpectedly: %s", jira_import.pk, _describe(error))
+    finally:
+        if engine is not None and engine.client is not None:
+            engine.client.close()
+    return finish(jira_import, token, outcome, message)
+
+
+def finish(jira_import: JiraImport, token: str, outcome: str, message: str) -> JiraImport:
+    """End the run holding ``token``: record the outcome, erase the token, drop a partial tracker, email."""
+    tracker_id = jira_import.tracker_id
+    tracker = Tracker.objects.filter(pk=tracker_id).first() if tracker_id else None
+    counts = _counts(tracker) if outcome == JiraImport.Status.DONE and tracker is not None else {}
+    if outcome == JiraImport.Status.CANCELLED and not message:
+        message = "Cancelled on request."
+    updated = JiraImport.objects.filter(pk=jira_import.pk, run_token=token).update(
+        status=outcome,
+        ended_at=timezone.now(),
+        token_encrypted="",
+        error=message[:2000],
+        counts=counts,
+        tracker=tracker if outcome == JiraImport.Status.DONE else None,
+    )
+    if not updated:
+        jira_import.refresh_from_db()
+        return jira_import
+    if outcome != JiraImport.Status.DONE and tracker_id:
+        _discard(tracker_id, jira_import.pk)
+    jira_import.refresh_from_db()
+    log = logger.info if outcome == JiraImport.Status.DONE else logger.warning
+    log("Jira import %s ended %s. %s", jira_import.pk, outcome, message)
+    if outcome != JiraImport.Status.CANCELLED:
+        emails.send_outcome(jira_import)
+    _record_metric(outcome)
+    return jira_import
+
+
+def fail_abandoned(import_id: int, reason: str = WORKER_DIED) -> JiraImport | None:
+    """The job's worker died and RQ will not run it again: end the import as failed."""
+    token = uuid.uuid4().hex
+    taken = JiraImport.objects.filter(pk=import_id, status__in=JiraImport.ACTIVE).update(run_token=token)
+    jira_import = JiraImport.objects.filter(pk=import_id).first()
+    if not taken or jira_import is None:
+        return jira_import
+    return finish(jira_import, token, JiraImport.Status.FAILED, reason)

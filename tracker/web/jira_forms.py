@@ -1,0 +1,179 @@
+"""The forms of the Jira import wizard: where and as whom to connect, which project, which issue type.
+
+They only shape what the browser sends. Jira itself (through ``tracker.jira_import.discovery``) and
+the import service are the judges of the URL, the credentials and the tracker's names; their errors
+are put on the form by :func:`add_jira_error` and ``add_service_errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+
+from tracker.jira_import.client import JiraAccessError, JiraCredentials, JiraResponseError
+from tracker.jira_import.url_guard import RefusedURL
+
+CLOUD = "cloud"
+SERVER_TOKEN = "server_token"
+SERVER_PASSWORD = "server_password"
+DEPLOYMENTS = [
+    (CLOUD, "Jira Cloud: your Atlassian account's email address and an API token"),
+    (SERVER_TOKEN, "Jira Server or Data Center: a personal access token"),
+    (SERVER_PASSWORD, "Jira Server or Data Center: your user name and password"),
+]
+TOKEN_MAX_LENGTH = 2000
+
+
+def validate_header_safe(value: str) -> None:
+    """Credentials travel in an HTTP header: Latin-1 only, no control characters.
+
+    The HTTP client cannot encode anything else (it would fail deep inside, after the form).
+    """
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            "Use only Latin-1 characters here: Jira's sign-in header cannot carry the others.",
+            code="not_latin1",
+        ) from None
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValidationError("Remove the control characters (such as line breaks).", code="control")
+
+
+class JiraConnectForm(forms.Form):
+    """Step 1: the Jira site and the credentials the import will use."""
+
+    url = forms.CharField(
+        label="Jira URL",
+        max_length=500,
+        help_text="The address of the Jira site, such as https://your-company.atlassian.net.",
+        widget=forms.TextInput(
+            attrs={"placeholder": "https://", "autocomplete": "url", "spellcheck": "false"}
+        ),
+    )
+    deployment = forms.ChoiceField(
+        label="Deployment and sign-in",
+        choices=DEPLOYMENTS,
+        initial=CLOUD,
+        widget=forms.RadioSelect,
+    )
+    username = forms.CharField(
+        label="Email address or user name",
+        max_length=255,
+        required=False,
+        help_text="Jira Cloud: your email address. Jira Server: your user name (not needed with a "
+        "personal access token).",
+        widget=forms.TextInput(attrs={"autocomplete": "username", "spellcheck": "false"}),
+        validators=[validate_header_safe],
+    )
+    # render_value=False: a form shown again after an error never puts the secret back in the page.
+    token = forms.CharField(
+        label="API token, personal access token or password",
+        max_length=TOKEN_MAX_LENGTH,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Kept encrypted on this server until the import ends, then erased.",
+        validators=[validate_header_safe],
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        deployment = data.get("deployment")
+        if deployment == SERVER_TOKEN:
+            data["username"] = ""  # an empty user name is what makes the token a Bearer token
+        elif deployment in (CLOUD, SERVER_PASSWORD) and not data.get("username"):
+            what = "your Atlassian account's email address" if deployment == CLOUD else "your Jira user name"
+            self.add_error("username", f"Give {what}.")
+        return data
+
+    def credentials(self) -> JiraCredentials:
+        data = self.cleaned_data
+        return JiraCredentials(
+            url=data["url"].strip(), username=data["username"].strip(), token=data["token"]
+        )
+
+
+class JiraProjectForm(forms.Form):
+    """Step 2: one of the Jira projects the credentials can see."""
+
+    jira_project = forms.ChoiceField(label="Jira project")
+
+    def __init__(self, *args: Any, projects: Sequence[Sequence[str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["jira_project"].choices = [(key, f"{name} ({key})") for key, name in projects]
+
+
+class JiraTrackerForm(forms.Form):
+    """Step 3: the issue type to import and the new tracker's names."""
+
+    issue_type_id = forms.ChoiceField(widget=forms.HiddenInput)
+    tracker_name = forms.CharField(label="Tracker name", max_length=100)
+    tracker_shortname = forms.SlugField(
+        label="Short name",
+        max_length=25,
+        help_text="Letters, digits, - and _. Used in references such as bug #42.",
+    )
+    tracker_color = forms.CharField(
+        label="Color",
+        max_length=7,
+        initial="#1f77b4",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a color like #1f77b4.")],
+        widget=forms.TextInput(attrs={"type": "color"}),
+        help_text="Used for the tracker's badges.",
+    )
+
+    def __init__(self, *args: Any, issue_types: Sequence[Sequence[Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["issue_type_id"].choices = [(type_id, name) for type_id, name, _subtask in issue_types]
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        """The import service's name checks, next to the fields they are about."""
+        messages = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+        for key, texts in messages.items():
+            target = key if key in self.fields else None
+            for text in texts:
+                self.add_error(target, text)
+
+
+def jira_error_field(error: Exception, *, about_project: bool) -> str | None:
+    """The form field a Jira failure is about (None: the form as a whole).
+
+    ``about_project``: the request named a Jira project, so a 404 is about its key, not the URL.
+    """
+    if isinstance(error, RefusedURL):
+        return "url"
+    status = getattr(error, "status", None)
+    if status == 401:
+        return "token"
+    if status == 403:
+        return None
+    if status == 404:
+        # A 404 on serverInfo means the URL is not a Jira site; on the project, an unknown key.
+        return "jira_project_key" if about_project and "No Jira project" in str(error) else "url"
+    if isinstance(error, JiraResponseError):
+        return "url"
+    if isinstance(error, JiraAccessError) and status is None:
+        text = str(error)
+        if "issue type" in text and about_project:
+            return "issue_type_id"
+        if "project key" in text:
+            return "jira_project_key"
+        if text.startswith("Give a Jira"):
+            return "token"
+        return "url"  # cannot connect, timeouts, TLS, redirects: the URL is the thing to check
+    return None
+
+
+# The wizard's form fields that stand for the API's names.
+FORM_FIELDS = {"jira_project_key": "jira_project"}
+
+
+def add_jira_error(form: forms.Form, error: Exception, *, about_project: bool = False) -> None:
+    """Put a Jira failure on the form, next to the field to correct when the form has it."""
+    target = jira_error_field(error, about_project=about_project)
+    target = FORM_FIELDS.get(target or "", target)
+    form.add_error(target if target in form.fields else None, str(error))
