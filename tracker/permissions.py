@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from tracker.models import Artifact, Membership, Project, Tracker, User
+from tracker.models import Artifact, JiraImport, Membership, Project, Tracker, User
 
 AnyUser = User | AnonymousUser
 
@@ -20,12 +20,26 @@ def readable_projects(user: AnyUser) -> QuerySet[Project]:
     return Project.objects.filter(Q(is_public=True) | Exists(is_member))
 
 
+def trackers_being_imported() -> QuerySet[JiraImport]:
+    """Ids of trackers a Jira import is still filling: nobody sees them half-built."""
+    return JiraImport.objects.filter(status__in=JiraImport.ACTIVE, tracker__isnull=False).values("tracker_id")
+
+
+def visible_trackers(project: Project) -> QuerySet[Tracker]:
+    """A project's trackers, less those still being imported (the import's page shows its progress)."""
+    return project.trackers.exclude(pk__in=trackers_being_imported())
+
+
 def readable_trackers(user: AnyUser) -> QuerySet[Tracker]:
-    return Tracker.objects.filter(project__in=readable_projects(user))
+    return Tracker.objects.filter(project__in=readable_projects(user)).exclude(
+        pk__in=trackers_being_imported()
+    )
 
 
 def readable_artifacts(user: AnyUser) -> QuerySet[Artifact]:
-    return Artifact.objects.filter(tracker__project__in=readable_projects(user))
+    return Artifact.objects.filter(tracker__project__in=readable_projects(user)).exclude(
+        tracker__in=trackers_being_imported()
+    )
 
 
 def role_in(user: AnyUser, project: Project) -> str | None:

@@ -29,7 +29,9 @@ def project_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def project_detail(request: HttpRequest, shortname: str) -> HttpResponse:
     project = project_or_404(request, shortname)
-    trackers = project.trackers.annotate(artifact_count=Count("artifacts")).order_by("name")
+    trackers = (
+        permissions.visible_trackers(project).annotate(artifact_count=Count("artifacts")).order_by("name")
+    )
     members = project.memberships.select_related("user").order_by("role", "user__username")
     return render(
         request,

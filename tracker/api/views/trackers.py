@@ -36,7 +36,7 @@ class ProjectTrackers(mixins.ListModelMixin, JsonApiView):
         if self.building_schema:
             return Tracker.objects.none()
         project = readable_project(self.request, self.kwargs["pk"])
-        return with_fields(Tracker.objects.filter(project=project).order_by("name", "id"))
+        return with_fields(permissions.visible_trackers(project).order_by("name", "id"))
 
     @extend_schema(
         summary="A project's trackers", responses={200: TrackerSerializer, **error_responses(401, 404)}
