@@ -212,7 +212,7 @@ class ArtifactAdmin(ViewOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="Current values")
     def current_values_display(self, artifact: Artifact) -> str:
-        rows = [(field_.label, text or "—") for field_, _, text in artifact_view(artifact).current()]
+        rows = [(field_.label, text or "—") for field_, _, text, _ in artifact_view(artifact).current()]
         return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
 
 

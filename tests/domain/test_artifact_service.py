@@ -270,5 +270,26 @@ def test_datetimes_read_as_people_write_them(public_project, alice: User) -> Non
     artifact = create_artifact(
         tracker, author=alice, values={"title": "x", "seen": "2026-11-30T11:00:00+01:00"}
     ).artifact
-    shown = {field.name: text for field, _, text in artifact_view(artifact).current()}
+    shown = {field.name: text for field, _, text, _ in artifact_view(artifact).current()}
     assert shown["seen"] == "2026-11-30 10:00 UTC"
+
+
+def test_imported_rich_text_reads_as_text_in_diffs_and_as_safe_html_on_the_page(
+    bugs: Tracker, alice: User
+) -> None:
+    from tracker.services.history import artifact_view, history
+
+    artifact = create_artifact(
+        bugs,
+        author=alice,
+        values={"title": "Imported", "description": "<p>Steps &amp; notes</p><p>Two</p>"},
+        notify=False,
+    ).artifact
+    artifact.jira_issue_id = "10001"
+    artifact.save(update_fields=["jira_issue_id"])
+    artifact.current_values[str(bugs.fields.get(name="description").pk)] += "<script>alert(1)</script>"
+    shown = {f.name: (text, html) for f, _, text, html in artifact_view(artifact).current()}
+    assert shown["description"][0] == "Steps & notes\n\nTwo"
+    assert shown["description"][1] == "<p>Steps &amp; notes</p><p>Two</p>"
+    [entry] = history(artifact)
+    assert {c.field.name: c.new_text for c in entry.changes}["description"] == "Steps & notes\n\nTwo"

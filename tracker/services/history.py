@@ -7,8 +7,10 @@ users or options involved: the web pages, the API and the notification emails al
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from html import unescape
 from typing import Any
 
 import markdown
@@ -53,6 +55,17 @@ def comment_html(changeset: Changeset) -> str:
     return str(linebreaks(escape(changeset.comment)))
 
 
+LINE_END = re.compile(r"(?i)<br\s*/?>|</(li|tr|div)>")
+PARAGRAPH_END = re.compile(r"(?i)</(p|h[1-6]|pre|blockquote|ul|ol|table)>")
+
+
+def html_to_text(html: str) -> str:
+    """Readable plain text from (sanitized) HTML, for diffs and the plain-text email part."""
+    text = PARAGRAPH_END.sub("\n\n", LINE_END.sub("\n", html))
+    text = unescape(nh3.clean(text, tags=set()))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
 def format_datetime(stored: str) -> str:
     """A stored ISO 8601 UTC value as people read it: ``2026-11-30 10:00 UTC``."""
     try:
@@ -74,9 +87,13 @@ class ValueRenderer:
     options: dict[int, FieldOption] = field(default_factory=dict)
     attachments: dict[int, Attachment] = field(default_factory=dict)
     artifacts: dict[int, Artifact] = field(default_factory=dict)
+    # Text fields of imported artifacts hold sanitized HTML (Jira's rendered descriptions).
+    rich_text: bool = False
 
     @classmethod
-    def for_values(cls, fields: Iterable[Field], values: Iterable[dict[str, Any]]) -> ValueRenderer:
+    def for_values(
+        cls, fields: Iterable[Field], values: Iterable[dict[str, Any]], *, rich_text: bool = False
+    ) -> ValueRenderer:
         """``values``: dicts keyed by ``str(field.pk)`` (current_values, or a changeset's values)."""
         by_id = {str(f.pk): f for f in fields}
         user_ids: set[int] = set()
@@ -104,6 +121,7 @@ class ValueRenderer:
             artifacts=(
                 Artifact.objects.select_related("tracker").in_bulk(artifact_ids) if artifact_ids else {}
             ),
+            rich_text=rich_text,
         )
 
     def _user_text(self, user_id: int) -> str:
@@ -141,7 +159,15 @@ class ValueRenderer:
             return ", ".join(items)
         if field_.type == FieldType.DATETIME:
             return format_datetime(value)
+        if field_.type == FieldType.TEXT and self.rich_text:
+            return html_to_text(value)
         return str(value)
+
+    def html(self, field_: Field, value: Any) -> str:
+        """Safe HTML for a rich text value (imported artifacts), or "" when it is plain text."""
+        if field_.type != FieldType.TEXT or not self.rich_text or not value:
+            return ""
+        return sanitize_html(value)
 
     def api(self, field_: Field, value: Any) -> Any:
         """The API's representation: usernames for users, labels for options, ids for the rest."""
@@ -197,9 +223,14 @@ class ArtifactView:
     fields: list[Field]
     renderer: ValueRenderer
 
-    def current(self) -> list[tuple[Field, Any, str]]:
+    def current(self) -> list[tuple[Field, Any, str, str]]:
+        """Each field with its stored value, its text and, for rich text, its sanitized HTML."""
         values = self.artifact.current_values
-        return [(f, values.get(str(f.pk)), self.renderer.text(f, values.get(str(f.pk)))) for f in self.fields]
+        return [
+            (f, value, self.renderer.text(f, value), self.renderer.html(f, value))
+            for f in self.fields
+            for value in [values.get(str(f.pk))]
+        ]
 
 
 def tracker_fields(tracker: Tracker) -> list[Field]:
@@ -208,7 +239,12 @@ def tracker_fields(tracker: Tracker) -> list[Field]:
 
 def artifact_view(artifact: Artifact, fields: Sequence[Field] | None = None) -> ArtifactView:
     fields = list(fields) if fields is not None else tracker_fields(artifact.tracker)
-    return ArtifactView(artifact, fields, ValueRenderer.for_values(fields, [artifact.current_values]))
+    renderer = ValueRenderer.for_values(fields, [artifact.current_values], rich_text=is_imported(artifact))
+    return ArtifactView(artifact, fields, renderer)
+
+
+def is_imported(artifact: Artifact) -> bool:
+    return artifact.jira_issue_id is not None
 
 
 def history(
@@ -229,7 +265,9 @@ def history(
     if up_to is not None:
         changesets = [c for c in changesets if (c.submitted_on, c.pk) <= (up_to.submitted_on, up_to.pk)]
     renderer = ValueRenderer.for_values(
-        fields, [{str(v.field_id): v.value for v in c.values.all()} for c in changesets]
+        fields,
+        [{str(v.field_id): v.value for v in c.values.all()} for c in changesets],
+        rich_text=is_imported(artifact),
     )
     state: dict[int, Any] = {}
     entries: list[HistoryEntry] = []
