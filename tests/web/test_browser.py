@@ -2,58 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.db import connections
 
 from tests.conftest import PASSWORD
+from tests.support.browser import chromium_marks, chromium_page
 from tracker.models import Artifact, Tracker, User
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls of the test itself
-# would otherwise raise SynchronousOnlyOperation (pytest-django's documented workaround).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path("/tmp/artifact.png")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"
-    ),
-]
+pytestmark = chromium_marks()
 
 
 @pytest.fixture
-def page() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-            headless=True,
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(20_000)
-        try:
-            yield context.new_page()
-        finally:
-            browser.close()
-            # While Playwright's loop runs, asgiref gives this thread's ORM calls their own database
-            # connection; close it here, or PostgreSQL refuses to drop the test database at the end.
-            connections.close_all()
+def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    with chromium_page(monkeypatch, timeout_ms=20_000) as browser_page:
+        yield browser_page
 
 
 def test_a_member_creates_an_artifact_and_edits_it_with_a_comment(
