@@ -201,6 +201,9 @@ def main() -> None:
     except subprocess.CalledProcessError as error:
         say(f"`{' '.join(map(str, error.cmd[1:]))}` failed with status {error.returncode}.")
     finally:
+        # A second Ctrl-C (or make passing on the same signal) must not cut the shutdown short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop(processes)
         say("Stopped.")
 
