@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.jira_import.conftest import (
     BUG,
     STORY,
@@ -15,7 +17,7 @@ from tests.jira_import.conftest import (
     replayed,
     values_of,
 )
-from tests.support.fake_jira import FakeJiraServer
+from tests.support.fake_jira import FakeJiraData, FakeJiraServer
 from tracker.jira_import import services
 from tracker.jira_import.people import IMPORTER_USERNAME
 from tracker.models import Artifact, Attachment, Changeset, Field, FieldType, NotificationRecord, User
@@ -338,6 +340,19 @@ def test_old_servers_give_their_fields_through_the_old_create_metadata(
         assert not old.requests_to(r"/issue/createmeta/DEMO/issuetypes/")
     assert Field.objects.filter(tracker=jira_import.tracker, name="severity").exists()
     assert jira_import.counts["issues"] == 7
+
+
+@pytest.mark.parametrize("flavor", ["cloud", "server"])
+def test_comments_beyond_those_the_search_embeds_are_paged_in(flavor, public_project, alice) -> None:
+    # Jira may embed only the first comments of an issue in a search answer: the rest must be fetched.
+    with FakeJiraServer(FakeJiraData.realistic(), flavor=flavor, comment_embed_limit=2) as srv:
+        jira_import = imported(srv, public_project, alice, STORY, name="Stories", shortname="story")
+        comment_requests = srv.requests_to(r"/issue/DEMO-2/comment$")
+    story = artifact_by_key(jira_import.tracker, "DEMO-2")
+    comments = [c for c in changesets_of(story) if c.comment]
+    assert len(comments) == 7
+    assert comment_requests, "the importer should have read the comment endpoint"
+    assert all("<script" not in c.comment for c in comments)
 
 
 def test_server_basic_authentication_works_too(server, public_project, alice, mailoutbox) -> None:

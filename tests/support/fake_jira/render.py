@@ -265,6 +265,7 @@ class Renderer:
         api_version: str,
         changelog_embed_limit: int | None,
         changelog_field_ids: bool,
+        comment_embed_limit: int | None = None,
     ) -> None:
         self.data = data
         self.cat = data.catalog
@@ -274,6 +275,8 @@ class Renderer:
         self.adf = api_version == "3"
         self.changelog_embed_limit = changelog_embed_limit
         self.changelog_field_ids = changelog_field_ids
+        # Search answers may carry only the first comments, ``total`` telling how many there are.
+        self.comment_embed_limit = comment_embed_limit
         # Users appear dozens of times per issue; callers must not mutate these dicts.
         self._users: dict[str, dict[str, Any]] = {}
 
@@ -720,8 +723,8 @@ class Renderer:
                 fields[fid] = self.user(issue.creator)
             elif fid == "comment":
                 comments = issue.comments if embed_comments else []
-                n = len(comments)
-                fields[fid] = self.comment_page(issue, comments, 0, n, n, rendered=False)
+                shown = comments[: self.comment_embed_limit] if self.comment_embed_limit else comments
+                fields[fid] = self.comment_page(issue, shown, 0, len(shown), len(comments), rendered=False)
             elif fid == "issuelinks":
                 fields[fid] = [self.link(issue, link) for link in issue.links]
             elif fid == "subtasks":

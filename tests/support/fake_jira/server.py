@@ -178,6 +178,8 @@ class FakeJiraServer:
             (default 40 on Cloud, unlimited on Server).
         page_cap: largest page the search endpoints return (default 100 on
             Cloud, 1000 on Server, like ``jira.search.views.default.max``).
+        comment_embed_limit: comments embedded per issue in search answers
+            (default: all); ``total`` still counts them all, as Jira does.
         strict: re-raise bugs of the fake itself (500s it did not mean) on exit.
     """
 
@@ -192,6 +194,7 @@ class FakeJiraServer:
         forbidden_status: int = 403,
         changelog_embed_limit: int | Literal["default"] | None = "default",
         page_cap: int | None = None,
+        comment_embed_limit: int | None = None,
         strict: bool = True,
     ) -> None:
         if flavor not in ("cloud", "server"):
@@ -206,6 +209,7 @@ class FakeJiraServer:
             changelog_embed_limit = 40 if self.cloud else None
         self.changelog_embed_limit: int | None = changelog_embed_limit
         self.page_cap = page_cap or (100 if self.cloud else 1000)
+        self.comment_embed_limit = comment_embed_limit
         self.strict = strict
         # Jira Server locks basic auth behind a CAPTCHA after failed logins.
         self.captcha_required = False
@@ -438,6 +442,7 @@ class FakeJiraServer:
                 api_version="2" if version == "latest" else version,
                 changelog_embed_limit=self.changelog_embed_limit,
                 changelog_field_ids=self.cloud,
+                comment_embed_limit=self.comment_embed_limit,
             )
             request = _Request(method, path, query, body, user, version, renderer)
             args = {k: unquote(v) for k, v in match.groupdict().items() if k != "v"}
