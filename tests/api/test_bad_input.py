@@ -11,9 +11,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.conftest import client_for
-from tracker.models import Artifact, FieldType, Project, Tracker, User
+from tests.support.world import typed_tracker
+from tracker.models import Artifact, Project, Tracker, User
 from tracker.services.artifacts import create_artifact
-from tracker.services.trackers import FieldSpec, TrackerSpec, create_tracker
 
 
 def test_requests_without_credentials_get_401(api: APIClient, bugs: Tracker) -> None:
@@ -120,19 +120,7 @@ def test_values_must_be_an_object(bob_client: APIClient, bugs: Tracker, values: 
 def test_links_to_unknown_or_unreadable_artifacts_are_refused(
     bugs: Tracker, tasks: Tracker, alice: User, carol: User, public_project: Project
 ) -> None:
-    linked = create_tracker(
-        public_project,
-        TrackerSpec(
-            name="Linked",
-            shortname="linked",
-            fields=[
-                FieldSpec("title", "Title", FieldType.STRING, required=True, is_title=True),
-                FieldSpec("links", "Links", FieldType.LINKS),
-                FieldSpec("effort", "Effort", FieldType.INTEGER),
-                FieldSpec("ratio", "Ratio", FieldType.FLOAT),
-            ],
-        ),
-    )
+    linked = typed_tracker(public_project, "links", "effort", "ratio", shortname="linked")
     secret = create_artifact(tasks, author=alice, values={"title": "Secret"}).artifact
     client = client_for(carol)
 
@@ -158,17 +146,7 @@ def test_links_to_unknown_or_unreadable_artifacts_are_refused(
 
 
 def test_datetimes_at_the_edge_of_the_calendar_are_400(public_project: Project, bob: User) -> None:
-    tracker = create_tracker(
-        public_project,
-        TrackerSpec(
-            name="Dated",
-            shortname="dated",
-            fields=[
-                FieldSpec("title", "Title", FieldType.STRING, required=True, is_title=True),
-                FieldSpec("seen", "Seen at", FieldType.DATETIME),
-            ],
-        ),
-    )
+    tracker = typed_tracker(public_project, "seen", shortname="dated")
 
     response = post_artifact(
         client_for(bob),

@@ -24,10 +24,10 @@ from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tracker.models import FieldType, Membership, Project, Tracker, User
+from tests.support.world import typed_tracker
+from tracker.models import Membership, Project, Tracker, User
 from tracker.services.artifacts import create_artifact, update_artifact
 from tracker.services.projects import set_member
-from tracker.services.trackers import FieldSpec, TrackerSpec, create_tracker
 from tuleap_backend.wsgi import application
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
@@ -150,24 +150,8 @@ def world(
     dave: User,
     admin_user: User,
 ) -> World:
-    typed = create_tracker(
-        public_project,
-        TrackerSpec(
-            name="Typed",
-            shortname="typed",
-            fields=[
-                FieldSpec("title", "Title", FieldType.STRING, required=True, is_title=True),
-                FieldSpec("effort", "Effort", FieldType.INTEGER),
-                FieldSpec("ratio", "Ratio", FieldType.FLOAT),
-                FieldSpec("due", "Due", FieldType.DATE),
-                FieldSpec("seen", "Seen at", FieldType.DATETIME),
-                FieldSpec("os", "OS", FieldType.MULTI_SELECT, options=("Linux", "macOS")),
-                FieldSpec("watchers", "Watchers", FieldType.USERS, notify=True),
-                FieldSpec("labels", "Labels", FieldType.OPEN_LIST),
-                FieldSpec("links", "Links", FieldType.LINKS),
-                FieldSpec("files", "Files", FieldType.FILES),
-            ],
-        ),
+    typed = typed_tracker(
+        public_project, "effort", "ratio", "due", "seen", "os", "watchers", "labels", "links", "files"
     )
     crash = create_artifact(
         bugs, author=alice, values={"title": "Crash", "status": "New", "cc": ["bob"]}

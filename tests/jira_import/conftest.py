@@ -7,9 +7,6 @@ in Jira) has an active account here with the same email.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -22,9 +19,10 @@ from tests.support.fake_jira import (
     CLOUD_API_TOKEN,
     CLOUD_EMAIL,
     SERVER_PAT,
-    FakeJiraData,
     FakeJiraServer,
 )
+from tests.support.fake_jira.fixtures import cloud, realistic_jira, server  # noqa: F401 (fixtures)
+from tests.support.workers import kill_tree
 from tracker.jira_import import services
 from tracker.jira_import.client import JiraCredentials
 from tracker.models import JiraImport, Project, User
@@ -52,20 +50,7 @@ def flavor(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def jira(flavor: str) -> Iterator[FakeJiraServer]:
     """The realistic dataset (DEMO and OPS), in the flavor of the test's parameter."""
-    with FakeJiraServer(FakeJiraData.realistic(), flavor=flavor) as server:
-        yield server
-
-
-@pytest.fixture
-def cloud() -> Iterator[FakeJiraServer]:
-    with FakeJiraServer(FakeJiraData.realistic(), flavor="cloud") as server:
-        yield server
-
-
-@pytest.fixture
-def server() -> Iterator[FakeJiraServer]:
-    with FakeJiraServer(FakeJiraData.realistic(), flavor="server") as server:
-        yield server
+    yield from realistic_jira(flavor)
 
 
 def credentials_for(srv: FakeJiraServer, **changes: str) -> JiraCredentials:
@@ -151,26 +136,8 @@ class Worker:
 
     def kill(self) -> None:
         """SIGKILL the worker and its work horse (which RQ puts in a session of its own)."""
-        for pid in [self.process.pid, *descendants(self.process.pid)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        kill_tree(self.process.pid)
         self.process.communicate(timeout=30)
-
-
-def descendants(pid: int) -> list[int]:
-    """Children, grandchildren... of a process (Linux /proc)."""
-    found: list[int] = []
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
-                children = [int(child) for child in (task / "children").read_text().split()]
-            except (OSError, ValueError):
-                continue
-            found += children
-            pending += children
-    return found
 
 
 @pytest.fixture

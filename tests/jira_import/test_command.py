@@ -86,6 +86,18 @@ def test_bad_input_is_an_error_naming_the_problem(
     assert not Tracker.objects.filter(shortname="demo-bug").exists()
 
 
+def import_demo_bugs(manage_py: list[str], url: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``manage.py import_jira`` of DEMO's bugs into the public project, in a process of its own."""
+    options = ["--url", url, "--project", "DEMO", "--issue-type", "Bug", "--into", "demo"]
+    return subprocess.run(
+        [*manage_py, "import_jira", *options],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @pytest.mark.slow
 def test_a_failed_import_exits_non_zero_with_the_error(
     cloud, public_project, alice, subprocess_env, manage_py
@@ -94,47 +106,13 @@ def test_a_failed_import_exits_non_zero_with_the_error(
     env["JIRA_TOKEN"] = "not-the-right-token-5d1f"
     cloud.fail_next(r"/search/jql$", 500, times=10)  # once the checks pass, the import fails
 
-    refused = subprocess.run(
-        [
-            *manage_py,
-            "import_jira",
-            "--url",
-            cloud.url,
-            "--project",
-            "DEMO",
-            "--issue-type",
-            "Bug",
-            "--into",
-            "demo",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    refused = import_demo_bugs(manage_py, cloud.url, env)
     assert refused.returncode != 0
     assert "refused these credentials (401 Unauthorized)" in refused.stderr
     assert "not-the-right-token-5d1f" not in refused.stdout + refused.stderr
 
     env["JIRA_TOKEN"] = CLOUD_API_TOKEN
-    failed = subprocess.run(
-        [
-            *manage_py,
-            "import_jira",
-            "--url",
-            cloud.url,
-            "--project",
-            "DEMO",
-            "--issue-type",
-            "Bug",
-            "--into",
-            "demo",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    failed = import_demo_bugs(manage_py, cloud.url, env)
     assert failed.returncode != 0
     assert "The import failed: Jira at 127.0.0.1" in failed.stderr
     assert "server error (500) when searching the issues of DEMO" in failed.stderr

@@ -19,9 +19,11 @@ from tracker.models import Artifact, Attachment, JiraImport, Tracker
 SEARCH = r"/search(/jql)?$"
 
 
-def assert_failed_cleanly(
+def assert_run_fails_cleanly(
     jira_import: JiraImport, message: str, mailoutbox, media: Path, *, key: str = "DEMO"
 ) -> None:
+    """Run the import: it fails with ``message``, leaves nothing behind and tells the requester."""
+    services.run_import(jira_import)
     jira_import.refresh_from_db()
     assert jira_import.status == "failed"
     assert message in jira_import.error
@@ -167,8 +169,7 @@ def test_an_unreachable_host_fails_the_import(public_project, alice, mailoutbox,
     jira_import = pending_row(
         f"http://127.0.0.1:{free_port()}", public_project, alice, token="some-token-0001"
     )
-    services.run_import(jira_import)
-    assert_failed_cleanly(jira_import, "Cannot connect to 127.0.0.1:", mailoutbox, settings.MEDIA_ROOT)
+    assert_run_fails_cleanly(jira_import, "Cannot connect to 127.0.0.1:", mailoutbox, settings.MEDIA_ROOT)
 
 
 def test_a_host_refused_when_the_import_runs_fails_it(
@@ -176,8 +177,7 @@ def test_a_host_refused_when_the_import_runs_fails_it(
 ) -> None:
     jira_import = new_import(cloud, public_project, alice)
     settings.JIRA_ALLOWED_HOSTS = []  # an administrator withdrew the exception meanwhile
-    services.run_import(jira_import)
-    assert_failed_cleanly(jira_import, "resolves to an internal address", mailoutbox, settings.MEDIA_ROOT)
+    assert_run_fails_cleanly(jira_import, "resolves to an internal address", mailoutbox, settings.MEDIA_ROOT)
 
 
 def test_credentials_revoked_before_the_run_fail_it_with_401(
@@ -186,19 +186,9 @@ def test_credentials_revoked_before_the_run_fail_it_with_401(
     jira_import = pending_row(
         jira.url, public_project, alice, token="revoked-token", username="alice@example.com"
     )
-    services.run_import(jira_import)
-    assert_failed_cleanly(
+    assert_run_fails_cleanly(
         jira_import, "refused these credentials (401 Unauthorized)", mailoutbox, settings.MEDIA_ROOT
     )
-
-
-def test_access_lost_before_the_run_fails_it_with_403(
-    jira, public_project, alice, mailoutbox, settings
-) -> None:
-    jira_import = new_import(jira, public_project, alice)
-    jira.forbid_project("DEMO")
-    services.run_import(jira_import)
-    assert_failed_cleanly(jira_import, "403 Forbidden", mailoutbox, settings.MEDIA_ROOT)
 
 
 def test_a_project_gone_before_the_run_fails_it_with_404(
@@ -208,8 +198,7 @@ def test_a_project_gone_before_the_run_fails_it_with_404(
     if jira.cloud:
         JiraImport.objects.filter(pk=jira_import.pk).update(username="alice@example.com")
         jira_import.refresh_from_db()
-    services.run_import(jira_import)
-    assert_failed_cleanly(
+    assert_run_fails_cleanly(
         jira_import,
         "No Jira project with the key GONE is visible with these credentials.",
         mailoutbox,
@@ -246,8 +235,7 @@ def test_a_timeout_fails_the_import(jira, public_project, alice, mailoutbox, set
     settings.JIRA_MAX_RETRIES = 1
     settings.JIRA_RETRY_MAX_DELAY = 0
     jira.delay(SEARCH, 3)
-    services.run_import(jira_import)
-    assert_failed_cleanly(
+    assert_run_fails_cleanly(
         jira_import,
         "did not answer within 1 seconds when searching the issues of DEMO",
         mailoutbox,
@@ -256,22 +244,28 @@ def test_a_timeout_fails_the_import(jira, public_project, alice, mailoutbox, set
     assert len(jira.requests_to(SEARCH)) == 2  # tried again once, then gave up
 
 
-def test_malformed_json_fails_the_import(jira, public_project, alice, mailoutbox, settings) -> None:
-    jira_import = new_import(jira, public_project, alice)
-    jira.malformed(SEARCH)
-    services.run_import(jira_import)
-    assert_failed_cleanly(
-        jira_import, "sent an answer that is not valid JSON when searching", mailoutbox, settings.MEDIA_ROOT
-    )
-
-
-def test_an_answer_of_the_wrong_shape_fails_the_import(
-    jira, public_project, alice, mailoutbox, settings
+@pytest.mark.parametrize(
+    ("break_jira", "message"),
+    [
+        pytest.param(lambda jira: jira.forbid_project("DEMO"), "403 Forbidden", id="access-lost-403"),
+        pytest.param(
+            lambda jira: jira.malformed(SEARCH),
+            "sent an answer that is not valid JSON when searching",
+            id="malformed-json",
+        ),
+        pytest.param(
+            lambda jira: jira.fail_next(SEARCH, 200, body={"issues": "not a list"}),
+            "unexpected shape when searching",
+            id="wrong-shape",
+        ),
+    ],
+)
+def test_jira_going_wrong_after_the_checks_fails_the_import(
+    break_jira, message, jira, public_project, alice, mailoutbox, settings
 ) -> None:
     jira_import = new_import(jira, public_project, alice)
-    jira.fail_next(SEARCH, 200, body={"issues": "not a list"})
-    services.run_import(jira_import)
-    assert_failed_cleanly(jira_import, "unexpected shape when searching", mailoutbox, settings.MEDIA_ROOT)
+    break_jira(jira)
+    assert_run_fails_cleanly(jira_import, message, mailoutbox, settings.MEDIA_ROOT)
 
 
 def test_a_failure_after_some_pages_removes_everything_already_written(

@@ -7,7 +7,7 @@ URL guard unless listed in JIRA_ALLOWED_HOSTS, which these tests do.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,8 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
-from tests.support.fake_jira import CLOUD_API_TOKEN, CLOUD_EMAIL, SERVER_PAT, FakeJiraData, FakeJiraServer
+from tests.support.fake_jira import CLOUD_API_TOKEN, CLOUD_EMAIL, SERVER_PAT, FakeJiraServer
+from tests.support.fake_jira.fixtures import cloud, server  # noqa: F401 (fixtures)
 from tests.support.redis_server import free_port
 from tracker.jira_import import vault
 from tracker.models import JiraImport, Project, User
@@ -32,20 +33,6 @@ def jira_settings(settings, tmp_path: Path) -> None:
     settings.JIRA_RETRY_MAX_DELAY = 1
     settings.JIRA_MAX_RETRIES = 1
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def cloud() -> Iterator[FakeJiraServer]:
-    """Jira Cloud with the realistic dataset: DEMO ("Demo Project") and OPS ("Operations")."""
-    with FakeJiraServer(FakeJiraData.realistic(), flavor="cloud") as server:
-        yield server
-
-
-@pytest.fixture
-def server() -> Iterator[FakeJiraServer]:
-    """Jira Data Center, same data, personal access tokens."""
-    with FakeJiraServer(FakeJiraData.realistic(), flavor="server") as server:
-        yield server
 
 
 @pytest.fixture

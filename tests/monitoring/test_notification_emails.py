@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from tests.monitoring.conftest import Scrape
-from tests.support.smtp import SMTPServer
+from tests.support.smtp import SMTPServer, smtp_for
 from tracker.models import Tracker, User
 from tracker.services.artifacts import create_artifact
 
@@ -18,13 +18,7 @@ QUEUE = settings.NOTIFICATIONS_QUEUE
 
 @pytest.fixture
 def smtp(settings) -> Iterator[SMTPServer]:
-    server = SMTPServer()
-    for name, value in server.settings().items():
-        setattr(settings, name, value)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from smtp_for(settings)
 
 
 @pytest.mark.django_db

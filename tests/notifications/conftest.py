@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_user
-from tests.notifications.processes import ManagedProcess, kill_pids_in
-from tests.support.smtp import SMTPServer
+from tests.support.smtp import SMTPServer, smtp_for
+from tests.support.workers import ManagedProcess, kill_pids_in
 from tracker.models import Changeset, User
 
 
@@ -23,13 +23,7 @@ def fast_password_hashing(settings) -> None:
 @pytest.fixture
 def smtp(settings) -> Iterator[SMTPServer]:
     """An aiosmtpd server the project's email settings point at."""
-    server = SMTPServer()
-    for name, value in server.settings().items():
-        setattr(settings, name, value)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from smtp_for(settings)
 
 
 @pytest.fixture

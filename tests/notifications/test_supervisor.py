@@ -10,8 +10,8 @@ import subprocess
 import pytest
 from rq import Worker
 
-from tests.notifications.processes import alive, wait_until
 from tests.support.smtp import SMTPServer
+from tests.support.workers import alive, wait_until
 from tracker.models import Changeset, NotificationRecord, Tracker, User
 from tracker.services.artifacts import create_artifact
 from tracker.workers.supervisor import planned_workers, worker_states

@@ -16,8 +16,8 @@ from rq.command import send_stop_job_command
 
 from tests.conftest import client_for, make_user
 from tests.notifications.conftest import who_got
-from tests.notifications.processes import kill_tree, wait_until
 from tests.support.smtp import SMTPServer
+from tests.support.workers import kill_tree, wait_until
 from tracker.models import (
     Changeset,
     NotificationDelivery,

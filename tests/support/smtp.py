@@ -12,7 +12,7 @@ import email
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -183,3 +183,14 @@ class SMTPServer:
 
     def wait_for_addresses(self, count: int, timeout: float = 30.0) -> bool:
         return self.wait_for(lambda server: len(server.addresses()) >= count, timeout)
+
+
+def smtp_for(settings: Any) -> Iterator[SMTPServer]:
+    """A server the project's email settings point at, for a fixture to ``yield from``.
+
+    ``settings`` is pytest-django's fixture: the email settings go back to what they were afterwards.
+    """
+    with SMTPServer() as server:
+        for name, value in server.settings().items():
+            setattr(settings, name, value)
+        yield server

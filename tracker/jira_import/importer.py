@@ -634,15 +634,20 @@ class Importer:
                 skipped,
             )
         except (KeyError, TypeError, AttributeError, ValueError) as error:
-            logger.error(
-                "Jira import %s: issue %s has an unexpected shape (%s)",
-                self.jira_import.pk,
-                key,
-                type(error).__name__,
-            )
-            raise JiraResponseError(
-                f"Jira sent the issue {key} in an unexpected shape; the import stopped."
-            ) from None
+            raise self._unexpected_shape(key, error) from None
+
+    def _unexpected_shape(self, key: str, error: Exception) -> JiraResponseError:
+        """Log an issue Jira sent in a shape we cannot read, and the error that stops the import.
+
+        Only the exception's type is logged: its text may quote the issue's content.
+        """
+        logger.error(
+            "Jira import %s: issue %s has an unexpected shape (%s)",
+            self.jira_import.pk,
+            key,
+            type(error).__name__,
+        )
+        return JiraResponseError(f"Jira sent the issue {key} in an unexpected shape; the import stopped.")
 
     def _fetch_comments(self, issue: dict[str, Any], key: str) -> list[dict[str, Any]]:
         """The issue's comments, each with its rendered HTML when Jira gives one."""
@@ -1044,15 +1049,7 @@ class Importer:
                 try:
                     plans.append(self._plan(fetched))
                 except (KeyError, TypeError, AttributeError, ValueError) as error:
-                    logger.error(
-                        "Jira import %s: issue %s has an unexpected shape (%s)",
-                        self.jira_import.pk,
-                        key,
-                        type(error).__name__,
-                    )
-                    raise JiraResponseError(
-                        f"Jira sent the issue {key} in an unexpected shape; the import stopped."
-                    ) from None
+                    raise self._unexpected_shape(key, error) from None
             self._write(plans)
         except BaseException:
             page.discard_files()  # the page's rows are rolled back: its files go too

@@ -1,4 +1,4 @@
-"""Starting and stopping real ``manage.py rqworker`` and ``manage.py backend_workers`` processes."""
+"""Real ``manage.py`` worker processes for tests (``rqworker``, ``backend_workers``): start, wait, kill."""
 
 from __future__ import annotations
 
