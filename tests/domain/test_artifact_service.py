@@ -7,9 +7,10 @@ from collections.abc import Iterator
 import pytest
 from django.db import transaction
 
+from tests.support.world import typed_tracker
 from tracker.models import Changeset, ChangesetValue, Field, FieldOption, FieldType, Tracker, User
 from tracker.services.artifacts import ArtifactValidationError, create_artifact, update_artifact
-from tracker.services.trackers import FieldSpec, TrackerSpec, create_tracker
+from tracker.services.trackers import FieldSpec
 from tracker.signals import artifact_saved, changeset_recorded
 
 
@@ -54,24 +55,8 @@ def test_an_update_that_changes_nothing_is_refused(bugs: Tracker, alice: User) -
 
 
 def test_values_are_validated_per_field_type(public_project, alice: User) -> None:
-    tracker = create_tracker(
-        public_project,
-        TrackerSpec(
-            name="Typed",
-            shortname="typed",
-            fields=[
-                FieldSpec("title", "Title", FieldType.STRING, required=True, is_title=True),
-                FieldSpec("effort", "Effort", FieldType.INTEGER),
-                FieldSpec("ratio", "Ratio", FieldType.FLOAT),
-                FieldSpec("due", "Due", FieldType.DATE),
-                FieldSpec("seen", "Seen at", FieldType.DATETIME),
-                FieldSpec("severity", "Severity", FieldType.SELECT, options=("Minor", "Major")),
-                FieldSpec("os", "OS", FieldType.MULTI_SELECT, options=("Linux", "macOS")),
-                FieldSpec("owner", "Owner", FieldType.USER),
-                FieldSpec("labels", "Labels", FieldType.OPEN_LIST),
-                FieldSpec("links", "Links", FieldType.LINKS),
-            ],
-        ),
+    tracker = typed_tracker(
+        public_project, "effort", "ratio", "due", "seen", "severity", "os", "owner", "labels", "links"
     )
     with pytest.raises(ArtifactValidationError) as error:
         create_artifact(
@@ -207,34 +192,14 @@ def test_required_field_cannot_be_emptied(bugs: Tracker, alice: User) -> None:
 def test_hostile_values_are_refused_not_crashed_on(
     public_project, alice: User, field_type: str, raw: object
 ) -> None:
-    tracker = create_tracker(
-        public_project,
-        TrackerSpec(
-            name="Edge",
-            shortname="edge",
-            fields=[
-                FieldSpec("title", "Title", FieldType.STRING, required=True, is_title=True),
-                FieldSpec("edge", "Edge", field_type),
-            ],
-        ),
-    )
+    tracker = typed_tracker(public_project, FieldSpec("edge", "Edge", field_type), shortname="edge")
     with pytest.raises(ArtifactValidationError) as error:
         create_artifact(tracker, author=alice, values={"title": "x", "edge": raw})
     assert list(error.value.errors) == ["edge"]
 
 
 def test_links_to_outside_issues_are_kept_and_checked(public_project, alice: User) -> None:
-    tracker = create_tracker(
-        public_project,
-        TrackerSpec(
-            name="Linked",
-            shortname="linked",
-            fields=[
-                FieldSpec("title", "Title", FieldType.STRING, required=True, is_title=True),
-                FieldSpec("links", "Links", FieldType.LINKS),
-            ],
-        ),
-    )
+    tracker = typed_tracker(public_project, "links", shortname="linked")
     other = create_artifact(tracker, author=alice, values={"title": "Other"}).artifact
     outside = {"key": "OPS-1", "url": "https://jira.example.com/browse/OPS-1", "type": "relates to"}
     changeset = create_artifact(
@@ -256,17 +221,7 @@ def test_links_to_outside_issues_are_kept_and_checked(public_project, alice: Use
 def test_datetimes_read_as_people_write_them(public_project, alice: User) -> None:
     from tracker.services.history import artifact_view
 
-    tracker = create_tracker(
-        public_project,
-        TrackerSpec(
-            name="Timed",
-            shortname="timed",
-            fields=[
-                FieldSpec("title", "Title", FieldType.STRING, required=True, is_title=True),
-                FieldSpec("seen", "Seen at", FieldType.DATETIME),
-            ],
-        ),
-    )
+    tracker = typed_tracker(public_project, "seen", shortname="timed")
     artifact = create_artifact(
         tracker, author=alice, values={"title": "x", "seen": "2026-11-30T11:00:00+01:00"}
     ).artifact
@@ -293,3 +248,29 @@ def test_imported_rich_text_reads_as_text_in_diffs_and_as_safe_html_on_the_page(
     assert shown["description"][1] == "<p>Steps &amp; notes</p><p>Two</p>"
     [entry] = history(artifact)
     assert {c.field.name: c.new_text for c in entry.changes}["description"] == "Steps & notes\n\nTwo"
+
+
+@pytest.mark.parametrize("hostile", ["- " * 5000 + "x", "1. " * 6000, "[" * 20_000, "> " * 9000 + "x"])
+def test_a_hostile_markdown_comment_cannot_break_the_history(
+    bugs: Tracker, alice: User, hostile: str
+) -> None:
+    from tracker.services.history import history
+
+    artifact = create_artifact(bugs, author=alice, values={"title": "Target"}).artifact
+    update_artifact(artifact, author=alice, comment=hostile, comment_format="markdown")
+    # It should still render (the nesting is capped, the parser is linear), escaped and sanitized.
+    entries = history(artifact)
+    assert entries[-1].comment_html
+    assert "<script" not in entries[-1].comment_html
+
+
+def test_markdown_comments_are_bounded_and_formats_checked(bugs: Tracker, alice: User) -> None:
+    artifact = create_artifact(bugs, author=alice, values={"title": "Target"}).artifact
+    with pytest.raises(ArtifactValidationError) as error:
+        update_artifact(artifact, author=alice, comment="x" * 20_001, comment_format="markdown")
+    assert "at most 20000 characters" in error.value.errors["comment"][0]
+    with pytest.raises(ArtifactValidationError) as error:
+        update_artifact(artifact, author=alice, comment="hi", comment_format="rtf")
+    assert list(error.value.errors) == ["comment"]
+    update_artifact(artifact, author=alice, comment="x" * 20_001, comment_format="text")
+    assert artifact.changesets.count() == 2

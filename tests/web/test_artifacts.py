@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from tests.support.world import typed_tracker
 from tracker.models import (
     Artifact,
     ArtifactSubscription,
@@ -19,7 +20,6 @@ from tracker.models import (
 )
 from tracker.services.artifacts import create_artifact, update_artifact
 from tracker.services.fields import add_field
-from tracker.services.trackers import FieldSpec, TrackerSpec, create_tracker
 
 
 def artifact_url(artifact: Artifact) -> str:
@@ -29,28 +29,7 @@ def artifact_url(artifact: Artifact) -> str:
 @pytest.fixture
 def typed(public_project: Project) -> Tracker:
     """A tracker with a field of each type."""
-    return create_tracker(
-        public_project,
-        TrackerSpec(
-            name="Typed",
-            shortname="typed",
-            fields=[
-                FieldSpec("title", "Title", FieldType.STRING, required=True, is_title=True),
-                FieldSpec("details", "Details", FieldType.TEXT),
-                FieldSpec("effort", "Effort", FieldType.INTEGER),
-                FieldSpec("ratio", "Ratio", FieldType.FLOAT),
-                FieldSpec("due", "Due", FieldType.DATE),
-                FieldSpec("seen", "Seen at", FieldType.DATETIME),
-                FieldSpec("severity", "Severity", FieldType.SELECT, options=("Minor", "Major")),
-                FieldSpec("os", "OS", FieldType.MULTI_SELECT, options=("Linux", "macOS")),
-                FieldSpec("owner", "Owner", FieldType.USER),
-                FieldSpec("reviewers", "Reviewers", FieldType.USERS),
-                FieldSpec("labels", "Labels", FieldType.OPEN_LIST),
-                FieldSpec("files", "Files", FieldType.FILES),
-                FieldSpec("links", "Links", FieldType.LINKS),
-            ],
-        ),
-    )
+    return typed_tracker(public_project)
 
 
 # The generated form ---------------------------------------------------------------------------
@@ -277,9 +256,13 @@ def test_a_script_in_a_comment_is_escaped_or_sanitized(
         comment_format="html",
     )
     page = client.get(artifact_url(crash)).content.decode()
+    # No live script, image or handler: plain text and Markdown show what was typed, escaped;
+    # HTML comments are sanitized.
     assert "<script>alert" not in page
-    assert "onerror" not in page and "onclick" not in page
+    assert "<img src=x" not in page and "onerror=alert(1)>" not in page and "onclick" not in page
     assert "&lt;script&gt;alert(&#x27;text&#x27;)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "<p>hi</p>" in page
 
 
 def test_a_title_with_markup_is_escaped(client_as, bugs: Tracker, alice: User, bob: User) -> None:

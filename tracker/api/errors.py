@@ -24,6 +24,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         errors = dict(exc.errors)
         body: dict[str, Any] = {}
         general = errors.pop(NON_FIELD, None)
+        comment = errors.pop("comment", None)
+        if comment:
+            body["comment"] = comment
         if errors:
             body["values"] = errors
         if general:

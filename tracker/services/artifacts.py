@@ -29,6 +29,9 @@ from tracker.services.values import (
 )
 
 NON_FIELD = "__all__"
+COMMENT_MAX_LENGTH = 200_000
+# Markdown is rendered on every view of the history and in every email: keep it to a sane size.
+MARKDOWN_COMMENT_MAX_LENGTH = 20_000
 
 
 class ArtifactValidationError(Exception):
@@ -38,6 +41,24 @@ class ArtifactValidationError(Exception):
         self.errors = dict(errors)
         summary = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in self.errors.items())
         super().__init__(summary)
+
+
+def _check_comment(comment: str, comment_format: str) -> None:
+    if comment_format not in Changeset.CommentFormat.values:
+        raise ArtifactValidationError({"comment": ["Choose plain text or Markdown for the comment."]})
+    limit = (
+        MARKDOWN_COMMENT_MAX_LENGTH
+        if comment_format == Changeset.CommentFormat.MARKDOWN
+        else COMMENT_MAX_LENGTH
+    )
+    if len(comment) > limit:
+        raise ArtifactValidationError(
+            {
+                "comment": [
+                    f"Write at most {limit} characters in a {comment_format} comment ({len(comment)} here)."
+                ]
+            }
+        )
 
 
 def _fields(tracker: Tracker) -> list[Field]:
@@ -179,6 +200,8 @@ def create_artifact(
 ) -> Changeset:
     """Create an artifact with its first changeset; raises ArtifactValidationError on bad values."""
     uploads = uploads or {}
+    comment = comment.strip()
+    _check_comment(comment, comment_format)
     fields = _fields(tracker)
     changes = _validate(tracker, fields, values, artifact=None, author=author, uploads=uploads)
     changes = {f: v for f, v in changes.items() if not is_empty(v)}
@@ -197,7 +220,7 @@ def create_artifact(
             changes,
             uploads,
             author=author,
-            comment=comment.strip(),
+            comment=comment,
             comment_format=comment_format,
             submitted_on=when,
             is_creation=True,
@@ -222,6 +245,7 @@ def update_artifact(
     values = values or {}
     uploads = uploads or {}
     comment = comment.strip()
+    _check_comment(comment, comment_format)
     with transaction.atomic():
         # Lock the row: two concurrent edits must each see the other's values as "old".
         artifact = Artifact.objects.select_for_update().select_related("tracker").get(pk=artifact.pk)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from html import unescape
 from typing import Any
 
-import markdown
 import nh3
 from django.utils.html import escape, linebreaks
+from markdown_it import MarkdownIt
 
 from tracker.models import Artifact, Attachment, Changeset, Field, FieldOption, FieldType, Tracker, User
 
@@ -44,12 +44,24 @@ def sanitize_html(html: str) -> str:
     )
 
 
+# CommonMark without raw HTML. markdown-it-py parses in linear time and caps nesting, so a hostile
+# comment ("[" * n, "- " * n) cannot make every later view of its artifact slow or fail.
+MARKDOWN = MarkdownIt("commonmark", {"html": False, "maxNesting": 20}).enable(["table", "strikethrough"])
+
+
+def markdown_html(text: str) -> str:
+    try:
+        return sanitize_html(MARKDOWN.render(text))
+    except (RecursionError, ValueError):
+        return str(linebreaks(escape(text)))
+
+
 def comment_html(changeset: Changeset) -> str:
     """The comment as safe HTML, whatever its format."""
     if not changeset.comment:
         return ""
     if changeset.comment_format == Changeset.CommentFormat.MARKDOWN:
-        return sanitize_html(markdown.markdown(changeset.comment, extensions=["fenced_code", "tables"]))
+        return markdown_html(changeset.comment)
     if changeset.comment_format == Changeset.CommentFormat.HTML:
         return sanitize_html(changeset.comment)
     return str(linebreaks(escape(changeset.comment)))
