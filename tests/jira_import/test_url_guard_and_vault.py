@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +24,9 @@ from tracker.jira_import import url_guard, vault
         "http://[::1]:8080",
         "http://0.0.0.0",
         "http://[::ffff:127.0.0.1]",
+        "http://100.100.100.200/latest/meta-data",  # shared address space: a cloud metadata service
+        "http://[2002:7f00:1::]",  # 6to4 wrapping 127.0.0.1
+        "http://[2002:a00:5::]",  # 6to4 wrapping 10.0.0.5
     ],
 )
 def test_internal_addresses_are_refused(url: str, settings) -> None:
@@ -103,3 +107,32 @@ def test_tokens_are_encrypted_and_round_trip(settings) -> None:
         vault.decrypt(blob)
     with pytest.raises(vault.TokenUnavailable, match="erased"):
         vault.decrypt("")
+
+
+def test_a_name_that_rebinds_to_an_internal_address_is_refused_at_connection(
+    settings, redirecting_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the check's lookup sees a public address, the connection's lookup loopback.
+
+    A real rebinding DNS server cannot run here, so the resolver is the one thing replaced.
+    """
+    settings.JIRA_ALLOWED_HOSTS = []
+    port = int(redirecting_server.rsplit(":", 1)[1])
+    real_getaddrinfo = socket.getaddrinfo
+    answers: list[str] = []
+
+    def rebinding(host: str, *args: object, **kwargs: object) -> object:
+        if host == "rebind.example":
+            # The guard asks with proto=IPPROTO_TCP; urllib3's connection asks without it.
+            ip = "93.184.216.34" if kwargs.get("proto") == socket.IPPROTO_TCP else "127.0.0.1"
+            answers.append(ip)
+            return real_getaddrinfo(ip, *args, **kwargs)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    session = requests.Session()
+    session.trust_env = False
+    session.mount("http://", url_guard.GuardedAdapter())
+    with pytest.raises(url_guard.RefusedURL, match=r"led to an internal address \(127\.0\.0\.1\)"):
+        session.get(f"http://rebind.example:{port}/ok", timeout=5)
+    assert answers == ["93.184.216.34", "127.0.0.1"]

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 # Cloud metadata endpoints that are not covered by the private/link-local ranges everywhere.
 METADATA_ADDRESSES = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
@@ -29,18 +31,12 @@ def allowed_hosts() -> set[str]:
 
 
 def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if address in METADATA_ADDRESSES:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return not (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-    )
+    """Only globally routable addresses; IPv6 forms that embed an IPv4 address are judged by it."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is not None:
+            address = embedded
+    return address.is_global and not address.is_multicast and address not in METADATA_ADDRESSES
 
 
 def _resolve(host: str, port: int) -> Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address]:
@@ -77,8 +73,54 @@ def check_url(url: str) -> str:
     return url.rstrip("/")
 
 
+class _PeerCheckedConnection:
+    """Checks the address a connection actually reached, not only what an earlier lookup said.
+
+    The host name is resolved again when connecting: a DNS answer that changed in between (DNS
+    rebinding) would otherwise lead a public-looking name to an internal address.
+    """
+
+    host: str
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()  # type: ignore[misc]
+        if self.host.lower() not in allowed_hosts():
+            peer = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
+            if not _is_public(peer):
+                sock.close()
+                raise RefusedURL(
+                    f"{self.host} led to an internal address ({peer}); this server does not connect to "
+                    "internal addresses. An administrator may allow it in JIRA_ALLOWED_HOSTS."
+                )
+        return sock
+
+
+class _CheckedHTTPConnection(_PeerCheckedConnection, HTTPConnection):
+    pass
+
+
+class _CheckedHTTPSConnection(_PeerCheckedConnection, HTTPSConnection):
+    pass
+
+
+class _CheckedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
 class GuardedAdapter(HTTPAdapter):
-    """Checks every request (redirects included) against :func:`check_url` before sending it."""
+    """Checks every request (redirects included) against :func:`check_url` before sending it, and
+    every connection against the address it really reached."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _CheckedHTTPConnectionPool,
+            "https": _CheckedHTTPSConnectionPool,
+        }
 
     def send(self, request: Any, **kwargs: Any) -> Any:
         check_url(request.url)
