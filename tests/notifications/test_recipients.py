@@ -163,13 +163,26 @@ def test_nothing_leaks_to_someone_who_may_not_read_a_private_project(
     assert all("dave@example.com" not in [a.lower() for a in item.rcpt_tos] for item in smtp.received)
 
 
-def test_a_plain_address_on_a_private_tracker_list_is_kept(saving, smtp: SMTPServer, tasks, alice) -> None:
-    # A project administrator typed it on purpose: an address with no account here (a team list).
+def test_a_plain_address_on_a_private_tracker_list_gets_nothing(
+    saving, smtp: SMTPServer, tasks, alice, bob, caplog
+) -> None:
+    # An address with no account here cannot read a private project: no title may reach it.
     NotificationListEntry.objects.create(tracker=tasks, email="secret-team@example.org")
+    NotificationListEntry.objects.create(tracker=tasks, user=bob)
 
-    creation = saving(create_artifact, tasks, author=alice, values={"title": "Secret plan"})
+    with caplog.at_level("INFO", logger="tracker.notifications.recipients"):
+        creation = saving(create_artifact, tasks, author=alice, values={"title": "Secret plan"})
 
-    assert who_got(smtp, creation) == ["secret-team"]
+    assert who_got(smtp, creation) == ["bob"]
+    assert "1 address(es) of the notification list skipped" in caplog.text
+
+
+def test_a_plain_address_on_a_public_tracker_list_is_notified(saving, smtp: SMTPServer, bugs, alice) -> None:
+    NotificationListEntry.objects.create(tracker=bugs, email="qa-team@example.org")
+
+    creation = saving(create_artifact, bugs, author=alice, values={"title": "Public crash"})
+
+    assert who_got(smtp, creation) == ["qa-team"]
 
 
 def test_each_address_gets_one_email_per_changeset(saving, smtp: SMTPServer, bugs, alice, bob) -> None:

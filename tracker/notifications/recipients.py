@@ -16,6 +16,7 @@ The number of queries does not depend on the number of recipients.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ from django.db.models.functions import Lower
 from tracker import permissions
 from tracker.models import ArtifactSubscription, Field, NotificationListEntry, User
 from tracker.notifications.context import NotificationContext
+
+logger = logging.getLogger(__name__)
 
 
 class Why(enum.IntEnum):
@@ -204,6 +207,15 @@ def recipients_for(context: NotificationContext) -> list[Recipient]:
     recipients: dict[str, Recipient] = {}
     for user in sorted(readers, key=lambda user: (reasons[user.pk], user.pk)):
         recipients.setdefault(user.email.lower(), Recipient(user.email, reasons[user.pk], user))
-    for lower, address in plain.items():
-        recipients.setdefault(lower, Recipient(address, Reason(Why.NOTIFICATION_LIST)))
+    if context.project.is_public:
+        for lower, address in plain.items():
+            recipients.setdefault(lower, Recipient(address, Reason(Why.NOTIFICATION_LIST)))
+    elif plain:
+        # An address with no account here cannot read a private project: it gets nothing from it.
+        logger.info(
+            "Changeset %s: %d address(es) of the notification list skipped: no account may read project %s.",
+            context.changeset.pk,
+            len(plain),
+            context.project.shortname,
+        )
     return list(recipients.values())
