@@ -80,6 +80,7 @@ def start_private_redis(url: str) -> tuple[str, subprocess.Popen[bytes]]:
     password = password_file.read_text().strip()
     port = urlsplit(url).port or 6379
     config = REDIS_DIR / "redis.conf"
+    config.touch(mode=0o600)  # it holds requirepass: private before the password is written
     config.write_text(
         "\n".join(
             [
@@ -94,7 +95,6 @@ def start_private_redis(url: str) -> tuple[str, subprocess.Popen[bytes]]:
             ]
         )
     )
-    config.chmod(0o600)
     process = subprocess.Popen([binary, str(config)], start_new_session=True)
     private_url = with_password(url, password)
     deadline = time.monotonic() + 10
@@ -145,6 +145,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main() -> None:
+    # var/ holds the database (sessions, password hashes), Redis's data and secrets: ours alone.
+    os.umask(0o077)
     env = dict(os.environ)
     VAR.mkdir(exist_ok=True)
     from tuleap_backend.env import secret_key_from_file
