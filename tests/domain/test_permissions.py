@@ -42,3 +42,26 @@ def test_a_tracker_still_being_imported_is_hidden_until_the_import_ends(
     jira_import.status = JiraImport.Status.DONE
     jira_import.save()
     assert set(permissions.readable_trackers(carol)) == {bugs, half_built}
+
+
+def test_a_link_into_another_private_project_is_not_named(
+    public_project: Project, bugs: Tracker, tasks: Tracker, alice: User
+) -> None:
+    from tests.support.world import typed_tracker
+    from tracker.services.artifacts import create_artifact
+    from tracker.services.history import artifact_view, history
+
+    secret = create_artifact(tasks, author=alice, values={"title": "Secret plan"}).artifact
+    neighbour = create_artifact(bugs, author=alice, values={"title": "Public bug"}).artifact
+    linked = typed_tracker(public_project, "links", shortname="linked")
+    artifact = create_artifact(
+        linked,
+        author=alice,
+        values={"title": "Public", "links": [{"artifact": secret.pk, "type": "blocks"}, neighbour.pk]},
+    ).artifact
+
+    # Readers of this public artifact may not read the private project: its reference stays unsaid.
+    shown = {f.name: text for f, _, text, _ in artifact_view(artifact).current()}
+    assert shown["links"] == f"blocks an artifact of another project, {neighbour.reference}"
+    [entry] = history(artifact)
+    assert "task #" not in {c.field.name: c.new_text for c in entry.changes}["links"]

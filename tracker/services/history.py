@@ -101,10 +101,18 @@ class ValueRenderer:
     artifacts: dict[int, Artifact] = field(default_factory=dict)
     # Text fields of imported artifacts hold sanitized HTML (Jira's rendered descriptions).
     rich_text: bool = False
+    # The project of the artifact being shown: links into other private projects stay unnamed, since
+    # the reader (or an email's recipient) may not be able to read them.
+    project_id: int | None = None
 
     @classmethod
     def for_values(
-        cls, fields: Iterable[Field], values: Iterable[dict[str, Any]], *, rich_text: bool = False
+        cls,
+        fields: Iterable[Field],
+        values: Iterable[dict[str, Any]],
+        *,
+        rich_text: bool = False,
+        project_id: int | None = None,
     ) -> ValueRenderer:
         """``values``: dicts keyed by ``str(field.pk)`` (current_values, or a changeset's values)."""
         by_id = {str(f.pk): f for f in fields}
@@ -131,9 +139,12 @@ class ValueRenderer:
             options=FieldOption.objects.in_bulk(option_ids) if option_ids else {},
             attachments=Attachment.objects.in_bulk(attachment_ids) if attachment_ids else {},
             artifacts=(
-                Artifact.objects.select_related("tracker").in_bulk(artifact_ids) if artifact_ids else {}
+                Artifact.objects.select_related("tracker__project").in_bulk(artifact_ids)
+                if artifact_ids
+                else {}
             ),
             rich_text=rich_text,
+            project_id=project_id,
         )
 
     def _user_text(self, user_id: int) -> str:
@@ -148,8 +159,12 @@ class ValueRenderer:
         kind = f"{link['type']} " if link.get("type") else ""
         if "artifact" in link:
             target = self.artifacts.get(link["artifact"])
-            ref = target.reference if target else f"#{link['artifact']}"
-            return f"{kind}{ref}"
+            if target is None:
+                return f"{kind}a deleted artifact"
+            project = target.tracker.project
+            if self.project_id is not None and project.pk != self.project_id and not project.is_public:
+                return f"{kind}an artifact of another project"
+            return f"{kind}{target.reference}"
         return f"{kind}{link.get('key', '')} {link.get('url', '')}".strip()
 
     def text(self, field_: Field, value: Any) -> str:
@@ -251,7 +266,12 @@ def tracker_fields(tracker: Tracker) -> list[Field]:
 
 def artifact_view(artifact: Artifact, fields: Sequence[Field] | None = None) -> ArtifactView:
     fields = list(fields) if fields is not None else tracker_fields(artifact.tracker)
-    renderer = ValueRenderer.for_values(fields, [artifact.current_values], rich_text=is_imported(artifact))
+    renderer = ValueRenderer.for_values(
+        fields,
+        [artifact.current_values],
+        rich_text=is_imported(artifact),
+        project_id=artifact.tracker.project_id,
+    )
     return ArtifactView(artifact, fields, renderer)
 
 
@@ -280,6 +300,7 @@ def history(
         fields,
         [{str(v.field_id): v.value for v in c.values.all()} for c in changesets],
         rich_text=is_imported(artifact),
+        project_id=artifact.tracker.project_id,
     )
     state: dict[int, Any] = {}
     entries: list[HistoryEntry] = []
