@@ -85,9 +85,11 @@ def test_an_update_email_shows_who_when_the_comment_and_old_to_new(
     assert "Reproduced." in text
 
     html = email.part("text/html")
-    # The comment is sanitized: the formatting stays, scripts and javascript: links do not.
+    # The comment is safe: the Markdown formatting stays; the raw HTML typed in it is shown escaped,
+    # never as a live script or javascript: link.
     assert "<strong>here</strong>" in html
-    assert "<script" not in html and "javascript:" not in html
+    assert "<script" not in html and '<a href="javascript' not in html
+    assert "&lt;script&gt;" in html
     assert "<del>New</del> &rarr; <ins>In progress</ins>" in html
     # Values are escaped in the HTML part.
     assert "Crash on save &lt;Firefox&gt;" in html
@@ -96,7 +98,7 @@ def test_an_update_email_shows_who_when_the_comment_and_old_to_new(
 def test_rendered_once_per_group_of_recipients_and_sent_over_one_connection(
     saving, smtp: SMTPServer, bugs, alice, bob
 ) -> None:
-    watchers = people(3, "watcher")
+    watchers = people(3, "watcher", bugs.project)
     NotificationListEntry.objects.create(tracker=bugs, email="list@example.org")
     creation = saving(
         create_artifact,
