@@ -274,3 +274,22 @@ def test_markdown_comments_are_bounded_and_formats_checked(bugs: Tracker, alice:
     assert list(error.value.errors) == ["comment"]
     update_artifact(artifact, author=alice, comment="x" * 20_001, comment_format="text")
     assert artifact.changesets.count() == 2
+
+
+def test_user_fields_take_members_site_admins_and_people_already_named(
+    bugs: Tracker, alice: User, bob: User, dave: User, admin_user: User
+) -> None:
+    from tracker.services.projects import remove_member
+
+    # dave is not a member: naming him reads as an unknown user, by username or by email alike.
+    for reference in ("dave", "dave@example.com"):
+        with pytest.raises(ArtifactValidationError) as error:
+            create_artifact(bugs, author=alice, values={"title": "x", "assigned_to": reference})
+        assert "not a known active user of this project" in error.value.errors["assigned_to"][0]
+    artifact = create_artifact(
+        bugs, author=alice, values={"title": "x", "assigned_to": "bob", "cc": ["root"]}
+    ).artifact
+    # bob leaves the project: he stays on the artifact, and can be kept there while others change.
+    remove_member(bugs.project, bob)
+    update_artifact(artifact, author=alice, values={"cc": ["root", "bob"]})
+    assert artifact.changesets.count() == 2

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import make_user
 from tests.support.smtp import SMTPServer, smtp_for
 from tests.support.workers import ManagedProcess, kill_pids_in
-from tracker.models import Changeset, User
+from tracker.models import Changeset, Membership, Project, User
 
 
 @pytest.fixture(autouse=True)
@@ -41,8 +41,11 @@ def fast_retries(settings) -> None:
     settings.NOTIFICATION_RETRY_INTERVALS = [1, 1, 1]
 
 
-def people(count: int, prefix: str = "user") -> list[User]:
-    return [make_user(f"{prefix}{index:03d}") for index in range(count)]
+def people(count: int, prefix: str, project: Project) -> list[User]:
+    """Members of ``project`` (only members may be named in its user fields)."""
+    users = [make_user(f"{prefix}{index:03d}") for index in range(count)]
+    Membership.objects.bulk_create([Membership(project=project, user=user) for user in users])
+    return users
 
 
 def cc_values(users: list[User]) -> dict[str, object]:

@@ -24,6 +24,7 @@ from tracker.models import Artifact, Changeset, NotificationDelivery, Notificati
 from tracker.notifications import dispatch, jobs, notifier, records
 from tracker.notifications.connections import notifications_redis
 from tracker.services.artifacts import create_artifact, update_artifact
+from tracker.services.projects import set_member
 
 Status = NotificationRecord.Status
 
@@ -40,8 +41,8 @@ def record_of(changeset: Changeset) -> NotificationRecord:
 def test_the_queries_of_a_notification_do_not_grow_with_its_recipients(
     smtp: SMTPServer, async_all, bugs, alice, django_assert_max_num_queries
 ) -> None:
-    few = pending(bugs, alice, **cc_values(people(5, "few")))
-    many = pending(bugs, alice, **cc_values(people(50, "many")))
+    few = pending(bugs, alice, **cc_values(people(5, "few", bugs.project)))
+    many = pending(bugs, alice, **cc_values(people(50, "many", bugs.project)))
 
     with CaptureQueriesContext(connection) as for_five:
         notifier.notify(few.pk, mode="async", token="job-few")
@@ -54,7 +55,7 @@ def test_the_queries_of_a_notification_do_not_grow_with_its_recipients(
 
 
 def test_a_second_run_skips_every_address_already_delivered(smtp: SMTPServer, async_all, bugs, alice) -> None:
-    cc = people(4, "cc")
+    cc = people(4, "cc", bugs.project)
     changeset = pending(bugs, alice, **cc_values(cc))
     # A first attempt delivered two addresses, then its worker was killed.
     NotificationRecord.objects.filter(changeset=changeset).update(
@@ -253,6 +254,7 @@ def test_start_and_end_markers_tell_how_long_it_took(
 def test_emails_sent_counts_each_group_handed_over(
     saving, smtp: SMTPServer, bugs, alice, bob, carol, dave
 ) -> None:
+    set_member(bugs.project, dave)
     sent: list[tuple[str, int]] = []
     signals.emails_sent.connect(
         lambda sender, mode, count, **kwargs: sent.append((mode, count)), weak=False, dispatch_uid="t"

@@ -11,6 +11,7 @@ from tests.notifications.conftest import who_got
 from tests.support.smtp import SMTPServer
 from tracker.models import FieldType, NotificationListEntry, Tracker, User
 from tracker.services.artifacts import create_artifact, update_artifact
+from tracker.services.projects import remove_member, set_member
 from tracker.services.subscriptions import set_watching
 from tracker.services.trackers import FieldSpec, add_field
 
@@ -145,17 +146,23 @@ def test_inactive_users_get_nothing(saving, smtp: SMTPServer, bugs, alice, bob, 
 def test_nothing_leaks_to_someone_who_may_not_read_a_private_project(
     saving, smtp: SMTPServer, tasks: Tracker, alice: User, bob: User, dave: User, admin_user: User
 ) -> None:
-    # dave is named everywhere a notification could come from, yet may not read the project.
+    # dave was a member: assigned, watching, on the notification list. Then he left the project.
+    set_member(tasks.project, dave)
     NotificationListEntry.objects.create(tracker=tasks, user=dave)
     NotificationListEntry.objects.create(tracker=tasks, email="DAVE@example.com")
-    creation = saving(
-        create_artifact,
+    earlier = create_artifact(
         tasks,
         author=alice,
         values={"title": "Secret plan", "assigned_to": "dave", "cc": ["bob", "root"]},
+        notify=False,
+    ).artifact
+    set_watching(earlier, dave, watching=True)
+    remove_member(tasks.project, dave)
+
+    creation = saving(
+        create_artifact, tasks, author=alice, values={"title": "Second secret", "cc": ["bob", "root"]}
     )
-    set_watching(creation.artifact, dave, watching=True)
-    update = saving(update_artifact, creation.artifact, author=alice, comment="The secret is 42")
+    update = saving(update_artifact, earlier, author=alice, comment="The secret is 42")
 
     # Members and site administrators get it; dave gets neither the title nor the comment.
     assert who_got(smtp, creation) == ["bob", "root"]
@@ -206,6 +213,7 @@ def test_a_user_without_an_email_address_is_skipped(saving, smtp: SMTPServer, bu
     nomail = make_user("nomail")
     nomail.email = ""
     nomail.save()
+    set_member(bugs.project, nomail)
 
     creation = saving(create_artifact, bugs, author=alice, values={"title": "Crash", "cc": ["nomail", "bob"]})
 

@@ -14,8 +14,8 @@ import pytest
 from django.db import connections
 from rq.command import send_stop_job_command
 
-from tests.conftest import client_for, make_user
-from tests.notifications.conftest import who_got
+from tests.conftest import client_for
+from tests.notifications.conftest import people, who_got
 from tests.support.smtp import SMTPServer
 from tests.support.workers import kill_tree, wait_until
 from tracker.models import (
@@ -110,9 +110,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_nobody_gets_an_email_twice(
     alice: User,
 ) -> None:
     # Two groups of recipients: the five in CC first, then the three on the notification list.
-    cc = [f"cc{index}" for index in range(5)]
-    for username in cc:
-        make_user(username)
+    cc = [user.username for user in people(5, "cc", bugs.project)]
     listed = [f"list{index}@example.org" for index in range(3)]
     for address in listed:
         NotificationListEntry.objects.create(tracker=bugs, email=address)

@@ -18,7 +18,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from tracker import permissions, signals
-from tracker.models import Artifact, Attachment, Changeset, ChangesetValue, Field, FieldType, Tracker, User
+from tracker.models import (
+    Artifact,
+    Attachment,
+    Changeset,
+    ChangesetValue,
+    Field,
+    FieldType,
+    Membership,
+    Tracker,
+    User,
+)
 from tracker.services.values import (
     InvalidValue,
     ValueContext,
@@ -96,6 +106,7 @@ def _validate(
         known_users = users_named(fields, dict(values))
     except TypeError:
         known_users = {}
+    known_users = _assignable(tracker, fields, artifact, known_users)
     normalized: dict[Field, Any] = {}
     current = artifact.current_values if artifact is not None else {}
     for field_ in fields:
@@ -127,6 +138,29 @@ def _validate(
     if errors:
         raise ArtifactValidationError(errors)
     return normalized
+
+
+def _assignable(
+    tracker: Tracker, fields: list[Field], artifact: Artifact | None, known: dict[Any, User]
+) -> dict[Any, User]:
+    """The named users who may be put in a user field: the project's members, site admins, and people
+    the artifact already names. Anyone else reads as unknown, so an email address cannot be used to
+    learn whether, and as whom, someone has an account here."""
+    if not known:
+        return known
+    ids = {user.pk for user in known.values()}
+    allowed = set(
+        Membership.objects.filter(project_id=tracker.project_id, user_id__in=ids).values_list(
+            "user_id", flat=True
+        )
+    )
+    allowed |= {user.pk for user in known.values() if user.is_staff}
+    if artifact is not None:
+        for field_ in fields:
+            if field_.is_user_field:
+                current = artifact.current_values.get(str(field_.pk))
+                allowed |= set(current if isinstance(current, list) else [current]) - {None}
+    return {key: user for key, user in known.items() if user.pk in allowed}
 
 
 def _store(

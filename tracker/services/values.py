@@ -97,7 +97,9 @@ def _user(raw: Any, known: dict[Any, User]) -> int:
     key = key.strip() if isinstance(key, str) else key
     user = known.get(key)
     if user is None:
-        raise InvalidValue(f"{raw!r} is not a known active user; use a username or an email address.")
+        raise InvalidValue(
+            f"{raw!r} is not a known active user of this project; use a member's username or email address."
+        )
     return user.pk
 
 
