@@ -293,3 +293,9 @@ def test_user_fields_take_members_site_admins_and_people_already_named(
     remove_member(bugs.project, bob)
     update_artifact(artifact, author=alice, values={"cc": ["root", "bob"]})
     assert artifact.changesets.count() == 2
+
+
+def test_too_many_users_in_a_user_field_is_a_field_error(bugs: Tracker, alice: User) -> None:
+    with pytest.raises(ArtifactValidationError) as error:
+        create_artifact(bugs, author=alice, values={"title": "x", "cc": ["alice"] * 201})
+    assert error.value.errors == {"cc": ["At most 200 values are allowed."]}

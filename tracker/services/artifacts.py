@@ -102,11 +102,7 @@ def _validate(
                     f"{settings.ATTACHMENT_MAX_SIZE} bytes)."
                 )
     context = ValueContext.for_fields(fields)
-    try:
-        known_users = users_named(fields, dict(values))
-    except TypeError:
-        known_users = {}
-    known_users = _assignable(tracker, fields, artifact, known_users)
+    known_users = _assignable(tracker, fields, artifact, users_named(fields, values))
     normalized: dict[Field, Any] = {}
     current = artifact.current_values if artifact is not None else {}
     for field_ in fields:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -239,12 +239,17 @@ def _outside_link(item: dict[str, Any]) -> dict[str, str]:
     return {"key": key.strip(), "url": url, "type": link_type.strip()}
 
 
-def users_named(fields: Iterable[Field], values: dict[str, Any]) -> dict[Any, User]:
-    """Resolve every user reference of ``values`` (keyed by field name) in one query."""
+def users_named(fields: Iterable[Field], values: Mapping[str, Any]) -> dict[Any, User]:
+    """Resolve every user reference of ``values`` (keyed by field name) in one query.
+
+    Only gathers: bounds and shapes are :func:`normalize`'s to report, next to their field.
+    """
     raws: list[Any] = []
     for field_ in fields:
-        if field_.is_user_field and field_.name in values and not is_empty(values[field_.name]):
-            raws.extend(_as_list(values[field_.name]))
+        value = values.get(field_.name)
+        if field_.is_user_field and not is_empty(value):
+            items = value if isinstance(value, (list, tuple)) else [value]
+            raws.extend(item for item in items[: LIST_MAX_ITEMS + 1] if isinstance(item, (str, int, User)))
     return _resolve_users(raws)
 
 
