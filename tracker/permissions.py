@@ -1,8 +1,22 @@
-"""Who may read, write and administer what. Every view, API endpoint and query goes through here."""
+"""Who may read, write and administer what. Every view, API endpoint and query goes through here.
+
+The rules, each written once:
+
+- reading: public projects for every active logged-in user, private ones for their members, all for
+  site admins (staff); trackers a Jira import is still filling are hidden from everyone;
+- writing (creating and editing artifacts): members and site admins;
+- administering (trackers, fields, members, notification lists): project admins and site admins;
+- naming someone in a user field: the project's active members and site admins, plus whoever the
+  artifact already names (so an email address cannot be used to find out who has an account).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from tracker.models import Artifact, JiraImport, Membership, Project, Tracker, User
@@ -48,23 +62,80 @@ def role_in(user: AnyUser, project: Project) -> str | None:
     return Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
 
 
-def can_read_project(user: AnyUser, project: Project) -> bool:
+@dataclass(frozen=True)
+class ProjectAccess:
+    """What a user may do in one project, computed with a single query."""
+
+    can_read: bool
+    can_write: bool
+    can_admin: bool
+
+    def require_write(self) -> None:
+        if not self.can_write:
+            raise PermissionDenied("Only members of this project can create and edit artifacts.")
+
+    def require_admin(self) -> None:
+        if not self.can_admin:
+            raise PermissionDenied("Only administrators of this project can do this.")
+
+
+NO_ACCESS = ProjectAccess(can_read=False, can_write=False, can_admin=False)
+
+
+def access_to(user: AnyUser, project: Project) -> ProjectAccess:
     if not user.is_authenticated or not user.is_active:
-        return False
-    return user.is_staff or project.is_public or role_in(user, project) is not None
+        return NO_ACCESS
+    if user.is_staff:
+        return ProjectAccess(can_read=True, can_write=True, can_admin=True)
+    role = role_in(user, project)
+    return ProjectAccess(
+        can_read=project.is_public or role is not None,
+        can_write=role is not None,
+        can_admin=role == Membership.Role.ADMIN,
+    )
+
+
+def can_read_project(user: AnyUser, project: Project) -> bool:
+    return access_to(user, project).can_read
 
 
 def can_write_project(user: AnyUser, project: Project) -> bool:
     """Only members (or site admins) create and edit artifacts."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    return user.is_staff or role_in(user, project) is not None
+    return access_to(user, project).can_write
 
 
 def can_admin_project(user: AnyUser, project: Project) -> bool:
-    if not user.is_authenticated or not user.is_active:
-        return False
-    return user.is_staff or role_in(user, project) == Membership.Role.ADMIN
+    return access_to(user, project).can_admin
+
+
+def _nameable(project_id: int) -> Q:
+    return Q(memberships__project_id=project_id) | Q(is_staff=True)
+
+
+def nameable_users(project: Project, *, also: Iterable[User] = ()) -> list[User]:
+    """Whom a user field of the project may name, for pickers: active members and site admins (by
+    username), then the people the artifact already names (``also``)."""
+    people = {
+        user.pk: user
+        for user in User.objects.filter(_nameable(project.pk), is_active=True).distinct().order_by("username")
+    }
+    for user in also:
+        people.setdefault(user.pk, user)
+    return list(people.values())
+
+
+def nameable_among(
+    project_id: int, user_ids: Iterable[int], *, already_named: Iterable[int] = ()
+) -> set[int]:
+    """Which of ``user_ids`` a user field of the project may name (one query): the same rule as
+    :func:`nameable_users`, for the artifact service's validation."""
+    ids = set(user_ids)
+    if not ids:
+        return set()
+    allowed = set(
+        User.objects.filter(_nameable(project_id), pk__in=ids).distinct().values_list("pk", flat=True)
+    )
+    return allowed | (ids & set(already_named))
 
 
 def readers_among(project: Project, users: list[User]) -> list[User]:

@@ -25,7 +25,6 @@ from tracker.models import (
     ChangesetValue,
     Field,
     FieldType,
-    Membership,
     Tracker,
     User,
 )
@@ -139,23 +138,19 @@ def _validate(
 def _assignable(
     tracker: Tracker, fields: list[Field], artifact: Artifact | None, known: dict[Any, User]
 ) -> dict[Any, User]:
-    """The named users who may be put in a user field: the project's members, site admins, and people
-    the artifact already names. Anyone else reads as unknown, so an email address cannot be used to
-    learn whether, and as whom, someone has an account here."""
+    """The named users who may be put in a user field (``permissions.nameable_among``); anyone else
+    reads as unknown, so an email address cannot be used to learn whether someone has an account."""
     if not known:
         return known
-    ids = {user.pk for user in known.values()}
-    allowed = set(
-        Membership.objects.filter(project_id=tracker.project_id, user_id__in=ids).values_list(
-            "user_id", flat=True
-        )
-    )
-    allowed |= {user.pk for user in known.values() if user.is_staff}
+    already: set[int] = set()
     if artifact is not None:
         for field_ in fields:
             if field_.is_user_field:
                 current = artifact.current_values.get(str(field_.pk))
-                allowed |= set(current if isinstance(current, list) else [current]) - {None}
+                already |= set(current if isinstance(current, list) else [current]) - {None}
+    allowed = permissions.nameable_among(
+        tracker.project_id, {user.pk for user in known.values()}, already_named=already
+    )
     return {key: user for key, user in known.items() if user.pk in allowed}
 
 

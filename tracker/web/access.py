@@ -1,39 +1,16 @@
-"""Fetching what a request names, through tracker.permissions: unreadable things do not exist (404)."""
+"""Fetching what a request names, through tracker.permissions: unreadable things do not exist (404).
+
+What the user may do once found is ``permissions.access_to(request.user, project)``.
+"""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
 from tracker import permissions
-from tracker.models import Artifact, Membership, Project, Tracker
-
-
-@dataclass(frozen=True)
-class Access:
-    """What the current user may do in one project, computed with a single query."""
-
-    can_write: bool
-    can_admin: bool
-
-    @classmethod
-    def to(cls, request: HttpRequest, project: Project) -> Access:
-        user = request.user
-        if user.is_staff and user.is_active:
-            return cls(can_write=True, can_admin=True)
-        role = permissions.role_in(user, project)
-        return cls(can_write=role is not None, can_admin=role == Membership.Role.ADMIN)
-
-    def require_write(self) -> None:
-        if not self.can_write:
-            raise PermissionDenied("Only members of this project can create and edit artifacts.")
-
-    def require_admin(self) -> None:
-        if not self.can_admin:
-            raise PermissionDenied("Only administrators of this project can do this.")
+from tracker.models import Artifact, Project, Tracker
 
 
 def project_or_404(request: HttpRequest, shortname: str) -> Project:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 from pathlib import PurePosixPath, PureWindowsPath
 
 from django.contrib import messages
@@ -14,11 +13,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from tracker import permissions
-from tracker.models import Attachment, Changeset, Field, Project, Tracker, User
+from tracker.models import Attachment, Changeset, Field, Tracker
 from tracker.services.artifacts import ArtifactValidationError, create_artifact, update_artifact
 from tracker.services.history import artifact_view, history
 from tracker.services.subscriptions import is_watching, set_watching
-from tracker.web.access import Access, artifact_or_404, tracker_or_404
+from tracker.web.access import artifact_or_404, tracker_or_404
 from tracker.web.forms import ArtifactForm
 
 CONTENT_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
@@ -29,28 +28,17 @@ def tracker_fields(tracker: Tracker) -> list[Field]:
     return list(tracker.fields.prefetch_related("options").order_by("rank", "id"))
 
 
-def people_for(project: Project, also: Iterable[User] = ()) -> list[User]:
-    """Whom user fields may name: the project's members, plus whoever the artifact already names."""
-    people = {
-        user.pk: user
-        for user in User.objects.filter(memberships__project=project, is_active=True).order_by("username")
-    }
-    for user in also:
-        people.setdefault(user.pk, user)
-    return list(people.values())
-
-
 @login_required
 def artifact_create(request: HttpRequest, pk: int) -> HttpResponse:
     tracker = tracker_or_404(request, pk)
-    access = Access.to(request, tracker.project)
+    access = permissions.access_to(request.user, tracker.project)
     access.require_write()
     fields = tracker_fields(tracker)
     form = ArtifactForm(
         request.POST if request.method == "POST" else None,
         request.FILES if request.method == "POST" else None,
         tracker_fields=fields,
-        people=people_for(tracker.project),
+        people=permissions.nameable_users(tracker.project),
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -73,7 +61,7 @@ def artifact_create(request: HttpRequest, pk: int) -> HttpResponse:
 def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     artifact = artifact_or_404(request, pk)
     tracker = artifact.tracker
-    access = Access.to(request, tracker.project)
+    access = permissions.access_to(request.user, tracker.project)
     if request.method == "POST":
         access.require_write()
     fields = tracker_fields(tracker)
@@ -85,7 +73,7 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             request.POST if request.method == "POST" else None,
             request.FILES if request.method == "POST" else None,
             tracker_fields=fields,
-            people=people_for(tracker.project, current.renderer.users.values()),
+            people=permissions.nameable_users(tracker.project, also=current.renderer.users.values()),
             current_values=artifact.current_values,
             attachments=attachments,
             with_comment=True,

@@ -29,7 +29,7 @@ from tracker.jira_import import discovery, services, vault
 from tracker.jira_import.client import JiraAccessError, JiraCredentials
 from tracker.jira_import.url_guard import RefusedURL
 from tracker.models import JiraImport, Project
-from tracker.web.access import Access, project_or_404
+from tracker.web.access import project_or_404
 from tracker.web.jira_forms import (
     JiraConnectForm,
     JiraProjectForm,
@@ -98,7 +98,7 @@ def clear_wizard(request: HttpRequest) -> None:
 
 def _admin_project(request: HttpRequest, shortname: str) -> Project:
     project = project_or_404(request, shortname)
-    Access.to(request, project).require_admin()
+    permissions.access_to(request.user, project).require_admin()
     return project
 
 

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from tracker import permissions
 from tracker.models import Membership, User
 from tracker.services import memberships
-from tracker.web.access import Access, project_or_404
+from tracker.web.access import project_or_404
 from tracker.web.forms import MemberAddForm, MemberRoleForm
 
 
@@ -36,14 +36,19 @@ def project_detail(request: HttpRequest, shortname: str) -> HttpResponse:
     return render(
         request,
         "tracker/project_detail.html",
-        {"project": project, "access": Access.to(request, project), "trackers": trackers, "members": members},
+        {
+            "project": project,
+            "access": permissions.access_to(request.user, project),
+            "trackers": trackers,
+            "members": members,
+        },
     )
 
 
 @login_required
 def project_members(request: HttpRequest, shortname: str) -> HttpResponse:
     project = project_or_404(request, shortname)
-    access = Access.to(request, project)
+    access = permissions.access_to(request.user, project)
     access.require_admin()
     form = MemberAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -70,9 +75,11 @@ def project_members(request: HttpRequest, shortname: str) -> HttpResponse:
     )
 
 
-def _member_or_404(request: HttpRequest, shortname: str, user_id: int) -> tuple[Access, Membership]:
+def _member_or_404(
+    request: HttpRequest, shortname: str, user_id: int
+) -> tuple[permissions.ProjectAccess, Membership]:
     project = project_or_404(request, shortname)
-    access = Access.to(request, project)
+    access = permissions.access_to(request.user, project)
     access.require_admin()
     membership = get_object_or_404(
         Membership.objects.select_related("user", "project"), project=project, user_id=user_id

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from tracker import permissions
 from tracker.models import Field, NotificationListEntry, Tracker
 from tracker.services import fields as field_admin
-from tracker.web.access import Access, tracker_or_404
+from tracker.web.access import tracker_or_404
 from tracker.web.forms import (
     FieldCreateForm,
     FieldEditForm,
@@ -21,21 +21,21 @@ from tracker.web.forms import (
 )
 
 
-def _admin_tracker(request: HttpRequest, pk: int) -> tuple[Tracker, Access]:
+def _admin_tracker(request: HttpRequest, pk: int) -> tuple[Tracker, permissions.ProjectAccess]:
     tracker = tracker_or_404(request, pk)
-    access = Access.to(request, tracker.project)
+    access = permissions.access_to(request.user, tracker.project)
     access.require_admin()
     return tracker, access
 
 
-def _admin_field(request: HttpRequest, pk: int) -> tuple[Field, Access]:
+def _admin_field(request: HttpRequest, pk: int) -> tuple[Field, permissions.ProjectAccess]:
     field_ = get_object_or_404(
         Field.objects.filter(tracker__in=permissions.readable_trackers(request.user)).select_related(
             "tracker__project"
         ),
         pk=pk,
     )
-    access = Access.to(request, field_.tracker.project)
+    access = permissions.access_to(request.user, field_.tracker.project)
     access.require_admin()
     return field_, access
 
@@ -43,7 +43,7 @@ def _admin_field(request: HttpRequest, pk: int) -> tuple[Field, Access]:
 def _render_admin(
     request: HttpRequest,
     tracker: Tracker,
-    access: Access,
+    access: permissions.ProjectAccess,
     *,
     field_form: FieldCreateForm | None = None,
     notification_form: NotificationEntryForm | None = None,
@@ -109,7 +109,7 @@ def field_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def _render_field(
     request: HttpRequest,
     field_: Field,
-    access: Access,
+    access: permissions.ProjectAccess,
     *,
     form: FieldEditForm | None = None,
     option_form: FieldOptionForm | None = None,
@@ -184,7 +184,7 @@ def notification_remove(request: HttpRequest, pk: int) -> HttpResponse:
         ).select_related("tracker__project", "user"),
         pk=pk,
     )
-    Access.to(request, entry.tracker.project).require_admin()
+    permissions.access_to(request.user, entry.tracker.project).require_admin()
     field_admin.remove_notification_entry(entry)
     messages.success(request, f"{entry} removed from the notification list.")
     return redirect("tracker:tracker-admin", pk=entry.tracker_id)

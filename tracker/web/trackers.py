@@ -11,10 +11,11 @@ from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from tracker import permissions
 from tracker.models import Artifact, Field, FieldOption, FieldType, Tracker
 from tracker.services.history import ValueRenderer
 from tracker.services.trackers import TrackerSpec, create_tracker
-from tracker.web.access import Access, project_or_404, tracker_or_404
+from tracker.web.access import project_or_404, tracker_or_404
 from tracker.web.forms import TrackerCreateForm
 
 ARTIFACTS_PER_PAGE = 50
@@ -84,7 +85,7 @@ def tracker_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "project": tracker.project,
             "tracker": tracker,
-            "access": Access.to(request, tracker.project),
+            "access": permissions.access_to(request.user, tracker.project),
             "page": page,
             "rows": rows,
             "status_field": status_field,
@@ -98,7 +99,7 @@ def tracker_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def tracker_create(request: HttpRequest, shortname: str) -> HttpResponse:
     project = project_or_404(request, shortname)
-    access = Access.to(request, project)
+    access = permissions.access_to(request.user, project)
     access.require_admin()
     form = TrackerCreateForm(request.POST or None, project=project)
     if request.method == "POST" and form.is_valid():
