@@ -9,7 +9,6 @@ schema describes, so the schema and the responses cannot drift apart.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
@@ -346,87 +345,6 @@ class ValuesField(serializers.Field):
         return value
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_text_or_id(value: Any) -> bool:
-    return isinstance(value, str) or _is_int(value)
-
-
-# An artifact id written as a string: ASCII digits only ("²".isdigit() is true, but int() refuses it),
-# and short enough to be an id (a 5000-digit string would not even convert).
-ID_STRING = re.compile(r"\s*[0-9]{1,16}\s*")
-
-
-def _is_link(value: Any) -> bool:
-    if _is_int(value) or (isinstance(value, str) and ID_STRING.fullmatch(value)):
-        return True
-    return (
-        isinstance(value, dict)
-        and _is_int(value.get("artifact"))
-        and isinstance(value.get("type", ""), str)
-        and set(value) <= {"artifact", "type"}
-    )
-
-
-# Per field type: the JSON shapes a single value may take, whether a list of them is accepted, and the
-# message when neither fits. The artifact service then checks the meaning (known user, existing option).
-VALUE_SHAPES: dict[str, tuple[Any, bool, str]] = {
-    FieldType.STRING: (
-        lambda v: isinstance(v, (str, int, float)) and not isinstance(v, bool),
-        False,
-        "Enter text.",
-    ),
-    FieldType.TEXT: (
-        lambda v: isinstance(v, (str, int, float)) and not isinstance(v, bool),
-        False,
-        "Enter text.",
-    ),
-    FieldType.INTEGER: (
-        lambda v: isinstance(v, (str, int, float)) and not isinstance(v, bool),
-        False,
-        "Enter a whole number.",
-    ),
-    FieldType.FLOAT: (
-        lambda v: isinstance(v, (str, int, float)) and not isinstance(v, bool),
-        False,
-        "Enter a number.",
-    ),
-    FieldType.DATE: (lambda v: isinstance(v, str), False, "Enter a date as YYYY-MM-DD."),
-    FieldType.DATETIME: (lambda v: isinstance(v, str), False, "Enter a date and time in ISO 8601."),
-    FieldType.SELECT: (_is_text_or_id, True, "Give the label of one of the field's values."),
-    FieldType.MULTI_SELECT: (_is_text_or_id, True, "Give labels of the field's values, as a list."),
-    FieldType.USER: (_is_text_or_id, True, "Give a username or an email address."),
-    FieldType.USERS: (_is_text_or_id, True, "Give usernames or email addresses, as a list."),
-    FieldType.OPEN_LIST: (lambda v: isinstance(v, str), True, "Give labels as a list of strings."),
-    FieldType.FILES: (_is_int, True, "Give attachment ids, as a list."),
-    FieldType.LINKS: (
-        _is_link,
-        True,
-        'Give artifact ids, or objects like {"artifact": 42, "type": "relates"}, as a list.',
-    ),
-}
-
-
-def check_value_shapes(tracker: Tracker, values: dict[str, Any]) -> None:
-    """Refuse values whose JSON shape cannot fit their field's type, naming each such field.
-
-    Unknown field names are left to the artifact service, which lists the tracker's fields.
-    """
-    errors: dict[str, list[str]] = {}
-    for field_ in Field.objects.filter(tracker=tracker, name__in=list(values)):
-        value = values[field_.name]
-        if value is None:
-            continue
-        fits, list_allowed, message = VALUE_SHAPES[field_.type]
-        items = value if list_allowed and isinstance(value, list) else [value]
-        if not all(fits(item) for item in items):
-            errors[field_.name] = [message]
-    if errors:
-        raise serializers.ValidationError({"values": errors})
-
-
 class CommentMixin(serializers.Serializer):
     comment = serializers.CharField(
         max_length=TEXT_MAX_LENGTH, required=False, allow_blank=True, default="", trim_whitespace=False
@@ -453,19 +371,9 @@ class ArtifactCreateSerializer(CommentMixin):
             raise serializers.ValidationError("No tracker with this id.")
         return tracker
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        check_value_shapes(attrs["tracker"], attrs["values"])
-        return attrs
-
 
 class ArtifactUpdateSerializer(CommentMixin):
-    """Needs the artifact's ``tracker`` in its context."""
-
     values = ValuesField(required=False, default=dict)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        check_value_shapes(self.context["tracker"], attrs["values"])
-        return attrs
 
 
 class ArtifactSerializer(serializers.ModelSerializer):

@@ -90,7 +90,7 @@ class ArtifactDetail(ArtifactResponseMixin):
     def patch(self, request: Request, pk: int) -> Response:
         artifact = readable_artifact(request, pk)
         require_write(request, artifact.tracker.project)
-        serializer = ArtifactUpdateSerializer(data=request.data, context={"tracker": artifact.tracker})
+        serializer = ArtifactUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         update_artifact(
