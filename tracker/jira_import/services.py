@@ -244,17 +244,9 @@ def start_import(
     return jira_import
 
 
-def _may_cancel(user: User | None, jira_import: JiraImport) -> bool:
-    return (
-        user is None
-        or user.pk == jira_import.requested_by_id
-        or permissions.can_admin_project(user, jira_import.project)
-    )
-
-
 def cancel_import(jira_import: JiraImport, *, by: User | None) -> None:
     """Cancel a pending import now; ask a running one to stop (it removes what it wrote)."""
-    if not _may_cancel(by, jira_import):
+    if not permissions.may_cancel_import(by, jira_import):
         raise PermissionDenied(
             "Only the requester or an administrator of the project can cancel this import."
         )

@@ -31,7 +31,7 @@ from tracker.api.views.projects import readable_project
 from tracker.jira_import import discovery, services
 from tracker.jira_import.client import JiraAccessError, JiraCredentials
 from tracker.jira_import.url_guard import RefusedURL
-from tracker.models import JiraImport, Membership, User
+from tracker.models import JiraImport, User
 from tracker.web.jira_forms import jira_error_field
 
 UNAVAILABLE = {
@@ -49,18 +49,8 @@ def jira_failure(error: Exception, *, about_project: bool) -> serializers.Valida
     return serializers.ValidationError({target: [str(error)]})
 
 
-def require_importer(user: User) -> None:
-    """The look-ups reach out to other servers: only for people who may run an import somewhere."""
-    if user.is_staff and user.is_active:
-        return
-    if not Membership.objects.filter(user_id=user.pk, role=Membership.Role.ADMIN).exists():
-        raise PermissionDenied("Only project administrators can import from Jira.")
-
-
 def readable_imports(user: User) -> QuerySet[JiraImport]:
-    return JiraImport.objects.filter(project__in=permissions.readable_projects(user)).select_related(
-        "project", "requested_by"
-    )
+    return permissions.readable_imports(user).select_related("project", "requested_by")
 
 
 class JiraProjectLookup(JsonApiView):
@@ -72,7 +62,7 @@ class JiraProjectLookup(JsonApiView):
         responses={200: JiraProjectSerializer(many=True), **error_responses(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
-        require_importer(request.user)
+        permissions.require_importer(request.user)
         query = JiraCredentialsSerializer(data=request.data)
         query.is_valid(raise_exception=True)
         try:
@@ -91,7 +81,7 @@ class JiraIssueTypeLookup(JsonApiView):
         responses={200: JiraIssueTypeSerializer(many=True), **error_responses(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
-        require_importer(request.user)
+        permissions.require_importer(request.user)
         query = JiraIssueTypesRequestSerializer(data=request.data)
         query.is_valid(raise_exception=True)
         try:
@@ -180,10 +170,7 @@ class JiraImportCancel(JsonApiView):
     )
     def post(self, request: Request, pk: int) -> Response:
         jira_import = get_object_or_404(readable_imports(request.user), pk=pk)
-        may_cancel = jira_import.requested_by_id == request.user.pk or permissions.can_admin_project(
-            request.user, jira_import.project
-        )
-        if not may_cancel:
+        if not permissions.may_cancel_import(request.user, jira_import):
             raise PermissionDenied("Only the requester or the project's administrators can cancel an import.")
         if not jira_import.is_active:
             return Response(
