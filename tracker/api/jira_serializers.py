@@ -12,9 +12,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracker import permissions
+from tracker.jira_import.credentials import TOKEN_MAX_LENGTH, validate_header_safe
 from tracker.jira_import.discovery import ISSUE_TYPE_ID, PROJECT_KEY
 from tracker.models import JiraImport
-from tracker.web.jira_forms import TOKEN_MAX_LENGTH, validate_header_safe
 
 
 def _header_safe(value: str) -> str:

@@ -177,7 +177,7 @@ def import_project(request: HttpRequest, shortname: str) -> HttpResponse:
         try:
             issue_types = discovery.list_issue_types(state.credentials(), key)
         except JIRA_ERRORS as error:
-            add_jira_error(form, error, about_project=True)
+            add_jira_error(form, error)
         except vault.TokenUnavailable:
             return _restart(request, project, "Your Jira credentials have expired; enter them again.")
         else:
@@ -266,7 +266,7 @@ def _start(
     except services.ImportUnavailable as error:
         form.add_error(None, str(error))
     except JIRA_ERRORS as error:
-        add_jira_error(form, error, about_project=True)
+        add_jira_error(form, error)
     except vault.TokenUnavailable:
         form.add_error(None, "Your Jira credentials have expired: start over and enter them again.")
     return None

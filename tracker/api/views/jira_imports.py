@@ -32,7 +32,6 @@ from tracker.jira_import import discovery, services
 from tracker.jira_import.client import JiraAccessError, JiraCredentials
 from tracker.jira_import.url_guard import RefusedURL
 from tracker.models import JiraImport, User
-from tracker.web.jira_forms import jira_error_field
 
 UNAVAILABLE = {
     503: OpenApiResponse(
@@ -43,10 +42,9 @@ UNAVAILABLE = {
 ALREADY_ENDED = {409: OpenApiResponse(OpenApiTypes.OBJECT, description="The import has already ended.")}
 
 
-def jira_failure(error: Exception, *, about_project: bool) -> serializers.ValidationError:
+def jira_failure(error: JiraAccessError | RefusedURL) -> serializers.ValidationError:
     """A 400 naming the field to correct, with Jira's failure in words (it never holds the token)."""
-    target = jira_error_field(error, about_project=about_project) or NON_FIELD_ERRORS
-    return serializers.ValidationError({target: [str(error)]})
+    return serializers.ValidationError({error.field or NON_FIELD_ERRORS: [str(error)]})
 
 
 def readable_imports(user: User) -> QuerySet[JiraImport]:
@@ -68,7 +66,7 @@ class JiraProjectLookup(JsonApiView):
         try:
             found = discovery.list_projects(JiraCredentials(**query.credentials_kwargs()))
         except (JiraAccessError, RefusedURL) as error:
-            raise jira_failure(error, about_project=False) from None
+            raise jira_failure(error) from None
         return Response(JiraProjectSerializer(found, many=True).data)
 
 
@@ -89,7 +87,7 @@ class JiraIssueTypeLookup(JsonApiView):
                 JiraCredentials(**query.credentials_kwargs()), query.validated_data["jira_project_key"]
             )
         except (JiraAccessError, RefusedURL) as error:
-            raise jira_failure(error, about_project=True) from None
+            raise jira_failure(error) from None
         return Response(JiraIssueTypeSerializer(found, many=True).data)
 
 
@@ -141,7 +139,7 @@ class ProjectJiraImports(mixins.ListModelMixin, JsonApiView):
         except services.ImportUnavailable as error:
             return Response({"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         except (JiraAccessError, RefusedURL) as error:
-            raise jira_failure(error, about_project=True) from None
+            raise jira_failure(error) from None
         # ValidationError (names taken) goes to the exception handler: a 400 keyed by field.
         return Response(self.get_serializer(jira_import).data, status=status.HTTP_202_ACCEPTED)
 
