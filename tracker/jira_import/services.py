@@ -32,18 +32,11 @@ from rq.timeouts import JobTimeoutException
 from tracker import permissions
 from tracker.jira_import import discovery, emails, vault
 from tracker.jira_import.client import JiraAccessError, JiraCredentials, connect
-from tracker.jira_import.importer import (
-    ImportCancelled,
-    Importer,
-    ImportFailed,
-    Progress,
-    RunSuperseded,
-    count_links,
-    delete_tracker,
-)
+from tracker.jira_import.importer import ImportCancelled, Importer, ImportFailed, Progress, RunSuperseded
 from tracker.jira_import.url_guard import RefusedURL, check_url
 from tracker.models import Artifact, Attachment, Changeset, JiraImport, Project, Tracker, User
 from tracker.models.trackers import color_validator
+from tracker.services.bulk_import import count_links, delete_tracker
 
 logger = logging.getLogger("tracker.jira_import")
 
