@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError
 
 from tracker.jira_import import discovery
 from tracker.jira_import.client import JiraClient, JiraCredentials, JiraResponseError, connect
@@ -31,30 +31,15 @@ from tracker.jira_import.mapping import LINKS, SEARCHED_SYSTEM_FIELDS, FieldPlan
 from tracker.jira_import.options import Options
 from tracker.jira_import.people import People
 from tracker.jira_import.replay import Binding, Replay
-from tracker.models import Field, FieldType, JiraImport, Tracker
+from tracker.jira_import.runs import ImportRun
+from tracker.models import Field, FieldType, Tracker
 from tracker.services import bulk_import
 from tracker.services.bulk_import import ImportedArtifact, ImportWriter, InvalidImportedValue
-from tracker.services.trackers import TrackerSpec, create_tracker
+from tracker.services.trackers import TrackerSpec
 
 logger = logging.getLogger("tracker.jira_import")
 
 Progress = Callable[[int, int], None]
-
-
-class ImportStopped(Exception):
-    """The run ends early without failing."""
-
-
-class ImportCancelled(ImportStopped):
-    """Someone asked to cancel: the run removes what it wrote."""
-
-
-class RunSuperseded(ImportStopped):
-    """Another run owns the import now (a retried job, or the system check cancelled it)."""
-
-
-class ImportFailed(Exception):
-    """The import cannot go on for a reason on our side; the message is for the user."""
 
 
 def search_fields(bindings: list[Binding]) -> list[str]:
@@ -67,15 +52,14 @@ class Importer:
 
     def __init__(
         self,
-        jira_import: JiraImport,
+        import_run: ImportRun,
         credentials: JiraCredentials,
-        run_token: str,
         progress: Progress | None = None,
         client: JiraClient | None = None,
     ) -> None:
-        self.jira_import = jira_import
+        self.import_run = import_run
+        self.jira_import = import_run.jira_import
         self.credentials = credentials
-        self.run_token = run_token
         self.progress = progress
         self.client = client
         self.skipped: list[dict[str, str]] = list(self.jira_import.skipped or [])
@@ -90,13 +74,11 @@ class Importer:
             self.client = connect(self.credentials)
         client = self.client
         self.people.client = client
-        self._owned().update(flavor=client.flavor)
+        self.import_run.record_flavor(client.flavor)
         key = discovery.check_project_key(ji.jira_project_key)
         project = discovery.project(client, key)
         issue_type = discovery.issue_type(client, key, ji.issue_type_id)
-        ji.jira_project_name = str(project.get("name") or key)[:255]
-        ji.issue_type_name = issue_type.name[:255]
-        self._owned().update(jira_project_name=ji.jira_project_name, issue_type_name=ji.issue_type_name)
+        self.import_run.record_names(str(project.get("name") or key), issue_type.name)
         fields = discovery.create_fields(client, key, issue_type.id)
         statuses = discovery.statuses(client, key, issue_type.id)
         plans, skipped = plan_fields(fields, statuses)
@@ -126,27 +108,11 @@ class Importer:
     def checkpoint(self) -> None:
         """Record progress; stop if cancelled, or if another run owns the import now."""
         total = max(self.total, self.done)
-        updated = JiraImport.objects.filter(
-            pk=self.jira_import.pk, run_token=self.run_token, cancel_requested=False
-        ).update(
-            progress_done=self.done,
-            progress_total=total,
-            skipped=self.skipped,
-            user_report=self.people.report(),
+        self.import_run.checkpoint(
+            done=self.done, total=total, skipped=self.skipped, user_report=self.people.report()
         )
-        if not updated:
-            self._check_owner()
-            raise ImportCancelled
         if self.progress is not None:
             self.progress(self.done, total)
-
-    def _owned(self) -> models.QuerySet[JiraImport]:
-        return JiraImport.objects.filter(pk=self.jira_import.pk, run_token=self.run_token)
-
-    def _check_owner(self) -> None:
-        row = JiraImport.objects.filter(pk=self.jira_import.pk).values("run_token").first()
-        if row is None or row["run_token"] != self.run_token:
-            raise RunSuperseded
 
     def _note_skipped(self, skipped: list[SkippedField]) -> None:
         for entry in skipped:
@@ -161,28 +127,18 @@ class Importer:
             return self.tracker  # a resumed run: the tracker and its fields are there
         ji = self.jira_import
         site = self.client.base_url if self.client else ji.jira_url
-        spec = TrackerSpec(
-            name=ji.tracker_name,
-            shortname=ji.tracker_shortname,
-            color=ji.tracker_color,
-            description=(
-                f"Imported from the Jira project {ji.jira_project_key} ({ji.issue_type_name}) at "
-                f"{site}. Jira permissions are not imported."
-            ),
-            fields=[plan.spec() for plan in plans],
+        return self.import_run.create_tracker(
+            TrackerSpec(
+                name=ji.tracker_name,
+                shortname=ji.tracker_shortname,
+                color=ji.tracker_color,
+                description=(
+                    f"Imported from the Jira project {ji.jira_project_key} ({ji.issue_type_name}) at "
+                    f"{site}. Jira permissions are not imported."
+                ),
+                fields=[plan.spec() for plan in plans],
+            )
         )
-        try:
-            with transaction.atomic():
-                tracker = create_tracker(ji.project, spec)
-                if not self._owned().update(tracker=tracker):
-                    raise RunSuperseded
-        except IntegrityError:
-            raise ImportFailed(
-                f"A tracker named {ji.tracker_name!r} or with the short name {ji.tracker_shortname!r} "
-                "already exists in the project; start the import again with other names."
-            ) from None
-        ji.tracker = tracker
-        return tracker
 
     def _bind(self, tracker: Tracker, plans: list[FieldPlan]) -> list[Binding]:
         fields = {f.name: f for f in Field.objects.filter(tracker=tracker)}
@@ -222,7 +178,7 @@ class Importer:
         try:
             writer.write(planned)
         except IntegrityError:
-            self._check_owner()  # RunSuperseded: the run that took over wrote these issues
+            self.import_run.check_owner()  # RunSuperseded: the run that took over wrote these issues
             raise
         except InvalidImportedValue as error:
             logger.error(
