@@ -214,16 +214,9 @@ class Replay:
         found = []
         for a in fetched.attachments:
             person = self.people.person(a.author)
+            user_id = person.user_id if person else None
             found.append(
-                ImportedAttachment(
-                    a.jira_id,
-                    a.name,
-                    a.filename,
-                    a.size,
-                    a.content_type,
-                    person.user_id if person else None,
-                    a.when,
-                )
+                ImportedAttachment(a.jira_id, a.name, a.filename, a.size, a.content_type, user_id, a.when)
             )
         return found
 

@@ -28,16 +28,7 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import Model
 
-from tracker.models import (
-    Artifact,
-    Attachment,
-    Changeset,
-    ChangesetValue,
-    Field,
-    FieldType,
-    Tracker,
-    User,
-)
+from tracker.models import Artifact, Attachment, Changeset, ChangesetValue, Field, FieldType, Tracker, User
 from tracker.services.artifacts import apply_changes
 from tracker.services.values import InvalidValue, ValueContext, normalize
 
@@ -67,8 +58,10 @@ class ImportedChangeset:
 
 @dataclass
 class ImportedAttachment:
-    source_id: str
-    name: str  # in the file storage, saved already
+    """An attachment row to be, named like its columns; the file is in the storage already."""
+
+    jira_attachment_id: str  # the source's id, which files values name (SourceFiles)
+    file: str  # the name in the file storage
     filename: str
     size: int
     content_type: str
@@ -121,16 +114,7 @@ class ImportWriter:
             rows, waiting = zip(*(self._artifact(imported) for imported in artifacts), strict=True)
             Artifact.objects.bulk_create(rows)
             attachments = [
-                Attachment(
-                    artifact=row,
-                    file=a.name,
-                    filename=a.filename,
-                    size=a.size,
-                    content_type=a.content_type,
-                    submitted_by_id=a.submitted_by_id,
-                    submitted_on=a.submitted_on,
-                    jira_attachment_id=a.source_id,
-                )
+                Attachment(artifact=row, **vars(a))
                 for imported, row in zip(artifacts, rows, strict=True)
                 for a in imported.attachments
             ]
@@ -192,7 +176,7 @@ class ImportWriter:
         """Every value in its field's stored form (normalize's), or InvalidImportedValue."""
         self._load(artifacts)
         for imported in artifacts:
-            files = {a.source_id for a in imported.attachments}
+            files = {a.jira_attachment_id for a in imported.attachments}
             for changeset in imported.changesets:
                 checked = {}
                 for field_, value in changeset.values.items():
