@@ -4,7 +4,8 @@
 Server / Data Center: a personal access token as Bearer, or user name + password) with the URL guard
 mounted on its session (redirects included), a timeout on every request and bounded retries.
 :class:`JiraClient` then fetches JSON and files, and turns every failure into a :class:`JiraAccessError`
-whose message is written for the person who typed the URL and the credentials.
+whose message is written for the person who typed the URL and the credentials, and whose ``field``
+names what they should correct (set where the error is raised; the wizard and the API show it there).
 
 Security: ``str(JIRAError)`` contains the request headers (the ``Authorization`` header, i.e. the token)
 and the response body. It is never logged, stored or chained: errors are rebuilt from the status code
