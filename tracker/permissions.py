@@ -148,3 +148,41 @@ def readers_among(project: Project, users: list[User]) -> list[User]:
         )
     )
     return [user for user in users if user.is_active and (user.is_staff or user.pk in member_ids)]
+
+
+# Jira imports
+
+
+def _requested(user: AnyUser, jira_import: JiraImport) -> bool:
+    return user.is_authenticated and user.pk == jira_import.requested_by_id
+
+
+def readable_imports(user: AnyUser) -> QuerySet[JiraImport]:
+    """The imports of the projects the user may read: their pages, their progress, the API."""
+    return JiraImport.objects.filter(project__in=readable_projects(user))
+
+
+def may_cancel_import(user: AnyUser | None, jira_import: JiraImport) -> bool:
+    """The requester or a project administrator; ``None`` is the system (``manage.py import_jira``)."""
+    return user is None or _requested(user, jira_import) or can_admin_project(user, jira_import.project)
+
+
+def may_see_import_emails(user: AnyUser, jira_import: JiraImport) -> bool:
+    """The user report names Jira users' email addresses: only for the requester and the project's
+    administrators, the people who run imports."""
+    return _requested(user, jira_import) or can_admin_project(user, jira_import.project)
+
+
+def may_import_anywhere(user: AnyUser) -> bool:
+    """Site admins and administrators of some project: the Jira look-ups reach out to other servers."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_staff or Membership.objects.filter(user_id=user.pk, role=Membership.Role.ADMIN).exists()
+
+
+def require_importer(user: AnyUser) -> None:
+    """Raise PermissionDenied unless :func:`may_import_anywhere`."""
+    from django.core.exceptions import PermissionDenied  # here: the imports above are another section's
+
+    if not may_import_anywhere(user):
+        raise PermissionDenied("Only project administrators can import from Jira.")

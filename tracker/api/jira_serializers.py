@@ -12,9 +12,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracker import permissions
+from tracker.jira_import.credentials import TOKEN_MAX_LENGTH, validate_header_safe
 from tracker.jira_import.discovery import ISSUE_TYPE_ID, PROJECT_KEY
 from tracker.models import JiraImport
-from tracker.web.jira_forms import TOKEN_MAX_LENGTH, validate_header_safe
 
 
 def _header_safe(value: str) -> str:
@@ -225,11 +225,9 @@ class JiraImportSerializer(serializers.ModelSerializer):
         }
 
     def _may_see_emails(self, jira_import: JiraImport) -> bool:
-        """Jira users' email addresses: for the requester and the project's administrators only."""
-        user = self.context["request"].user
-        if jira_import.requested_by_id == user.pk:
-            return True
-        admin_of: dict[int, bool] = self.context.setdefault("admin_of", {})
-        if jira_import.project_id not in admin_of:
-            admin_of[jira_import.project_id] = permissions.can_admin_project(user, jira_import.project)
-        return admin_of[jira_import.project_id]
+        # Asked once per project and requester: a list of imports does not query for each.
+        known: dict[tuple[int, int | None], bool] = self.context.setdefault("may_see_emails", {})
+        key = (jira_import.project_id, jira_import.requested_by_id)
+        if key not in known:
+            known[key] = permissions.may_see_import_emails(self.context["request"].user, jira_import)
+        return known[key]

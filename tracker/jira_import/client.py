@@ -4,7 +4,8 @@
 Server / Data Center: a personal access token as Bearer, or user name + password) with the URL guard
 mounted on its session (redirects included), a timeout on every request and bounded retries.
 :class:`JiraClient` then fetches JSON and files, and turns every failure into a :class:`JiraAccessError`
-whose message is written for the person who typed the URL and the credentials.
+whose message is written for the person who typed the URL and the credentials, and whose ``field``
+names what they should correct (set where the error is raised; the wizard and the API show it there).
 
 Security: ``str(JIRAError)`` contains the request headers (the ``Authorization`` header, i.e. the token)
 and the response body. It is never logged, stored or chained: errors are rebuilt from the status code
@@ -27,6 +28,7 @@ import requests
 from django.conf import settings
 from jira import JIRA, JIRAError
 
+from tracker.jira_import.credentials import CONTROL, NOT_LATIN1, header_problem
 from tracker.jira_import.url_guard import GuardedAdapter, RefusedURL, check_url
 
 logger = logging.getLogger("tracker.jira_import")
@@ -52,15 +54,34 @@ class JiraCredentials:
 
 
 class JiraAccessError(Exception):
-    """Jira could not be used. ``str()`` is a message for the user; it never holds a secret."""
+    """Jira could not be used. ``str()`` is a message for the user; it never holds a secret.
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    ``field`` names what to correct, as the API names it (``url``, ``username``, ``token``,
+    ``jira_project_key``, ``issue_type_id``), or is None when no single field is to blame.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.field = field
 
 
 class JiraResponseError(JiraAccessError):
-    """Jira answered, but not with what its API documents (invalid JSON, missing keys, wrong types)."""
+    """Jira answered, but not with what its API documents (invalid JSON, missing keys, wrong types).
+
+    Most likely the URL is not a Jira site's, hence the field.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, field: str | None = "url") -> None:
+        super().__init__(message, status=status, field=field)
+
+
+@dataclass(frozen=True)
+class NotFound:
+    """What a 404 answer to one request means: the message, and the field it is about."""
+
+    message: str
+    field: str | None = "url"
 
 
 def _host(url: str) -> str:
@@ -72,16 +93,18 @@ def _retry_delay(attempt: int) -> float:
 
 
 def http_error(
-    status: int | None, headers: Any, *, what: str, url: str, not_found: str | None = None
+    status: int | None, headers: Any, *, what: str, url: str, not_found: NotFound | None = None
 ) -> JiraAccessError:
     """The message for an HTTP error status, built from the status alone (never from the body)."""
     host = _host(url)
+    field_: str | None = None
     if status == 401:
         message = (
             f"Jira at {host} refused these credentials (401 Unauthorized). On Jira Cloud, use your "
             "account's email address and an API token; on Jira Server or Data Center, a personal access "
             "token (with no user name) or your user name and password."
         )
+        field_ = "token"
     elif (
         status == 403 and "captcha" in str((headers or {}).get("X-Authentication-Denied-Reason", "")).lower()
     ):
@@ -95,10 +118,11 @@ def http_error(
             "administrator for the Browse Projects permission."
         )
     elif status == 404:
-        message = not_found or (
+        not_found = not_found or NotFound(
             f"Jira at {host} answered 404 Not Found when {what}; check that {url} is the address of a "
             "Jira site."
         )
+        message, field_ = not_found.message, not_found.field
     elif status == 429:
         message = (
             f"Jira at {host} kept refusing requests because too many were made (429 Too Many Requests) "
@@ -110,29 +134,28 @@ def http_error(
         message = f"Jira at {host} failed with a server error ({status}) when {what}; try again later."
     else:
         message = f"Jira at {host} refused the request (HTTP {status}) when {what}."
-    return JiraAccessError(message, status=status)
+    return JiraAccessError(message, status=status, field=field_)
 
 
 def transport_error(error: Exception, *, what: str, url: str) -> JiraAccessError:
+    """A request that got no answer: the URL is the thing to check (host, port, TLS, redirects)."""
     host = _host(url)
     timeout = settings.JIRA_REQUEST_TIMEOUT
     if isinstance(error, requests.exceptions.SSLError):
-        return JiraAccessError(
-            f"The secure connection to {host} failed (is its TLS certificate valid?) when {what}."
-        )
-    if isinstance(error, requests.exceptions.ConnectTimeout):
-        return JiraAccessError(f"Could not connect to {host} within {timeout} seconds when {what}.")
-    if isinstance(error, requests.exceptions.Timeout):
-        return JiraAccessError(f"Jira at {host} did not answer within {timeout} seconds when {what}.")
-    if isinstance(error, requests.exceptions.TooManyRedirects):
-        return JiraAccessError(f"Jira at {host} redirected too many times when {what}.")
-    if isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
-        return JiraAccessError("This is not a valid URL.")
-    if isinstance(error, requests.exceptions.ConnectionError):
-        return JiraAccessError(
-            f"Cannot connect to {host} when {what}: check the URL and that this server can reach it."
-        )
-    return JiraAccessError(f"The connection to {host} failed when {what} ({type(error).__name__}).")
+        message = f"The secure connection to {host} failed (is its TLS certificate valid?) when {what}."
+    elif isinstance(error, requests.exceptions.ConnectTimeout):
+        message = f"Could not connect to {host} within {timeout} seconds when {what}."
+    elif isinstance(error, requests.exceptions.Timeout):
+        message = f"Jira at {host} did not answer within {timeout} seconds when {what}."
+    elif isinstance(error, requests.exceptions.TooManyRedirects):
+        message = f"Jira at {host} redirected too many times when {what}."
+    elif isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
+        message = "This is not a valid URL."
+    elif isinstance(error, requests.exceptions.ConnectionError):
+        message = f"Cannot connect to {host} when {what}: check the URL and that this server can reach it."
+    else:
+        message = f"The connection to {host} failed when {what} ({type(error).__name__})."
+    return JiraAccessError(message, field="url")
 
 
 class JiraClient:
@@ -174,7 +197,7 @@ class JiraClient:
         url: str,
         *,
         what: str,
-        not_found: str | None,
+        not_found: NotFound | None,
         consume: Any,
         params: dict[str, Any] | None = None,
         body: Any = None,
@@ -246,7 +269,7 @@ class JiraClient:
         return consume
 
     def get_json(
-        self, path: str, params: dict[str, Any] | None = None, *, what: str, not_found: str | None = None
+        self, path: str, params: dict[str, Any] | None = None, *, what: str, not_found: NotFound | None = None
     ) -> Any:
         """``GET /rest/api/2/<path>`` as JSON."""
         return self._call(
@@ -294,17 +317,21 @@ def _library_log_level_kept() -> Iterator[None]:
         jira_logger.setLevel(level)
 
 
+CREDENTIAL_PROBLEMS = {
+    NOT_LATIN1: "The {label} has characters Jira credentials cannot contain; paste it again.",
+    CONTROL: "The {label} contains control characters; paste it again.",
+}
+
+
 def check_credential_characters(credentials: JiraCredentials) -> None:
     """HTTP headers carry Latin-1 only: anything else would crash inside requests, not reach Jira."""
-    for label, value in (("user name", credentials.username), ("token", credentials.token)):
-        try:
-            value.encode("latin-1")
-        except UnicodeEncodeError:
-            raise JiraAccessError(
-                f"The {label} has characters Jira credentials cannot contain; paste it again."
-            ) from None
-        if any(ord(char) < 32 or ord(char) == 127 for char in value):
-            raise JiraAccessError(f"The {label} contains control characters; paste it again.")
+    for label, field_, value in (
+        ("user name", "username", credentials.username),
+        ("token", "token", credentials.token),
+    ):
+        problem = header_problem(value)
+        if problem is not None:
+            raise JiraAccessError(CREDENTIAL_PROBLEMS[problem].format(label=label), field=field_)
 
 
 def connect(credentials: JiraCredentials, *, interactive: bool = False) -> JiraClient:
@@ -315,7 +342,7 @@ def connect(credentials: JiraCredentials, *, interactive: bool = False) -> JiraC
     url = check_url(credentials.url)
     credentials = JiraCredentials(url, credentials.username, credentials.token)
     if not credentials.token:
-        raise JiraAccessError("Give a Jira API token, personal access token or password.")
+        raise JiraAccessError("Give a Jira API token, personal access token or password.", field="token")
     check_credential_characters(credentials)
     retries = min(settings.JIRA_MAX_RETRIES, 1) if interactive else settings.JIRA_MAX_RETRIES
     auth: dict[str, Any] = (
@@ -337,7 +364,7 @@ def connect(credentials: JiraCredentials, *, interactive: bool = False) -> JiraC
     except JIRAError as error:
         failure = http_error(error.status_code, None, what="connecting", url=url)
     except (ValueError, requests.exceptions.RequestException):
-        failure = JiraAccessError("This is not a valid URL.")
+        failure = JiraAccessError("This is not a valid URL.", field="url")
     if failure is not None:
         raise failure
     session = jira._session

@@ -15,6 +15,7 @@ from tracker.jira_import.client import (
     JiraClient,
     JiraCredentials,
     JiraResponseError,
+    NotFound,
     connect,
 )
 
@@ -59,7 +60,9 @@ class JiraFieldInfo:
 def check_project_key(key: str) -> str:
     key = (key or "").strip()
     if not PROJECT_KEY.fullmatch(key):
-        raise JiraAccessError(f"{key!r} is not a Jira project key (such as DEMO or OPS).")
+        raise JiraAccessError(
+            f"{key!r} is not a Jira project key (such as DEMO or OPS).", field="jira_project_key"
+        )
     return key.upper()
 
 
@@ -69,8 +72,10 @@ def _unexpected(client: JiraClient, what: str) -> JiraResponseError:
     )
 
 
-def _not_found(key: str) -> str:
-    return f"No Jira project with the key {key} is visible with these credentials."
+def _not_found(key: str) -> NotFound:
+    return NotFound(
+        f"No Jira project with the key {key} is visible with these credentials.", field="jira_project_key"
+    )
 
 
 # -- on an open connection ------------------------------------------------------------------------
@@ -123,7 +128,9 @@ def issue_type(client: JiraClient, key: str, issue_type_id: str) -> JiraIssueTyp
     for candidate in issue_types(client, key):
         if candidate.id == str(issue_type_id):
             return candidate
-    raise JiraAccessError(f"The Jira project {key} has no issue type with id {issue_type_id}.")
+    raise JiraAccessError(
+        f"The Jira project {key} has no issue type with id {issue_type_id}.", field="issue_type_id"
+    )
 
 
 def statuses(client: JiraClient, key: str, issue_type_id: str) -> list[JiraStatusInfo]:
@@ -165,7 +172,10 @@ def _paged_create_fields(client: JiraClient, key: str, issue_type_id: str) -> li
             f"issue/createmeta/{key}/issuetypes/{issue_type_id}",
             {"startAt": start, "maxResults": 50},
             what=what,
-            not_found=f"The Jira project {key} has no issue type {issue_type_id}, or it cannot be read.",
+            not_found=NotFound(
+                f"The Jira project {key} has no issue type {issue_type_id}, or it cannot be read.",
+                field="issue_type_id",
+            ),
         )
         values = page.get("values", page.get("fields"))
         if not isinstance(values, list):
@@ -194,7 +204,8 @@ def _old_create_fields(client: JiraClient, key: str, issue_type_id: str) -> list
                 return [_field(fid, meta) for fid, meta in (type_entry.get("fields") or {}).items()]
     raise JiraAccessError(
         f"Jira gives no create metadata for the issue type {issue_type_id} of {key}: these credentials "
-        "need the Create Issues permission in that project to read its fields."
+        "need the Create Issues permission in that project to read its fields.",
+        field="issue_type_id",
     )
 
 
@@ -202,7 +213,7 @@ def create_fields(client: JiraClient, key: str, issue_type_id: str) -> list[Jira
     """The fields of (project, issue type) from create metadata, in whichever form the site has."""
     key = check_project_key(key)
     if not ISSUE_TYPE_ID.fullmatch(str(issue_type_id)):
-        raise JiraAccessError(f"{issue_type_id!r} is not a Jira issue type id.")
+        raise JiraAccessError(f"{issue_type_id!r} is not a Jira issue type id.", field="issue_type_id")
     try:
         if client.is_cloud or client.version >= (8, 4, 0):
             try:

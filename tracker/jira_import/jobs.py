@@ -9,7 +9,7 @@ from typing import Any
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from tracker.jira_import import services
+from tracker.jira_import import runs, services
 from tracker.models import JiraImport
 
 logger = logging.getLogger("tracker.jira_import")
@@ -43,9 +43,9 @@ def job_failed(
     except (IndexError, TypeError, ValueError):
         return
     if exc_type is not None and issubclass(exc_type, AbandonedJobError):
-        services.fail_abandoned(import_id)
+        runs.fail_abandoned(import_id)
     else:
         name = exc_type.__name__ if exc_type else "an error"
-        services.fail_abandoned(
+        runs.fail_abandoned(
             import_id, f"The import's job failed ({name}); the details are in the worker's log."
         )

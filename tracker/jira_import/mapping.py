@@ -2,7 +2,8 @@
 
 Jira describes each field with a schema: ``schema.system`` names a built-in field, ``schema.custom``
 the type of a custom field. The table below maps both to our field types; each mapped field also gets a
-``kind`` telling the importer how Jira writes its values (in the issue and in the changelog).
+``kind`` telling the replay (:mod:`tracker.jira_import.replay`) how Jira writes its values (in the
+issue and in the changelog).
 
 Besides the mapped fields, every imported tracker has the same "always created" fields: the Jira key,
 a link to the original issue, created by / on, last update, resolution date, status, attachments, links.
@@ -49,6 +50,9 @@ IMPLIED_SYSTEM_FIELDS = {
     "subtasks",
     "parent",
 }
+# What the search asks of every issue besides its mapped fields: the implied fields an issue holds,
+# its summary (every tracker has a title), its reporter (the creator's stand-in) and its comments.
+SEARCHED_SYSTEM_FIELDS = (IMPLIED_SYSTEM_FIELDS - {"project"}) | {"summary", "reporter", "comment"}
 # The last part of schema.custom for Atlassian's own custom field types -> (our type, value kind)
 CUSTOM_FIELDS: dict[str, tuple[str, str]] = {
     "textfield": (FieldType.STRING, "string"),
@@ -95,7 +99,7 @@ class FieldPlan:
     name: str
     label: str
     type: str
-    kind: str  # how values are read; see importer.values
+    kind: str  # how values are read; see tracker.jira_import.replay
     jira_id: str = ""  # "" for the always-created fields that no single Jira field holds
     # (Jira id, label) of the known values of select fields; more may appear in the history.
     options: list[tuple[str, str]] = field(default_factory=list)

@@ -1,8 +1,10 @@
-"""The Jira import's service functions: start, cancel, run, and the system check's stale cleanup.
+"""The Jira import's service functions: what the wizard, the REST API and ``manage.py import_jira`` call.
 
-The wizard, the REST API and ``manage.py import_jira`` all go through these. The token is encrypted
-(:mod:`tracker.jira_import.vault`) before it is stored, the job carries the import's id only, and the
-token is erased when the import ends, whatever the outcome.
+Checking and starting an import (:func:`create_import`, :func:`start_import`, with the tracker's names
+checked by :func:`validate_names`), cancelling one (:func:`cancel_import`), running one in this process
+(:func:`run_import`, the worker's job) and the system check's cleanup (:func:`cancel_stale_imports`).
+The job queue is here (the job carries the import's id only); every change of an import's row is made
+by :mod:`tracker.jira_import.runs`, which encrypts the token and erases it when the import ends.
 """
 
 from __future__ import annotations
@@ -18,10 +20,6 @@ import redis
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_slug
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
-from django.db.models.functions import Coalesce, Now
-from django.utils import timezone
 from django.utils.text import slugify
 from redis.backoff import NoBackoff
 from redis.retry import Retry as RedisRetry
@@ -30,19 +28,12 @@ from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
 from tracker import permissions
-from tracker.jira_import import discovery, emails, vault
+from tracker.jira_import import discovery, runs, vault
 from tracker.jira_import.client import JiraAccessError, JiraCredentials, connect
-from tracker.jira_import.importer import (
-    ImportCancelled,
-    Importer,
-    ImportFailed,
-    Progress,
-    RunSuperseded,
-    count_links,
-    delete_tracker,
-)
+from tracker.jira_import.importer import Importer, Progress
+from tracker.jira_import.runs import ImportCancelled, ImportFailed, RunSuperseded
 from tracker.jira_import.url_guard import RefusedURL, check_url
-from tracker.models import Artifact, Attachment, Changeset, JiraImport, Project, Tracker, User
+from tracker.models import JiraImport, Project, Tracker, User
 from tracker.models.trackers import color_validator
 
 logger = logging.getLogger("tracker.jira_import")
@@ -55,10 +46,6 @@ REDIS_SOCKET_TIMEOUT = 5
 JOB_RETRIES = 2
 RESULT_TTL = 24 * 3600
 FAILURE_TTL = 7 * 24 * 3600
-WORKER_DIED = (
-    "The backend worker running the import stopped (it was killed or crashed) and the retries are used "
-    "up; start the import again."
-)
 
 
 class ImportUnavailable(Exception):
@@ -170,31 +157,19 @@ def create_import(
         issue_type = discovery.issue_type(client, key, str(issue_type_id))
     finally:
         client.close()
-    try:
-        with transaction.atomic():
-            return JiraImport.objects.create(
-                project=project,
-                requested_by=requested_by,
-                jira_url=url,
-                flavor=client.flavor,
-                username=credentials.username,
-                token_encrypted=vault.encrypt(credentials.token),
-                jira_project_key=key,
-                jira_project_name=str(jira_project.get("name") or key)[:255],
-                issue_type_id=issue_type.id,
-                issue_type_name=issue_type.name[:255],
-                tracker_name=tracker_name,
-                tracker_shortname=tracker_shortname,
-                tracker_color=tracker_color,
-            )
-    except IntegrityError:
-        # Another import took the names between the check and the insert.
-        raise ValidationError(
-            {
-                "tracker_name": ["Another import of this project is using this name or short name."],
-                "tracker_shortname": ["Another import of this project is using this name or short name."],
-            }
-        ) from None
+    return runs.create(
+        project=project,
+        requested_by=requested_by,
+        credentials=credentials,
+        flavor=client.flavor,
+        jira_project_key=key,
+        jira_project_name=str(jira_project.get("name") or key),
+        issue_type_id=issue_type.id,
+        issue_type_name=issue_type.name,
+        tracker_name=tracker_name,
+        tracker_shortname=tracker_shortname,
+        tracker_color=tracker_color,
+    )
 
 
 def start_import(
@@ -223,8 +198,7 @@ def start_import(
         tracker_color=tracker_color,
     )
     job_id = f"jira-import-{jira_import.pk}-{uuid.uuid4().hex[:12]}"
-    JiraImport.objects.filter(pk=jira_import.pk).update(job_id=job_id)
-    jira_import.job_id = job_id
+    runs.record_job(jira_import, job_id)
     try:
         _queue().enqueue(
             JOB_FUNCTION,
@@ -238,42 +212,20 @@ def start_import(
         )
     except (redis.RedisError, OSError):
         # The row was committed before the enqueue (so the worker finds it): take it back.
-        jira_import.delete()
+        runs.withdraw(jira_import)
         raise ImportUnavailable(UNAVAILABLE) from None
     logger.info("Jira import %s enqueued as job %s.", jira_import.pk, job_id)
     return jira_import
 
 
-def _may_cancel(user: User | None, jira_import: JiraImport) -> bool:
-    return (
-        user is None
-        or user.pk == jira_import.requested_by_id
-        or permissions.can_admin_project(user, jira_import.project)
-    )
-
-
 def cancel_import(jira_import: JiraImport, *, by: User | None) -> None:
     """Cancel a pending import now; ask a running one to stop (it removes what it wrote)."""
-    if not _may_cancel(by, jira_import):
+    if not permissions.may_cancel_import(by, jira_import):
         raise PermissionDenied(
             "Only the requester or an administrator of the project can cancel this import."
         )
-    now = timezone.now()
-    cancelled_now = JiraImport.objects.filter(pk=jira_import.pk, status=JiraImport.Status.PENDING).update(
-        status=JiraImport.Status.CANCELLED,
-        cancel_requested=True,
-        token_encrypted="",
-        ended_at=now,
-        error="Cancelled before it started.",
-    )
-    if cancelled_now:
+    if runs.cancel(jira_import):
         _drop_job(jira_import.job_id)
-        _record_metric(JiraImport.Status.CANCELLED)
-    else:
-        JiraImport.objects.filter(pk=jira_import.pk, status=JiraImport.Status.RUNNING).update(
-            cancel_requested=True
-        )
-    jira_import.refresh_from_db()
 
 
 def _drop_job(job_id: str) -> None:
@@ -287,70 +239,10 @@ def _drop_job(job_id: str) -> None:
 
 def cancel_stale_imports(max_age: dt.timedelta) -> list[JiraImport]:
     """Cancel imports pending or running for longer than ``max_age``, and email their requesters."""
-    cutoff = timezone.now() - max_age
-    cancelled = []
-    stale = JiraImport.objects.filter(status__in=JiraImport.ACTIVE, created_at__lt=cutoff).order_by("pk")
-    for jira_import in stale:
-        hours = max(1, round(max_age.total_seconds() / 3600))
-        message = (
-            f"Cancelled by the system check: the import was pending or running for more than {hours} hours "
-            "(JIRA_IMPORT_MAX_DURATION), so its worker is presumed stuck or gone."
-        )
-        tracker_id = jira_import.tracker_id
-        # run_token cleared: a run still alive somewhere stops at its next page without writing more.
-        updated = JiraImport.objects.filter(pk=jira_import.pk, status__in=JiraImport.ACTIVE).update(
-            status=JiraImport.Status.CANCELLED,
-            cancel_requested=True,
-            run_token="",
-            token_encrypted="",
-            tracker=None,
-            ended_at=timezone.now(),
-            error=message,
-        )
-        if not updated:
-            continue
-        if tracker_id:
-            _discard(tracker_id, jira_import.pk)
+    cancelled = runs.cancel_stale(max_age)
+    for jira_import in cancelled:
         _drop_job(jira_import.job_id)
-        jira_import.refresh_from_db()
-        logger.warning("Jira import %s cancelled by the system check.", jira_import.pk)
-        emails.send_outcome(jira_import)
-        _record_metric(JiraImport.Status.CANCELLED)
-        cancelled.append(jira_import)
     return cancelled
-
-
-def _record_metric(status: str) -> None:
-    try:
-        from tracker.monitoring import metrics
-
-        record = getattr(metrics, "record_jira_import", None)
-        if record is not None:
-            record(str(status))
-    except Exception:  # a metric must never break an import
-        logger.debug("The Jira import metric could not be recorded.", exc_info=True)
-
-
-def _discard(tracker_id: int, import_id: int) -> None:
-    try:
-        delete_tracker(tracker_id)
-    except Exception as error:
-        logger.error(
-            "Jira import %s: its partial tracker %s could not be removed: %s", import_id, tracker_id, error
-        )
-
-
-def _counts(tracker: Tracker) -> dict[str, int]:
-    changesets = Changeset.objects.filter(artifact__tracker=tracker).aggregate(
-        changesets=Count("pk"), comments=Count("pk", filter=~Q(comment=""))
-    )
-    return {
-        "issues": Artifact.objects.filter(tracker=tracker).count(),
-        "changesets": changesets["changesets"],
-        "comments": changesets["comments"],
-        "attachments": Attachment.objects.filter(artifact__tracker=tracker).count(),
-        "links": count_links(tracker),
-    }
 
 
 def _describe(error: BaseException) -> str:
@@ -378,12 +270,8 @@ def run_import(jira_import: JiraImport, *, progress: Progress | None = None) -> 
 
     Returns the import as it ended (done, failed or cancelled), or as another run left it.
     """
-    token = uuid.uuid4().hex
-    claimed = JiraImport.objects.filter(pk=jira_import.pk, status__in=JiraImport.ACTIVE).update(
-        status=JiraImport.Status.RUNNING, run_token=token, started_at=Coalesce("started_at", Now())
-    )
-    jira_import.refresh_from_db()
-    if not claimed:
+    run = runs.claim(jira_import)
+    if run is None:
         return jira_import  # cancelled while pending, or ended already
     logger.info("Jira import %s of %s started.", jira_import.pk, jira_import.jira_project_key)
     outcome, message = JiraImport.Status.DONE, ""
@@ -394,7 +282,7 @@ def run_import(jira_import: JiraImport, *, progress: Progress | None = None) -> 
         credentials = JiraCredentials(
             jira_import.jira_url, jira_import.username, vault.decrypt(jira_import.token_encrypted)
         )
-        engine = Importer(jira_import, credentials, token, progress)
+        engine = Importer(run, credentials, progress)
         engine.run()
     except RunSuperseded:
         logger.info("Jira import %s: another run has taken over; this one stops.", jira_import.pk)
@@ -420,43 +308,4 @@ def run_import(jira_import: JiraImport, *, progress: Progress | None = None) -> 
     finally:
         if engine is not None and engine.client is not None:
             engine.client.close()
-    return finish(jira_import, token, outcome, message)
-
-
-def finish(jira_import: JiraImport, token: str, outcome: str, message: str) -> JiraImport:
-    """End the run holding ``token``: record the outcome, erase the token, drop a partial tracker, email."""
-    tracker_id = jira_import.tracker_id
-    tracker = Tracker.objects.filter(pk=tracker_id).first() if tracker_id else None
-    counts = _counts(tracker) if outcome == JiraImport.Status.DONE and tracker is not None else {}
-    if outcome == JiraImport.Status.CANCELLED and not message:
-        message = "Cancelled on request."
-    updated = JiraImport.objects.filter(pk=jira_import.pk, run_token=token).update(
-        status=outcome,
-        ended_at=timezone.now(),
-        token_encrypted="",
-        error=message[:2000],
-        counts=counts,
-        tracker=tracker if outcome == JiraImport.Status.DONE else None,
-    )
-    if not updated:
-        jira_import.refresh_from_db()
-        return jira_import
-    if outcome != JiraImport.Status.DONE and tracker_id:
-        _discard(tracker_id, jira_import.pk)
-    jira_import.refresh_from_db()
-    log = logger.info if outcome == JiraImport.Status.DONE else logger.warning
-    log("Jira import %s ended %s. %s", jira_import.pk, outcome, message)
-    if outcome != JiraImport.Status.CANCELLED:
-        emails.send_outcome(jira_import)
-    _record_metric(outcome)
-    return jira_import
-
-
-def fail_abandoned(import_id: int, reason: str = WORKER_DIED) -> JiraImport | None:
-    """The job's worker died and RQ will not run it again: end the import as failed."""
-    token = uuid.uuid4().hex
-    taken = JiraImport.objects.filter(pk=import_id, status__in=JiraImport.ACTIVE).update(run_token=token)
-    jira_import = JiraImport.objects.filter(pk=import_id).first()
-    if not taken or jira_import is None:
-        return jira_import
-    return finish(jira_import, token, JiraImport.Status.FAILED, reason)
+    return run.finish(outcome, message)

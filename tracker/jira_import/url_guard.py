@@ -25,6 +25,8 @@ METADATA_ADDRESSES = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_addr
 class RefusedURL(ValueError):
     """The URL may not be reached from this server; the message says why, for the user."""
 
+    field = "url"  # what to correct, as for JiraAccessError
+
 
 def allowed_hosts() -> set[str]:
     return {host.strip().lower() for host in getattr(settings, "JIRA_ALLOWED_HOSTS", []) if host.strip()}

@@ -1,9 +1,10 @@
 """The one place that creates and updates artifacts.
 
-Web views, the API, the admin, the demo seeding and the Jira import all call :func:`create_artifact`
-and :func:`update_artifact`. Each validates the values against the field types, stores the changeset
+Web views, the API, the admin and the demo seeding all call :func:`create_artifact` and
+:func:`update_artifact`. Each validates the values against the field types, stores the changeset
 and its values in one transaction, and, unless ``notify=False``, sends ``changeset_recorded`` inside
-that transaction and ``artifact_saved`` once it has committed.
+that transaction and ``artifact_saved`` once it has committed. Imports store whole histories in bulk
+through :mod:`tracker.services.bulk_import`, with the same value rules and :func:`apply_changes`.
 """
 
 from __future__ import annotations
@@ -154,6 +155,17 @@ def _assignable(
     return {key: user for key, user in known.items() if user.pk in allowed}
 
 
+def apply_changes(artifact: Artifact, changes: Mapping[Field, Any]) -> None:
+    """``current_values`` and ``title`` after a changeset of ``changes`` (stored values by field).
+
+    The one rule for both writers: this service and the imports' (:mod:`tracker.services.bulk_import`).
+    """
+    for field_, value in changes.items():
+        artifact.current_values[str(field_.pk)] = value
+        if field_.is_title:
+            artifact.title = (value or "")[:255]
+
+
 def _store(
     artifact: Artifact,
     fields: list[Field],
@@ -194,10 +206,7 @@ def _store(
     ChangesetValue.objects.bulk_create(
         [ChangesetValue(changeset=changeset, field=field_, value=value) for field_, value in changes.items()]
     )
-    for field_, value in changes.items():
-        artifact.current_values[str(field_.pk)] = value
-        if field_.is_title:
-            artifact.title = (value or "")[:255]
+    apply_changes(artifact, changes)
     artifact.last_updated_by = author
     artifact.last_updated_on = submitted_on
     artifact.save(update_fields=["current_values", "title", "last_updated_by", "last_updated_on"])

@@ -1,8 +1,10 @@
 """The forms of the Jira import wizard: where and as whom to connect, which project, which issue type.
 
-They only shape what the browser sends. Jira itself (through ``tracker.jira_import.discovery``) and
-the import service are the judges of the URL, the credentials and the tracker's names; their errors
-are put on the form by :func:`add_jira_error` and ``add_service_errors``.
+They only shape what the browser sends (the credentials' characters are checked by
+``tracker.jira_import.credentials``). Jira itself (through ``tracker.jira_import.discovery``) and the
+import service are the judges of the URL, the credentials and the tracker's names; their errors are
+put on the form by :func:`add_jira_error` (next to the field the error names) and
+``add_service_errors``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
-from tracker.jira_import.client import JiraAccessError, JiraCredentials, JiraResponseError
+from tracker.jira_import.client import JiraAccessError, JiraCredentials
+from tracker.jira_import.credentials import TOKEN_MAX_LENGTH, validate_header_safe
 from tracker.jira_import.url_guard import RefusedURL
 
 CLOUD = "cloud"
@@ -25,23 +28,6 @@ DEPLOYMENTS = [
     (SERVER_TOKEN, "Jira Server or Data Center: a personal access token"),
     (SERVER_PASSWORD, "Jira Server or Data Center: your user name and password"),
 ]
-TOKEN_MAX_LENGTH = 2000
-
-
-def validate_header_safe(value: str) -> None:
-    """Credentials travel in an HTTP header: Latin-1 only, no control characters.
-
-    The HTTP client cannot encode anything else (it would fail deep inside, after the form).
-    """
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        raise ValidationError(
-            "Use only Latin-1 characters here: Jira's sign-in header cannot carry the others.",
-            code="not_latin1",
-        ) from None
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
-        raise ValidationError("Remove the control characters (such as line breaks).", code="control")
 
 
 class JiraConnectForm(forms.Form):
@@ -139,41 +125,11 @@ class JiraTrackerForm(forms.Form):
                 self.add_error(target, text)
 
 
-def jira_error_field(error: Exception, *, about_project: bool) -> str | None:
-    """The form field a Jira failure is about (None: the form as a whole).
-
-    ``about_project``: the request named a Jira project, so a 404 is about its key, not the URL.
-    """
-    if isinstance(error, RefusedURL):
-        return "url"
-    status = getattr(error, "status", None)
-    if status == 401:
-        return "token"
-    if status == 403:
-        return None
-    if status == 404:
-        # A 404 on serverInfo means the URL is not a Jira site; on the project, an unknown key.
-        return "jira_project_key" if about_project and "No Jira project" in str(error) else "url"
-    if isinstance(error, JiraResponseError):
-        return "url"
-    if isinstance(error, JiraAccessError) and status is None:
-        text = str(error)
-        if "issue type" in text and about_project:
-            return "issue_type_id"
-        if "project key" in text:
-            return "jira_project_key"
-        if text.startswith("Give a Jira"):
-            return "token"
-        return "url"  # cannot connect, timeouts, TLS, redirects: the URL is the thing to check
-    return None
-
-
 # The wizard's form fields that stand for the API's names.
 FORM_FIELDS = {"jira_project_key": "jira_project"}
 
 
-def add_jira_error(form: forms.Form, error: Exception, *, about_project: bool = False) -> None:
-    """Put a Jira failure on the form, next to the field to correct when the form has it."""
-    target = jira_error_field(error, about_project=about_project)
-    target = FORM_FIELDS.get(target or "", target)
+def add_jira_error(form: forms.Form, error: JiraAccessError | RefusedURL) -> None:
+    """Put a Jira failure on the form, next to the field it names when the form has that field."""
+    target = FORM_FIELDS.get(error.field or "", error.field)
     form.add_error(target if target in form.fields else None, str(error))

@@ -16,7 +16,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -178,7 +177,7 @@ def import_project(request: HttpRequest, shortname: str) -> HttpResponse:
         try:
             issue_types = discovery.list_issue_types(state.credentials(), key)
         except JIRA_ERRORS as error:
-            add_jira_error(form, error, about_project=True)
+            add_jira_error(form, error)
         except vault.TokenUnavailable:
             return _restart(request, project, "Your Jira credentials have expired; enter them again.")
         else:
@@ -267,7 +266,7 @@ def _start(
     except services.ImportUnavailable as error:
         form.add_error(None, str(error))
     except JIRA_ERRORS as error:
-        add_jira_error(form, error, about_project=True)
+        add_jira_error(form, error)
     except vault.TokenUnavailable:
         form.add_error(None, "Your Jira credentials have expired: start over and enter them again.")
     return None
@@ -286,28 +285,10 @@ def import_abandon(request: HttpRequest, shortname: str) -> HttpResponse:
 # An import's pages ----------------------------------------------------------------------------------
 
 
-def readable_imports(request: HttpRequest) -> QuerySet[JiraImport]:
-    return JiraImport.objects.filter(project__in=permissions.readable_projects(request.user))
-
-
 def _import_or_404(request: HttpRequest, pk: int) -> JiraImport:
     return get_object_or_404(
-        readable_imports(request).select_related("project", "requested_by", "tracker"), pk=pk
-    )
-
-
-def may_cancel(request: HttpRequest, jira_import: JiraImport) -> bool:
-    """The requester or a project administrator, while the import is pending or running."""
-    return jira_import.is_active and (
-        jira_import.requested_by_id == request.user.pk
-        or permissions.can_admin_project(request.user, jira_import.project)
-    )
-
-
-def may_see_emails(request: HttpRequest, jira_import: JiraImport) -> bool:
-    """The user report names Jira users' email addresses: only for those who run imports."""
-    return jira_import.requested_by_id == request.user.pk or permissions.can_admin_project(
-        request.user, jira_import.project
+        permissions.readable_imports(request.user).select_related("project", "requested_by", "tracker"),
+        pk=pk,
     )
 
 
@@ -340,8 +321,8 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "import": jira_import,
             "project": jira_import.project,
-            "can_cancel": may_cancel(request, jira_import),
-            "show_emails": may_see_emails(request, jira_import),
+            "can_cancel": jira_import.is_active and permissions.may_cancel_import(request.user, jira_import),
+            "show_emails": permissions.may_see_import_emails(request.user, jira_import),
             "counts": [
                 (label, counts.get(key, 0))
                 for key, label in (
@@ -363,7 +344,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def import_status(request: HttpRequest, pk: int) -> JsonResponse:
     """The import's status and progress as JSON, for the page's poller."""
-    jira_import = get_object_or_404(readable_imports(request), pk=pk)
+    jira_import = get_object_or_404(permissions.readable_imports(request.user), pk=pk)
     return JsonResponse(status_payload(jira_import))
 
 
@@ -374,7 +355,7 @@ def import_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     if not jira_import.is_active:
         messages.info(request, f"This import has already ended ({jira_import.get_status_display().lower()}).")
         return redirect("tracker:jira-import-detail", pk=jira_import.pk)
-    if not may_cancel(request, jira_import):
+    if not permissions.may_cancel_import(request.user, jira_import):
         raise PermissionDenied(
             "Only the requester or an administrator of the project can cancel this import."
         )

@@ -31,8 +31,7 @@ from tracker.api.views.projects import readable_project
 from tracker.jira_import import discovery, services
 from tracker.jira_import.client import JiraAccessError, JiraCredentials
 from tracker.jira_import.url_guard import RefusedURL
-from tracker.models import JiraImport, Membership, User
-from tracker.web.jira_forms import jira_error_field
+from tracker.models import JiraImport, User
 
 UNAVAILABLE = {
     503: OpenApiResponse(
@@ -43,24 +42,13 @@ UNAVAILABLE = {
 ALREADY_ENDED = {409: OpenApiResponse(OpenApiTypes.OBJECT, description="The import has already ended.")}
 
 
-def jira_failure(error: Exception, *, about_project: bool) -> serializers.ValidationError:
+def jira_failure(error: JiraAccessError | RefusedURL) -> serializers.ValidationError:
     """A 400 naming the field to correct, with Jira's failure in words (it never holds the token)."""
-    target = jira_error_field(error, about_project=about_project) or NON_FIELD_ERRORS
-    return serializers.ValidationError({target: [str(error)]})
-
-
-def require_importer(user: User) -> None:
-    """The look-ups reach out to other servers: only for people who may run an import somewhere."""
-    if user.is_staff and user.is_active:
-        return
-    if not Membership.objects.filter(user_id=user.pk, role=Membership.Role.ADMIN).exists():
-        raise PermissionDenied("Only project administrators can import from Jira.")
+    return serializers.ValidationError({error.field or NON_FIELD_ERRORS: [str(error)]})
 
 
 def readable_imports(user: User) -> QuerySet[JiraImport]:
-    return JiraImport.objects.filter(project__in=permissions.readable_projects(user)).select_related(
-        "project", "requested_by"
-    )
+    return permissions.readable_imports(user).select_related("project", "requested_by")
 
 
 class JiraProjectLookup(JsonApiView):
@@ -72,13 +60,13 @@ class JiraProjectLookup(JsonApiView):
         responses={200: JiraProjectSerializer(many=True), **error_responses(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
-        require_importer(request.user)
+        permissions.require_importer(request.user)
         query = JiraCredentialsSerializer(data=request.data)
         query.is_valid(raise_exception=True)
         try:
             found = discovery.list_projects(JiraCredentials(**query.credentials_kwargs()))
         except (JiraAccessError, RefusedURL) as error:
-            raise jira_failure(error, about_project=False) from None
+            raise jira_failure(error) from None
         return Response(JiraProjectSerializer(found, many=True).data)
 
 
@@ -91,7 +79,7 @@ class JiraIssueTypeLookup(JsonApiView):
         responses={200: JiraIssueTypeSerializer(many=True), **error_responses(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
-        require_importer(request.user)
+        permissions.require_importer(request.user)
         query = JiraIssueTypesRequestSerializer(data=request.data)
         query.is_valid(raise_exception=True)
         try:
@@ -99,7 +87,7 @@ class JiraIssueTypeLookup(JsonApiView):
                 JiraCredentials(**query.credentials_kwargs()), query.validated_data["jira_project_key"]
             )
         except (JiraAccessError, RefusedURL) as error:
-            raise jira_failure(error, about_project=True) from None
+            raise jira_failure(error) from None
         return Response(JiraIssueTypeSerializer(found, many=True).data)
 
 
@@ -151,7 +139,7 @@ class ProjectJiraImports(mixins.ListModelMixin, JsonApiView):
         except services.ImportUnavailable as error:
             return Response({"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         except (JiraAccessError, RefusedURL) as error:
-            raise jira_failure(error, about_project=True) from None
+            raise jira_failure(error) from None
         # ValidationError (names taken) goes to the exception handler: a 400 keyed by field.
         return Response(self.get_serializer(jira_import).data, status=status.HTTP_202_ACCEPTED)
 
@@ -180,10 +168,7 @@ class JiraImportCancel(JsonApiView):
     )
     def post(self, request: Request, pk: int) -> Response:
         jira_import = get_object_or_404(readable_imports(request.user), pk=pk)
-        may_cancel = jira_import.requested_by_id == request.user.pk or permissions.can_admin_project(
-            request.user, jira_import.project
-        )
-        if not may_cancel:
+        if not permissions.may_cancel_import(request.user, jira_import):
             raise PermissionDenied("Only the requester or the project's administrators can cancel an import.")
         if not jira_import.is_active:
             return Response(

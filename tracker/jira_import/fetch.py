@@ -1,0 +1,401 @@
+"""Fetching a Jira issue type's issues: everything of the import that takes the network.
+
+:class:`Fetcher` pages the search (Cloud's ``search/jql`` with ``nextPageToken``, Server's ``search``
+with ``startAt`` and ``total``), reads the history and comments a search page did not embed, and
+downloads the attachments into the file storage. :class:`Prefetcher` runs it one page ahead in a
+thread and hands the main thread :class:`FetchedPage` objects, so the network and the database work
+overlap instead of adding up. Nothing here touches the database or knows the import's engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import re
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.utils.text import get_valid_filename
+
+from tracker.jira_import.client import JiraAccessError, JiraClient, JiraResponseError
+from tracker.jira_import.mapping import SkippedField
+
+logger = logging.getLogger("tracker.jira_import")
+
+# Bounds on one issue: Jira content is untrusted, and a real issue has far less than this.
+MAX_HISTORIES = 10_000
+MAX_COMMENTS = 10_000
+CHANGELOG_PAGE = 100
+COMMENT_PAGE = 100
+SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError)
+
+
+def parse_timestamp(value: Any) -> dt.datetime | None:
+    """Jira's timestamps (``2024-01-02T09:00:00.000+0000``, ``2024-02-21 14:30:00.0``) as aware UTC."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", value.strip())
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+def unexpected_shape(import_id: int, key: str, error: Exception) -> JiraResponseError:
+    """Log an issue Jira sent in a shape we cannot read, and the error that stops the import.
+
+    Only the exception's type is logged: its text may quote the issue's content.
+    """
+    logger.error(
+        "Jira import %s: issue %s has an unexpected shape (%s)", import_id, key, type(error).__name__
+    )
+    return JiraResponseError(f"Jira sent the issue {key} in an unexpected shape; the import stopped.")
+
+
+def _storage_name(filename: str) -> str:
+    try:
+        return get_valid_filename(filename)[-100:]
+    except SuspiciousFileOperation:  # nothing usable left, such as ".."
+        return "attachment"
+
+
+@dataclass
+class FetchedAttachment:
+    jira_id: str
+    name: str  # in the file storage
+    filename: str
+    size: int
+    content_type: str
+    author: dict[str, Any] | None  # as Jira gave it; matched to a person by the main thread
+    when: dt.datetime
+
+
+@dataclass
+class FetchedIssue:
+    """An issue with everything the network gives for it: full history and comments, files downloaded."""
+
+    issue: dict[str, Any]
+    histories: list[dict[str, Any]]  # oldest first, each with its parsed date as "_when"
+    comments: list[dict[str, Any]]
+    attachments: list[FetchedAttachment]
+    skipped: list[SkippedField]
+
+
+@dataclass
+class FetchedPage:
+    issues: list[FetchedIssue]
+    size: int  # issues the search page held, the already imported ones included
+    total: int | None = None  # the issues of the search, when Jira says (Server does, Cloud does not)
+
+    def discard_files(self) -> None:
+        for fetched in self.issues:
+            for attachment in fetched.attachments:
+                default_storage.delete(attachment.name)
+
+
+class Fetcher:
+    """Reads one project's issues of one type from Jira, downloading their files under the tracker's
+    folder of the storage. ``fields``: what the search asks of every issue."""
+
+    def __init__(self, client: JiraClient, *, import_id: int, tracker_id: int, fields: Sequence[str]) -> None:
+        self.client = client
+        self.import_id = import_id
+        self.tracker_id = tracker_id
+        self.fields = list(fields)
+
+    @staticmethod
+    def _where(key: str, issue_type_id: str) -> str:
+        return f'project = "{key}" AND issuetype = {issue_type_id}'
+
+    def search(self, key: str, issue_type_id: str) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
+        """The search's pages, oldest issues first: their issues, and the total when Jira gives one."""
+        client = self.client
+        params: dict[str, Any] = {
+            "jql": f"{self._where(key, issue_type_id)} ORDER BY created ASC, key ASC",
+            "fields": ",".join(self.fields),
+            "expand": "changelog,renderedFields",
+            "maxResults": settings.JIRA_IMPORT_PAGE_SIZE,
+        }
+        what = f"searching the issues of {key}"
+        if client.is_cloud:
+            token: str | None = None
+            while True:
+                if token:
+                    params["nextPageToken"] = token
+                page = client.get_json("search/jql", params, what=what)
+                yield self._issues_of(page, what), None
+                token = page.get("nextPageToken")
+                if not token or page.get("isLast") is True:
+                    return
+        start = 0
+        while True:
+            params["startAt"] = start
+            page = client.get_json("search", params, what=what)
+            issues = self._issues_of(page, what)
+            total = page.get("total")
+            total = total if isinstance(total, int) else None
+            yield issues, total
+            start += len(issues)
+            if not issues or (total is not None and start >= total):
+                return
+
+    def _issues_of(self, page: Any, what: str) -> list[dict[str, Any]]:
+        issues = page.get("issues") if isinstance(page, dict) else None
+        if not isinstance(issues, list) or not all(isinstance(i, dict) for i in issues):
+            raise JiraResponseError(f"Jira answered in an unexpected shape when {what}; the import stopped.")
+        return issues
+
+    def approximate_count(self, key: str, issue_type_id: str) -> int:
+        """Cloud's estimate of the search's size (its search gives no total), or 0."""
+        try:
+            answer = self.client.post_json(
+                "search/approximate-count",
+                {"jql": self._where(key, issue_type_id)},
+                what="counting the issues",
+            )
+        except JiraAccessError as error:
+            if error.status in (401, 403):
+                raise
+            return 0  # only for the progress bar: the import goes on without a total
+        count = answer.get("count") if isinstance(answer, dict) else None
+        return count if isinstance(count, int) and count >= 0 else 0
+
+    def fetch(self, issue: dict[str, Any]) -> FetchedIssue:
+        """Everything of the issue that takes the network (run by the prefetch thread)."""
+        key = str(issue.get("key", "?"))[:100]
+        try:
+            skipped: list[SkippedField] = []
+            return FetchedIssue(
+                issue,
+                self._histories(issue, key, skipped),
+                self._comments(issue, key),
+                self._attachments(issue, key, skipped),
+                skipped,
+            )
+        except SHAPE_ERRORS as error:
+            raise unexpected_shape(self.import_id, key, error) from None
+
+    def _histories(
+        self, issue: dict[str, Any], key: str, skipped: list[SkippedField]
+    ) -> list[dict[str, Any]]:
+        client = self.client
+        changelog = issue.get("changelog") or {}
+        histories = list(changelog.get("histories") or [])
+        total = changelog.get("total")
+        if isinstance(total, int) and total > len(histories):
+            what = f"reading the history of {key}"
+            if client.is_cloud:
+                # Cloud embeds only the most recent 40 entries; the changelog endpoint pages them all.
+                histories, start = [], 0
+                while start < min(total, MAX_HISTORIES):
+                    page = client.get_json(
+                        f"issue/{key}/changelog", {"startAt": start, "maxResults": CHANGELOG_PAGE}, what=what
+                    )
+                    values = page.get("values") or []
+                    histories += values
+                    start += len(values)
+                    if not values or page.get("isLast") is True:
+                        break
+            else:
+                # Server has no changelog endpoint, but the issue itself embeds every entry.
+                full = client.get_json(
+                    f"issue/{key}", {"expand": "changelog", "fields": "summary"}, what=what
+                )
+                histories = list((full.get("changelog") or {}).get("histories") or [])
+        if len(histories) > MAX_HISTORIES:
+            skipped.append(
+                SkippedField("History", f"{key} has more than {MAX_HISTORIES} changes; the oldest are kept")
+            )
+            histories = histories[:MAX_HISTORIES]
+        dated = [(parse_timestamp(h.get("created")), h) for h in histories]
+        dated = [(when, h) for when, h in dated if when is not None]
+        dated.sort(
+            key=lambda pair: (pair[0], int(pair[1]["id"]) if str(pair[1].get("id", "")).isdigit() else 0)
+        )
+        return [h | {"_when": when} for when, h in dated]
+
+    def _comments(self, issue: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        """The issue's comments, each with its rendered HTML when Jira gives one."""
+        embedded = issue["fields"].get("comment") or {}
+        comments = [c for c in embedded.get("comments") or [] if isinstance(c, dict)]
+        total = embedded.get("total")
+        if isinstance(total, int) and total > len(comments):
+            comments, start = [], 0
+            while start < min(total, MAX_COMMENTS):
+                page = self.client.get_json(
+                    f"issue/{key}/comment",
+                    {
+                        "startAt": start,
+                        "maxResults": COMMENT_PAGE,
+                        "expand": "renderedBody",
+                        "orderBy": "created",
+                    },
+                    what=f"reading the comments of {key}",
+                )
+                values = page.get("comments") or []
+                comments += values
+                start += len(values)
+                if not values:
+                    break
+            return comments[:MAX_COMMENTS]
+        rendered_page = (issue.get("renderedFields") or {}).get("comment") or {}
+        rendered = {
+            str(c.get("id")): c.get("body")
+            for c in rendered_page.get("comments") or []
+            if isinstance(c, dict)
+        }
+        return [
+            c | {"renderedBody": c.get("renderedBody") or rendered.get(str(c.get("id")))} for c in comments
+        ]
+
+    def _attachments(
+        self, issue: dict[str, Any], key: str, skipped: list[SkippedField]
+    ) -> list[FetchedAttachment]:
+        """Download the issue's files into the storage (the credentials go to the Jira site only)."""
+        client = self.client
+        limit = settings.JIRA_ATTACHMENT_MAX_SIZE
+
+        def skip(filename: str, reason: str) -> None:
+            skipped.append(SkippedField("Attachment", f"{filename} on {key}: {reason}"))
+
+        fetched: list[FetchedAttachment] = []
+        try:
+            for meta in issue["fields"].get("attachment") or []:
+                jira_id = str(meta.get("id", ""))
+                filename = " ".join(str(meta.get("filename") or "").split())[:255] or "attachment"
+                declared = meta.get("size")
+                if not jira_id.isdigit():
+                    continue
+                if isinstance(declared, int) and declared > limit:
+                    skip(filename, f"{declared} bytes, over the {limit}-byte limit")
+                    continue
+                url = meta.get("content")
+                if not isinstance(url, str) or not client.same_site(url):
+                    url = (
+                        client.api_url(f"attachment/content/{jira_id}")
+                        if client.is_cloud
+                        else f"{client.base_url}/secure/attachment/{jira_id}/{quote(filename)}"
+                    )
+                with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as buffer:
+                    try:
+                        size = client.download(
+                            url, buffer, max_size=limit, what=f"downloading {filename} of {key}"
+                        )
+                    except JiraAccessError as error:
+                        if error.status in (403, 404, 410):
+                            skip(filename, f"Jira refused to send it ({error.status})")
+                            continue
+                        raise
+                    if size is None:
+                        skip(filename, f"over the {limit}-byte limit")
+                        continue
+                    buffer.seek(0)
+                    name = default_storage.save(
+                        f"attachments/{self.tracker_id}/jira/{issue['id']}-{_storage_name(filename)}",
+                        File(buffer),
+                        max_length=500,
+                    )
+                fetched.append(
+                    FetchedAttachment(
+                        jira_id,
+                        name,
+                        filename,
+                        size,
+                        str(meta.get("mimeType") or "application/octet-stream")[:255],
+                        meta.get("author") if isinstance(meta.get("author"), dict) else None,
+                        parse_timestamp(meta.get("created")) or dt.datetime.now(dt.UTC),
+                    )
+                )
+        except BaseException:
+            for attachment in fetched:
+                default_storage.delete(attachment.name)
+            raise
+        return fetched
+
+
+class Prefetcher:
+    """Fetches one page ahead in a thread: the search page, each issue's remaining history and comments,
+    its attachments' bytes.
+
+    The thread never touches the database (a test's transaction or another connection would not see
+    the same rows); it skips the issues of ``already``, read once by the caller. At most one fetched
+    page waits in the queue, so the import still never holds more than two pages. Use it as a context
+    manager: it yields the pages, and on the way out stops the thread and removes the files of a page
+    fetched but never handed over. An error of the thread is raised in the main thread.
+    """
+
+    DONE = object()
+
+    def __init__(self, fetcher: Fetcher, key: str, issue_type_id: str, already: set[str]) -> None:
+        self.fetcher = fetcher
+        self.key = key
+        self.issue_type_id = issue_type_id
+        self.already = already
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._work, name=f"jira-import-{key}", daemon=True)
+
+    def __enter__(self) -> Iterator[FetchedPage]:
+        self.thread.start()
+        return self._pages()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        while self.thread.is_alive() or not self.queue.empty():
+            try:
+                item = self.queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if isinstance(item, FetchedPage):
+                item.discard_files()
+        self.thread.join()
+
+    def _pages(self) -> Iterator[FetchedPage]:
+        while True:
+            item = self.queue.get()
+            if item is self.DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _put(self, item: Any) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        if isinstance(item, FetchedPage):
+            item.discard_files()
+        return False
+
+    def _work(self) -> None:
+        try:
+            for issues, total in self.fetcher.search(self.key, self.issue_type_id):
+                page = FetchedPage([], len(issues), total)
+                for issue in issues:
+                    if self.stop.is_set():
+                        page.discard_files()
+                        return
+                    if str(issue.get("id", ""))[:50] not in self.already:
+                        page.issues.append(self.fetcher.fetch(issue))
+                if not self._put(page):
+                    return
+            self._put(self.DONE)
+        except BaseException as error:  # handed to the main thread, which raises it
+            self._put(error)

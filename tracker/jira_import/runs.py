@@ -1,0 +1,292 @@
+"""The life of a ``JiraImport`` row: every change of its state is a function here, and nowhere else.
+
+    create -> pending --claim--> running --finish--> done | failed | cancelled
+                 \\--cancel (at once)--> cancelled      (a running one is asked: cancel_requested)
+
+A run owns a running import by its ``run_token``: every write of a run is conditional on it, so a run
+whose import was taken over (a retried job, the system check cancelling it) stops at its next page
+without touching what the other wrote (:class:`RunSuperseded`). Ending an import, whatever the
+outcome, erases the token, drops a partial tracker, tells the requester by email (unless they
+cancelled it themselves) and counts it in the ``tuleap_jira_imports`` metric.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.db.models.functions import Coalesce, Now
+from django.utils import timezone
+
+from tracker.jira_import import emails, vault
+from tracker.jira_import.client import JiraCredentials
+from tracker.models import Artifact, Attachment, Changeset, JiraImport, Project, Tracker, User
+from tracker.monitoring import metrics
+from tracker.services.bulk_import import count_links, delete_tracker
+from tracker.services.trackers import TrackerSpec, create_tracker
+
+logger = logging.getLogger("tracker.jira_import")
+
+Status = JiraImport.Status
+WORKER_DIED = (
+    "The backend worker running the import stopped (it was killed or crashed) and the retries are used "
+    "up; start the import again."
+)
+
+
+class ImportStopped(Exception):
+    """The run ends early without failing."""
+
+
+class ImportCancelled(ImportStopped):
+    """Someone asked to cancel: the run removes what it wrote."""
+
+
+class RunSuperseded(ImportStopped):
+    """Another run owns the import now (a retried job, or the system check cancelled it)."""
+
+
+class ImportFailed(Exception):
+    """The import cannot go on for a reason on our side; the message is for the user."""
+
+
+# -- before the run -----------------------------------------------------------------------------------
+
+
+def create(
+    *,
+    project: Project,
+    requested_by: User | None,
+    credentials: JiraCredentials,
+    flavor: str,
+    jira_project_key: str,
+    jira_project_name: str,
+    issue_type_id: str,
+    issue_type_name: str,
+    tracker_name: str,
+    tracker_shortname: str,
+    tracker_color: str,
+) -> JiraImport:
+    """A pending import, its token encrypted, the tracker's names reserved while it is active.
+
+    Raises ValidationError when another import took the names between the caller's check and now.
+    """
+    try:
+        with transaction.atomic():
+            return JiraImport.objects.create(
+                project=project,
+                requested_by=requested_by,
+                jira_url=credentials.url,
+                flavor=flavor,
+                username=credentials.username,
+                token_encrypted=vault.encrypt(credentials.token),
+                jira_project_key=jira_project_key,
+                jira_project_name=jira_project_name[:255],
+                issue_type_id=issue_type_id,
+                issue_type_name=issue_type_name[:255],
+                tracker_name=tracker_name,
+                tracker_shortname=tracker_shortname,
+                tracker_color=tracker_color,
+            )
+    except IntegrityError:
+        taken = ["Another import of this project is using this name or short name."]
+        raise ValidationError({"tracker_name": taken, "tracker_shortname": taken}) from None
+
+
+def record_job(jira_import: JiraImport, job_id: str) -> None:
+    """The id of the job that will run the import (to cancel it in the queue)."""
+    JiraImport.objects.filter(pk=jira_import.pk).update(job_id=job_id)
+    jira_import.job_id = job_id
+
+
+def withdraw(jira_import: JiraImport) -> None:
+    """Take back an import whose job could not be queued: as if it had never been asked for."""
+    jira_import.delete()
+
+
+def cancel(jira_import: JiraImport) -> bool:
+    """Cancel a pending import now (True), or ask a running one to stop; ``jira_import`` is refreshed."""
+    cancelled_now = JiraImport.objects.filter(pk=jira_import.pk, status=Status.PENDING).update(
+        status=Status.CANCELLED,
+        cancel_requested=True,
+        token_encrypted="",
+        ended_at=timezone.now(),
+        error="Cancelled before it started.",
+    )
+    if cancelled_now:
+        metrics.record_jira_import(str(Status.CANCELLED))
+    else:
+        JiraImport.objects.filter(pk=jira_import.pk, status=Status.RUNNING).update(cancel_requested=True)
+    jira_import.refresh_from_db()
+    return bool(cancelled_now)
+
+
+def cancel_stale(max_age: dt.timedelta) -> list[JiraImport]:
+    """Cancel the imports pending or running for longer than ``max_age`` and email their requesters."""
+    cutoff = timezone.now() - max_age
+    hours = max(1, round(max_age.total_seconds() / 3600))
+    message = (
+        f"Cancelled by the system check: the import was pending or running for more than {hours} hours "
+        "(JIRA_IMPORT_MAX_DURATION), so its worker is presumed stuck or gone."
+    )
+    cancelled = []
+    stale = JiraImport.objects.filter(status__in=JiraImport.ACTIVE, created_at__lt=cutoff).order_by("pk")
+    for jira_import in stale:
+        tracker_id = jira_import.tracker_id
+        # run_token cleared: a run still alive somewhere stops at its next page without writing more.
+        updated = JiraImport.objects.filter(pk=jira_import.pk, status__in=JiraImport.ACTIVE).update(
+            status=Status.CANCELLED,
+            cancel_requested=True,
+            run_token="",
+            token_encrypted="",
+            tracker=None,
+            ended_at=timezone.now(),
+            error=message,
+        )
+        if not updated:
+            continue
+        if tracker_id:
+            _discard(tracker_id, jira_import.pk)
+        jira_import.refresh_from_db()
+        logger.warning("Jira import %s cancelled by the system check.", jira_import.pk)
+        emails.send_outcome(jira_import)
+        metrics.record_jira_import(str(Status.CANCELLED))
+        cancelled.append(jira_import)
+    return cancelled
+
+
+# -- the run ------------------------------------------------------------------------------------------
+
+
+def claim(jira_import: JiraImport) -> ImportRun | None:
+    """Start a run of a pending (or resumed running) import; None when it has ended or was cancelled.
+
+    ``jira_import`` is refreshed either way.
+    """
+    token = uuid.uuid4().hex
+    claimed = JiraImport.objects.filter(pk=jira_import.pk, status__in=JiraImport.ACTIVE).update(
+        status=Status.RUNNING, run_token=token, started_at=Coalesce("started_at", Now())
+    )
+    jira_import.refresh_from_db()
+    return ImportRun(jira_import, token) if claimed else None
+
+
+def fail_abandoned(import_id: int, reason: str = WORKER_DIED) -> JiraImport | None:
+    """The job's worker died and RQ will not run it again: end the import as failed."""
+    token = uuid.uuid4().hex
+    taken = JiraImport.objects.filter(pk=import_id, status__in=JiraImport.ACTIVE).update(run_token=token)
+    jira_import = JiraImport.objects.filter(pk=import_id).first()
+    if not taken or jira_import is None:
+        return jira_import
+    return ImportRun(jira_import, token).finish(Status.FAILED, reason)
+
+
+class ImportRun:
+    """One run's hold on its import: what it records while it runs, and how it ends."""
+
+    def __init__(self, jira_import: JiraImport, token: str) -> None:
+        self.jira_import = jira_import
+        self.token = token
+
+    def _update(self, **values: Any) -> int:
+        return JiraImport.objects.filter(pk=self.jira_import.pk, run_token=self.token).update(**values)
+
+    def record_flavor(self, flavor: str) -> None:
+        self.jira_import.flavor = flavor
+        self._update(flavor=flavor)
+
+    def record_names(self, jira_project_name: str, issue_type_name: str) -> None:
+        """Jira's names of the project and issue type, as they are now (for the pages and the email)."""
+        ji = self.jira_import
+        ji.jira_project_name, ji.issue_type_name = jira_project_name[:255], issue_type_name[:255]
+        self._update(jira_project_name=ji.jira_project_name, issue_type_name=ji.issue_type_name)
+
+    def create_tracker(self, spec: TrackerSpec) -> Tracker:
+        """The import's tracker, created and recorded in one transaction (RunSuperseded, ImportFailed)."""
+        ji = self.jira_import
+        try:
+            with transaction.atomic():
+                tracker = create_tracker(ji.project, spec)
+                if not self._update(tracker=tracker):
+                    raise RunSuperseded
+        except IntegrityError:
+            raise ImportFailed(
+                f"A tracker named {ji.tracker_name!r} or with the short name {ji.tracker_shortname!r} "
+                "already exists in the project; start the import again with other names."
+            ) from None
+        ji.tracker = tracker
+        return tracker
+
+    def checkpoint(self, *, done: int, total: int, skipped: list[dict[str, str]], user_report: Any) -> None:
+        """Record progress; raise ImportCancelled when asked to stop, RunSuperseded when taken over."""
+        updated = JiraImport.objects.filter(
+            pk=self.jira_import.pk, run_token=self.token, cancel_requested=False
+        ).update(progress_done=done, progress_total=total, skipped=skipped, user_report=user_report)
+        if not updated:
+            self.check_owner()
+            raise ImportCancelled
+
+    def check_owner(self) -> None:
+        """Raise RunSuperseded unless this run still owns the import."""
+        row = JiraImport.objects.filter(pk=self.jira_import.pk).values("run_token").first()
+        if row is None or row["run_token"] != self.token:
+            raise RunSuperseded
+
+    def finish(self, outcome: str, message: str) -> JiraImport:
+        """Record the outcome, erase the token, drop a partial tracker, email; the import as it ended.
+
+        When another run owns the import now, nothing is written: the import as the other left it.
+        """
+        jira_import = self.jira_import
+        tracker_id = jira_import.tracker_id
+        tracker = Tracker.objects.filter(pk=tracker_id).first() if tracker_id else None
+        counts = _counts(tracker) if outcome == Status.DONE and tracker is not None else {}
+        if outcome == Status.CANCELLED and not message:
+            message = "Cancelled on request."
+        updated = self._update(
+            status=outcome,
+            ended_at=timezone.now(),
+            token_encrypted="",
+            error=message[:2000],
+            counts=counts,
+            tracker=tracker if outcome == Status.DONE else None,
+        )
+        if not updated:
+            jira_import.refresh_from_db()
+            return jira_import
+        if outcome != Status.DONE and tracker_id:
+            _discard(tracker_id, jira_import.pk)
+        jira_import.refresh_from_db()
+        log = logger.info if outcome == Status.DONE else logger.warning
+        log("Jira import %s ended %s. %s", jira_import.pk, outcome, message)
+        if outcome != Status.CANCELLED:
+            emails.send_outcome(jira_import)
+        metrics.record_jira_import(str(outcome))
+        return jira_import
+
+
+def _discard(tracker_id: int, import_id: int) -> None:
+    try:
+        delete_tracker(tracker_id)
+    except Exception as error:
+        logger.error(
+            "Jira import %s: its partial tracker %s could not be removed: %s", import_id, tracker_id, error
+        )
+
+
+def _counts(tracker: Tracker) -> dict[str, int]:
+    changesets = Changeset.objects.filter(artifact__tracker=tracker).aggregate(
+        changesets=Count("pk"), comments=Count("pk", filter=~Q(comment=""))
+    )
+    return {
+        "issues": Artifact.objects.filter(tracker=tracker).count(),
+        "changesets": changesets["changesets"],
+        "comments": changesets["comments"],
+        "attachments": Attachment.objects.filter(artifact__tracker=tracker).count(),
+        "links": count_links(tracker),
+    }
