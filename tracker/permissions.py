@@ -182,7 +182,5 @@ def may_import_anywhere(user: AnyUser) -> bool:
 
 def require_importer(user: AnyUser) -> None:
     """Raise PermissionDenied unless :func:`may_import_anywhere`."""
-    from django.core.exceptions import PermissionDenied  # here: the imports above are another section's
-
     if not may_import_anywhere(user):
         raise PermissionDenied("Only project administrators can import from Jira.")
