@@ -123,8 +123,9 @@ def main() -> None:
         from django.test.utils import CaptureQueriesContext
         from rest_framework.authtoken.models import Token
 
+        from tracker import queues
         from tracker.models import NotificationDelivery, NotificationRecord, User
-        from tracker.notifications import dispatch, notifier
+        from tracker.notifications import notifier
         from tracker.services.artifacts import create_artifact
         from tracker.services.projects import create_project, set_member
         from tracker.services.trackers import TrackerSpec, create_tracker
@@ -176,7 +177,7 @@ def main() -> None:
             quiet_samples.append(create_via_api(quiet.pk, False))
         delivered_meanwhile = len(slow_relay.addresses())
         stop(worker)
-        dispatch.notifications_queue().empty()
+        queues.notifications_queue().empty()
 
         settings.ASYNC_EMAILS = frozenset()
         create_via_api(busy.pk, True)  # warm-up
@@ -191,7 +192,7 @@ def main() -> None:
         done = 0
         captured = []
         for _ in range(ROUNDS):
-            dispatch.notifications_queue().empty()
+            queues.notifications_queue().empty()
             changesets = [
                 create_artifact(busy, author=author, values={"title": "Throughput", "cc": cc}).pk
                 for _ in range(THROUGHPUT_JOBS)

@@ -19,10 +19,9 @@ from tests.conftest import client_for
 from tests.notifications.conftest import cc_values, people, who_got
 from tests.support.redis_server import free_port
 from tests.support.smtp import SMTPServer
-from tracker import signals
+from tracker import queues, signals
 from tracker.models import Artifact, Changeset, NotificationDelivery, NotificationRecord, Tracker, User
-from tracker.notifications import dispatch, jobs, notifier, records
-from tracker.notifications.connections import notifications_redis
+from tracker.notifications import jobs, notifier, records
 from tracker.services.artifacts import create_artifact, update_artifact
 from tracker.services.projects import set_member
 
@@ -85,7 +84,7 @@ def test_addresses_journaled_by_a_killed_attempt_are_not_sent_again(
     NotificationRecord.objects.filter(changeset=changeset).update(
         status=Status.STARTED, started_at=timezone.now(), claimed_by="job-killed", attempts=1
     )
-    journal = records.DeliveryJournal(changeset.pk, notifications_redis())
+    journal = records.DeliveryJournal(changeset.pk, queues.notifications_queue().connection)
     journal.add("bob@example.com")
     journal.flush()
 
@@ -280,7 +279,7 @@ def test_emails_sent_counts_each_group_handed_over(
 def test_a_rolled_back_changeset_sends_nothing_and_enqueues_nothing(
     smtp: SMTPServer, settings, redis_clean, bugs, alice, bob
 ) -> None:
-    queue = dispatch.notifications_queue()
+    queue = queues.notifications_queue()
     for mode in ("all", frozenset()):
         settings.ASYNC_EMAILS = mode
         with pytest.raises(RuntimeError), transaction.atomic():
@@ -300,7 +299,7 @@ def test_an_async_save_enqueues_a_job_that_carries_the_changeset_id_only(
 
     changeset = create_artifact(bugs, author=alice, values={"title": "Crash", "cc": ["bob"]})
 
-    [job] = dispatch.notifications_queue().get_jobs()
+    [job] = queues.notifications_queue().get_jobs()
     assert job.func_name == "tracker.notifications.jobs.send_changeset_notification"
     assert job.args == (changeset.pk,) and job.kwargs == {}
     assert json.loads(json.dumps({"args": job.args, "kwargs": job.kwargs})) == {

@@ -21,13 +21,13 @@ import logging
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from rq.timeouts import JobTimeoutException
 
-from tracker import signals
+from tracker import queues, signals
 from tracker.models import NotificationRecord
 from tracker.notifications import emails, records
-from tracker.notifications.connections import notifications_redis
 from tracker.notifications.context import NotificationContext
 from tracker.notifications.mailer import DeliveryError, MailSession
 from tracker.notifications.recipients import recipients_for
@@ -114,7 +114,7 @@ def _send(record: NotificationRecord, mode: str, outcome: Outcome) -> None:
     recipients = recipients_for(context)
     outcome.recipients = len(recipients)
     journal = records.DeliveryJournal(
-        record.changeset_id, notifications_redis() if mode == Mode.ASYNC else None
+        record.changeset_id, queues.queue_client(settings.NOTIFICATIONS_QUEUE) if mode == Mode.ASYNC else None
     )
     delivered: set[str] = set()
     if record.attempts > 1:
