@@ -14,7 +14,8 @@ from tests.support.smtp import SMTPServer
 from tests.support.workers import alive, wait_until
 from tracker.models import Changeset, NotificationRecord, Tracker, User
 from tracker.services.artifacts import create_artifact
-from tracker.workers.supervisor import planned_workers, worker_states
+from tracker.workers.pidfiles import worker_states
+from tracker.workers.supervisor import planned_workers
 
 
 @pytest.mark.parametrize(
