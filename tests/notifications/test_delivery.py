@@ -19,8 +19,9 @@ from tests.conftest import client_for
 from tests.notifications.conftest import cc_values, people, who_got
 from tests.support.redis_server import free_port
 from tests.support.smtp import SMTPServer
-from tracker import queues, signals
+from tracker import queues
 from tracker.models import Artifact, Changeset, NotificationDelivery, NotificationRecord, Tracker, User
+from tracker.monitoring import metrics
 from tracker.notifications import jobs, notifier, records
 from tracker.services.artifacts import create_artifact, update_artifact
 from tracker.services.projects import set_member
@@ -133,18 +134,14 @@ def test_a_record_held_longer_than_the_job_timeout_is_taken_over(
 
 
 def test_an_address_refused_for_good_is_skipped_and_the_others_delivered(
-    smtp: SMTPServer, async_all, bugs, alice, bob, carol
+    smtp: SMTPServer, async_all, bugs, alice, bob, carol, monkeypatch
 ) -> None:
     smtp.behaviour.refuse["carol@example.com"] = "550 5.1.1 No such user"
     changeset = pending(bugs, alice, cc=["bob", "carol"])
     failures: list[str] = []
-    signals.email_failed.connect(
-        lambda sender, error, **kwargs: failures.append(error), weak=False, dispatch_uid="t"
-    )
-    try:
-        outcome = notifier.notify(changeset.pk, mode="async", token="job-refused")
-    finally:
-        signals.email_failed.disconnect(dispatch_uid="t")
+    monkeypatch.setattr(metrics, "record_email_failed", lambda mode, error: failures.append(error))
+
+    outcome = notifier.notify(changeset.pk, mode="async", token="job-refused")
 
     assert outcome.state == "done"
     assert who_got(smtp, changeset) == ["bob"]
@@ -251,22 +248,18 @@ def test_start_and_end_markers_tell_how_long_it_took(
 
 
 def test_emails_sent_counts_each_group_handed_over(
-    saving, smtp: SMTPServer, bugs, alice, bob, carol, dave
+    saving, smtp: SMTPServer, bugs, alice, bob, carol, dave, monkeypatch
 ) -> None:
     set_member(bugs.project, dave)
     sent: list[tuple[str, int]] = []
-    signals.emails_sent.connect(
-        lambda sender, mode, count, **kwargs: sent.append((mode, count)), weak=False, dispatch_uid="t"
+    monkeypatch.setattr(metrics, "record_emails_sent", lambda mode, count: sent.append((mode, count)))
+
+    saving(
+        create_artifact,
+        bugs,
+        author=alice,
+        values={"title": "Crash", "assigned_to": "bob", "cc": ["carol", "dave"]},
     )
-    try:
-        saving(
-            create_artifact,
-            bugs,
-            author=alice,
-            values={"title": "Crash", "assigned_to": "bob", "cc": ["carol", "dave"]},
-        )
-    finally:
-        signals.emails_sent.disconnect(dispatch_uid="t")
 
     # Two groups (assignee, CC): two hand-overs, of 1 and 2 emails.
     assert sorted(sent) == [("inline", 1), ("inline", 2)]
