@@ -129,6 +129,7 @@ def main() -> None:
         from tracker.services.artifacts import create_artifact
         from tracker.services.projects import create_project, set_member
         from tracker.services.trackers import TrackerSpec, create_tracker
+        from tuleap_backend.env import AsyncEmails
 
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
         call_command("migrate", verbosity=0)
@@ -179,10 +180,10 @@ def main() -> None:
         stop(worker)
         queues.notifications_queue().empty()
 
-        settings.ASYNC_EMAILS = frozenset()
+        settings.ASYNC_EMAILS = AsyncEmails(frozenset())
         create_via_api(busy.pk, True)  # warm-up
         inline_samples = [create_via_api(busy.pk, True) for _ in range(INLINE_CREATIONS)]
-        settings.ASYNC_EMAILS = "all"
+        settings.ASYNC_EMAILS = AsyncEmails("all")
 
         # 2. Throughput, in ROUNDS alternating rounds (the machine's noise hits both sides alike):
         #    THROUGHPUT_JOBS jobs of 50 recipients wait in the queue and one worker empties it; then

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,34 @@ def parse_async_emails(raw: str | None) -> str | frozenset[int]:
             )
         ids.add(int(item))
     return frozenset(ids)
+
+
+@dataclass(frozen=True)
+class AsyncEmails:
+    """``settings.ASYNC_EMAILS``: which projects notify through backend workers rather than the request.
+
+    ``projects`` is what :func:`parse_async_emails` returns: ``"all"``, or a set of project ids (empty:
+    every project inline). The app asks ``covers(project_id)`` and ``enabled``, never the raw form.
+    """
+
+    projects: str | frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        projects = self.projects
+        if projects == ASYNC_ALL:
+            return
+        if isinstance(projects, set | frozenset) and all(
+            isinstance(pk, int) and not isinstance(pk, bool) and pk > 0 for pk in projects
+        ):
+            object.__setattr__(self, "projects", frozenset(projects))
+            return
+        raise ValueError(f"ASYNC_EMAILS is {projects!r}; it must be 'all' or a set of project ids.")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any project notifies through backend workers, so at least one worker must run."""
+        return bool(self.projects)
+
+    def covers(self, project_id: int) -> bool:
+        """Whether this project's notifications go through a backend worker rather than the request."""
+        return self.projects == ASYNC_ALL or project_id in self.projects

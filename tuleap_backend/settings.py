@@ -6,7 +6,13 @@ import os
 import sys
 from pathlib import Path
 
-from tuleap_backend.env import ConfigurationError, Env, parse_async_emails, secret_key_from_file
+from tuleap_backend.env import (
+    AsyncEmails,
+    ConfigurationError,
+    Env,
+    parse_async_emails,
+    secret_key_from_file,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -43,7 +49,8 @@ try:
         raise ConfigurationError(
             f"LOGGER_LEVEL={LOGGER_LEVEL.lower()!r} is not a level; use debug, info, warning or error."
         )
-    ASYNC_EMAILS = parse_async_emails(env.str("ASYNC_EMAILS"))
+    # "all" or project ids, asked through ASYNC_EMAILS.covers(project_id) and ASYNC_EMAILS.enabled.
+    ASYNC_EMAILS = AsyncEmails(parse_async_emails(env.str("ASYNC_EMAILS")))
     NB_BACKEND_WORKERS = env.int("NB_BACKEND_WORKERS", 2, minimum=0)
     WORKER_LOG = env.str("WORKER_LOG", str(VAR_DIR / "log" / "worker.log"))
     # Pid files of the backend worker supervisor (manage.py backend_workers) and of its workers.

@@ -25,6 +25,7 @@ from tracker.monitoring import metrics
 from tracker.notifications import jobs, notifier, records
 from tracker.services.artifacts import create_artifact, update_artifact
 from tracker.services.projects import set_member
+from tuleap_backend.env import AsyncEmails
 
 Status = NotificationRecord.Status
 
@@ -274,7 +275,7 @@ def test_a_rolled_back_changeset_sends_nothing_and_enqueues_nothing(
 ) -> None:
     queue = queues.notifications_queue()
     for mode in ("all", frozenset()):
-        settings.ASYNC_EMAILS = mode
+        settings.ASYNC_EMAILS = AsyncEmails(mode)
         with pytest.raises(RuntimeError), transaction.atomic():
             create_artifact(bugs, author=alice, values={"title": "Never saved", "cc": ["bob"]})
             raise RuntimeError("the request failed after the save")
