@@ -28,7 +28,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.utils import floatToGoString
 
 from tracker import queues
-from tuleap_backend.env import redact_url
+from tracker.redaction import redact_url
 
 logger = logging.getLogger(__name__)
 

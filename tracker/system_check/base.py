@@ -10,7 +10,7 @@ from typing import Any
 import redis
 
 from tracker import queues
-from tuleap_backend.env import redact_url
+from tracker.redaction import redact_url
 
 
 class Level(enum.StrEnum):
