@@ -101,9 +101,10 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Before django_rq: our manage.py rqworker (and rqworker-pool) wraps django-rq's, so it must win.
+    "tracker",
     "django_rq",
     "django_prometheus",
-    "tracker",
 ]
 
 MIDDLEWARE = [
@@ -239,31 +240,4 @@ LOGGING = {
 }
 
 # Backend workers (manage.py rqworker) and their supervisor (manage.py backend_workers) write their log
-# to WORKER_LOG; the supervisor also to its console, for the service manager's journal.
-WORKER_COMMANDS = {"rqworker", "rqworker-pool", "backend_workers"}
-RQ_WORKER_PROCESS = len(sys.argv) > 1 and sys.argv[1] in {"rqworker", "rqworker-pool"}
-if len(sys.argv) > 1 and sys.argv[1] in WORKER_COMMANDS:
-    try:
-        Path(WORKER_LOG).parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        sys.stderr.write(f"Configuration error: WORKER_LOG={WORKER_LOG!r} cannot be created ({error}).\n")
-        raise SystemExit(2) from None
-    LOGGING["handlers"]["worker_log"] = {
-        "class": "logging.handlers.WatchedFileHandler",  # reopens the file after logrotate moved it
-        "filename": WORKER_LOG,
-        "formatter": "plain",
-        "level": LOGGER_LEVEL,  # manage.py rqworker raises RQ's own logger to INFO; the file stays quiet
-        "delay": True,
-    }
-    _worker_handlers = ["worker_log", "console"] if sys.argv[1] == "backend_workers" else ["worker_log"]
-    LOGGING["root"]["handlers"] = _worker_handlers
-    LOGGING["loggers"]["tracker"]["handlers"] = _worker_handlers
-    LOGGING["loggers"]["rq.worker"]["handlers"] = _worker_handlers
-    LOGGING["loggers"]["rq"] = {"handlers": _worker_handlers, "level": LOGGER_LEVEL, "propagate": False}
-    # The supervisor's own few lines (workers started, died, restarted, stopped) are always written.
-    LOGGING["handlers"]["supervisor_log"] = {**LOGGING["handlers"]["worker_log"], "level": "DEBUG"}
-    LOGGING["loggers"]["tracker.workers"] = {
-        "handlers": ["supervisor_log", "console"],
-        "level": "DEBUG" if LOGGER_LEVEL == "DEBUG" else "INFO",
-        "propagate": False,
-    }
+# to WORKER_LOG: those commands add the file handlers (tracker/workers/logs.py), not these settings.

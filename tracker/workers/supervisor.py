@@ -13,6 +13,9 @@ ten minutes: a job whose worker was killed is retried (or failed) about a minute
 last heartbeat instead of up to ten minutes later. And it stands in for RQ's scheduler while no live
 worker runs one (the worker that ran it was killed), so retries leave on time. Both, the Redis side of
 the supervisor, are in ``tracker.workers.maintenance``.
+
+Its log: ``manage.py backend_workers`` sends it to WORKER_LOG and the console
+(``tracker.workers.logs``).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tracker.workers import pidfiles, supervisor
+from tracker.workers.logs import configure_worker_logging
 
 
 class Command(BaseCommand):
@@ -28,6 +29,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # WORKER_LOG and the console (the service manager's journal), with the supervisor's own lines.
+        configure_worker_logging(console=True)
         action = options["action"]
         if action == "start":
             self.start()
