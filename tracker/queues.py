@@ -20,6 +20,11 @@ What it owns:
 - **Skipping a Redis that just failed.** ``breaker(url)``: one :class:`Breaker` per process and URL.
   Today the metrics store uses it (after a failure it skips Redis for ``RETRY_AFTER_SECONDS``).
 
+Not built here: what django-rq connects itself from ``settings.RQ_QUEUES`` (the ``manage.py rqworker``
+processes, its admin pages and the RQ collector of ``/metrics``); and, until it is pointed at
+``jira_import_queue()`` / ``enqueue_jira_import()`` / ``cancel_jira_job()``, the Jira import's own
+``_redis``/``_queue`` in ``tracker/jira_import/services.py``.
+
 Two later features and where they go:
 
 - *A circuit breaker shared by the enqueue and the metrics store*: ``_enqueue()`` asks
@@ -27,9 +32,9 @@ Two later features and where they go:
   breaker is per URL, not per caller, a failure seen by either makes both skip Redis for a while.
 - *Redis Sentinel* (``REDIS_SENTINELS``, parsed in settings): ``_connect()`` (and the anonymous probe)
   build ``Sentinel(...).master_for(...)`` with the same ``Deadlines.client_options()`` instead of
-  ``Redis.from_url``, and every caller above follows. The ``manage.py rqworker`` processes are the one
-  Redis user django-rq connects itself, from ``settings.RQ_QUEUES``: settings then give those entries
-  django-rq's own ``SENTINELS``/``MASTER_NAME`` keys from the same parsed value.
+  ``Redis.from_url``, and every caller above follows. For what django-rq connects itself, settings give
+  the ``RQ_QUEUES`` entries django-rq's own ``SENTINELS``/``MASTER_NAME`` keys from the same parsed
+  value.
 """
 
 from __future__ import annotations
@@ -196,9 +201,9 @@ def reset() -> None:
 
 def rq_queue(name: str, *, connection: redis.Redis | None = None, deadlines: Deadlines = ENQUEUE) -> Queue:
     """Queue ``name`` of ``settings.RQ_QUEUES`` (our metered queue class) on ``connection`` or ours."""
-    return django_rq.get_queue(
-        name, connection=connection or queue_client(name, deadlines), commit_mode="auto"
-    )
+    if connection is None:
+        connection = queue_client(name, deadlines)
+    return django_rq.get_queue(name, connection=connection, commit_mode="auto")
 
 
 def notifications_queue() -> Queue:
@@ -242,7 +247,7 @@ JIRA_IMPORT_JOB = JobKind(
 
 
 def _enqueue(
-    queue: Queue, kind: JobKind, object_id: int, retry: Retry, at: dt.datetime | None, **options: Any
+    queue: Queue, kind: JobKind, object_id: int, *, retry: Retry, at: dt.datetime | None, **options: Any
 ) -> Job:
     options.update(
         retry=retry,
@@ -262,8 +267,8 @@ def enqueue_notification(changeset_id: int, *, at: dt.datetime | None = None) ->
         notifications_queue(),
         NOTIFICATION_JOB,
         changeset_id,
-        Retry(max=NOTIFICATION_JOB.retries, interval=intervals),
-        at,
+        retry=Retry(max=NOTIFICATION_JOB.retries, interval=intervals),
+        at=at,
         job_id=f"notification-{changeset_id}-{uuid.uuid4().hex[:12]}",
         job_timeout=settings.NOTIFICATION_JOB_TIMEOUT,
         description=f"Notification for changeset {changeset_id}",
@@ -277,8 +282,8 @@ def enqueue_jira_import(import_id: int, *, job_id: str, project_key: str = "") -
         jira_import_queue(),
         JIRA_IMPORT_JOB,
         import_id,
-        Retry(max=JIRA_IMPORT_JOB.retries),
-        None,
+        retry=Retry(max=JIRA_IMPORT_JOB.retries),
+        at=None,
         job_id=job_id,
         description=f"Jira import {import_id}{of_project}",
     )
