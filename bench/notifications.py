@@ -123,11 +123,13 @@ def main() -> None:
         from django.test.utils import CaptureQueriesContext
         from rest_framework.authtoken.models import Token
 
+        from tracker import queues
         from tracker.models import NotificationDelivery, NotificationRecord, User
-        from tracker.notifications import dispatch, notifier
+        from tracker.notifications import notifier
         from tracker.services.artifacts import create_artifact
         from tracker.services.projects import create_project, set_member
         from tracker.services.trackers import TrackerSpec, create_tracker
+        from tuleap_backend.env import AsyncEmails
 
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
         call_command("migrate", verbosity=0)
@@ -176,12 +178,12 @@ def main() -> None:
             quiet_samples.append(create_via_api(quiet.pk, False))
         delivered_meanwhile = len(slow_relay.addresses())
         stop(worker)
-        dispatch.notifications_queue().empty()
+        queues.notifications_queue().empty()
 
-        settings.ASYNC_EMAILS = frozenset()
+        settings.ASYNC_EMAILS = AsyncEmails(frozenset())
         create_via_api(busy.pk, True)  # warm-up
         inline_samples = [create_via_api(busy.pk, True) for _ in range(INLINE_CREATIONS)]
-        settings.ASYNC_EMAILS = "all"
+        settings.ASYNC_EMAILS = AsyncEmails("all")
 
         # 2. Throughput, in ROUNDS alternating rounds (the machine's noise hits both sides alike):
         #    THROUGHPUT_JOBS jobs of 50 recipients wait in the queue and one worker empties it; then
@@ -191,7 +193,7 @@ def main() -> None:
         done = 0
         captured = []
         for _ in range(ROUNDS):
-            dispatch.notifications_queue().empty()
+            queues.notifications_queue().empty()
             changesets = [
                 create_artifact(busy, author=author, values={"title": "Throughput", "cc": cc}).pk
                 for _ in range(THROUGHPUT_JOBS)

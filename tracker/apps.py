@@ -9,13 +9,6 @@ class TrackerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.conf import settings
-
-        # Receivers and checks register themselves on import.
+        # Receivers and checks register themselves on import. (Worker processes warm up in their
+        # command, tracker/management/commands/rqworker.py.)
         from tracker import checks, receivers  # noqa: F401
-
-        if getattr(settings, "RQ_WORKER_PROCESS", False):
-            # Load once what each job's forked work horse would otherwise load again.
-            from tracker.workers.warmup import warm_up
-
-            warm_up()

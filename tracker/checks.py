@@ -9,23 +9,18 @@ from django.conf import settings
 from django.core.checks import Tags, Warning, register
 
 from tracker.monitoring.auth import MINIMUM_SECRET_LENGTH, metrics_secret
-from tuleap_backend.env import ASYNC_ALL
 
 
 @register()
 def check_async_emails(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
-    # The environment variable is parsed at start-up; this catches a settings module or an override
-    # that assigns ASYNC_EMAILS something the notification routing cannot read.
+    # The environment variable is parsed at start-up into a value that validates itself; this catches a
+    # settings module or an override that assigns ASYNC_EMAILS something the routing cannot ask.
     value = settings.ASYNC_EMAILS
-    if value == ASYNC_ALL:
-        return []
-    if isinstance(value, set | frozenset) and all(
-        isinstance(pk, int) and not isinstance(pk, bool) and pk > 0 for pk in value
-    ):
+    if callable(getattr(value, "covers", None)) and isinstance(getattr(value, "enabled", None), bool):
         return []
     return [
         Warning(
-            f"ASYNC_EMAILS is {value!r}; it must be 'all' or a set of project ids.",
+            f"ASYNC_EMAILS is {value!r}; it must be the parsed setting: 'all' or a set of project ids.",
             hint="Set the ASYNC_EMAILS environment variable to '' or 0 (off), 'all', or project ids "
             "such as '3, 7,12', and do not assign ASYNC_EMAILS in code.",
             id="tracker.W001",

@@ -7,6 +7,9 @@ write rows that must commit (or roll back) with it, such as the notification out
 never for a rolled-back one: receivers may talk to the outside world (mail, Redis).
 
 Neither is sent by saves made with ``notify=False`` (data imports, demo seeding).
+
+Events with a single place where they happen are not signals: the notifier counts the emails it sent
+and the system check the events it ended, by calling ``tracker.monitoring.metrics`` directly.
 """
 
 from __future__ import annotations
@@ -17,7 +20,3 @@ from django.dispatch import Signal
 changeset_recorded = Signal()
 # kwargs: changeset (tracker.models.Changeset), created (bool)
 artifact_saved = Signal()
-# kwargs: mode ("inline" | "async"), count (int): emails handed to the mail server.
-emails_sent = Signal()
-# kwargs: mode ("inline" | "async"), error (str): a delivery attempt that failed.
-email_failed = Signal()

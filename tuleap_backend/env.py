@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +62,11 @@ class Env:
             config = dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True)
         except (ValueError, KeyError) as error:
             raise ConfigurationError(
-                f"{name}={redact_url(raw)!r} is not a database URL ({error}); "
+                f"{name}={hide_credentials(raw)!r} is not a database URL ({error}); "
                 "use for example postgres://user:password@host:5432/name or sqlite:///path/to/db.sqlite3."
             ) from None
         if not config.get("ENGINE"):
-            raise ConfigurationError(f"{name}={redact_url(raw)!r} names no database engine.")
+            raise ConfigurationError(f"{name}={hide_credentials(raw)!r} names no database engine.")
         return config
 
     def redis_url(self, name: str, default: str) -> str:
@@ -76,26 +77,29 @@ class Env:
             parts = urlsplit(raw)
             parts.port  # noqa: B018 - raises ValueError on a non-numeric port
         except ValueError as error:
-            raise ConfigurationError(f"{name}={redact_url(raw)!r} is not a Redis URL ({error}).") from None
+            raise ConfigurationError(
+                f"{name}={hide_credentials(raw)!r} is not a Redis URL ({error})."
+            ) from None
         if parts.scheme not in {"redis", "rediss", "unix"} or (parts.scheme != "unix" and not parts.hostname):
             raise ConfigurationError(
-                f"{name}={redact_url(raw)!r} is not a Redis URL; use redis://[:password@]host:port/db."
+                f"{name}={hide_credentials(raw)!r} is not a Redis URL; use redis://[:password@]host:port/db."
             )
         return raw
 
 
-def redact_url(url: str) -> str:
-    """The URL with its password replaced, fit for an error message or a log line."""
-    from urllib.parse import urlsplit, urlunsplit
+def hide_credentials(url: str) -> str:
+    """The URL for a start-up error message: whatever stands before its last ``@`` hidden.
 
-    try:
-        parts = urlsplit(url)
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        return "<unparseable URL>"
-    return url
+    Settings are read before the app exists, so this is not the app's ``tracker.redaction.redact_url``
+    (which keeps the user name for the system check's findings): a start-up error names the variable and
+    where the URL points, never who connects, and never fails on a URL too broken to parse.
+    """
+    head, separator, rest = url.partition("://")
+    if not separator:
+        head, rest = "", url
+    if "@" not in rest:
+        return url
+    return f"{head}{separator}***@{rest.rpartition('@')[2]}"
 
 
 def secret_key_from_file(path: Path) -> str:
@@ -133,3 +137,34 @@ def parse_async_emails(raw: str | None) -> str | frozenset[int]:
             )
         ids.add(int(item))
     return frozenset(ids)
+
+
+@dataclass(frozen=True)
+class AsyncEmails:
+    """``settings.ASYNC_EMAILS``: which projects notify through backend workers rather than the request.
+
+    ``projects`` is what :func:`parse_async_emails` returns: ``"all"``, or a set of project ids (empty:
+    every project inline). The app asks ``covers(project_id)`` and ``enabled``, never the raw form.
+    """
+
+    projects: str | frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        projects = self.projects
+        if projects == ASYNC_ALL:
+            return
+        if isinstance(projects, set | frozenset) and all(
+            isinstance(pk, int) and not isinstance(pk, bool) and pk > 0 for pk in projects
+        ):
+            object.__setattr__(self, "projects", frozenset(projects))
+            return
+        raise ValueError(f"ASYNC_EMAILS is {projects!r}; it must be 'all' or a set of project ids.")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any project notifies through backend workers, so at least one worker must run."""
+        return bool(self.projects)
+
+    def covers(self, project_id: int) -> bool:
+        """Whether this project's notifications go through a backend worker rather than the request."""
+        return self.projects == ASYNC_ALL or project_id in self.projects

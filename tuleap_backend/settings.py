@@ -6,7 +6,13 @@ import os
 import sys
 from pathlib import Path
 
-from tuleap_backend.env import ConfigurationError, Env, parse_async_emails, secret_key_from_file
+from tuleap_backend.env import (
+    AsyncEmails,
+    ConfigurationError,
+    Env,
+    parse_async_emails,
+    secret_key_from_file,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -43,7 +49,8 @@ try:
         raise ConfigurationError(
             f"LOGGER_LEVEL={LOGGER_LEVEL.lower()!r} is not a level; use debug, info, warning or error."
         )
-    ASYNC_EMAILS = parse_async_emails(env.str("ASYNC_EMAILS"))
+    # "all" or project ids, asked through ASYNC_EMAILS.covers(project_id) and ASYNC_EMAILS.enabled.
+    ASYNC_EMAILS = AsyncEmails(parse_async_emails(env.str("ASYNC_EMAILS")))
     NB_BACKEND_WORKERS = env.int("NB_BACKEND_WORKERS", 2, minimum=0)
     WORKER_LOG = env.str("WORKER_LOG", str(VAR_DIR / "log" / "worker.log"))
     # Pid files of the backend worker supervisor (manage.py backend_workers) and of its workers.
@@ -94,9 +101,10 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Before django_rq: our manage.py rqworker (and rqworker-pool) wraps django-rq's, so it must win.
+    "tracker",
     "django_rq",
     "django_prometheus",
-    "tracker",
 ]
 
 MIDDLEWARE = [
@@ -232,31 +240,4 @@ LOGGING = {
 }
 
 # Backend workers (manage.py rqworker) and their supervisor (manage.py backend_workers) write their log
-# to WORKER_LOG; the supervisor also to its console, for the service manager's journal.
-WORKER_COMMANDS = {"rqworker", "rqworker-pool", "backend_workers"}
-RQ_WORKER_PROCESS = len(sys.argv) > 1 and sys.argv[1] in {"rqworker", "rqworker-pool"}
-if len(sys.argv) > 1 and sys.argv[1] in WORKER_COMMANDS:
-    try:
-        Path(WORKER_LOG).parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        sys.stderr.write(f"Configuration error: WORKER_LOG={WORKER_LOG!r} cannot be created ({error}).\n")
-        raise SystemExit(2) from None
-    LOGGING["handlers"]["worker_log"] = {
-        "class": "logging.handlers.WatchedFileHandler",  # reopens the file after logrotate moved it
-        "filename": WORKER_LOG,
-        "formatter": "plain",
-        "level": LOGGER_LEVEL,  # manage.py rqworker raises RQ's own logger to INFO; the file stays quiet
-        "delay": True,
-    }
-    _worker_handlers = ["worker_log", "console"] if sys.argv[1] == "backend_workers" else ["worker_log"]
-    LOGGING["root"]["handlers"] = _worker_handlers
-    LOGGING["loggers"]["tracker"]["handlers"] = _worker_handlers
-    LOGGING["loggers"]["rq.worker"]["handlers"] = _worker_handlers
-    LOGGING["loggers"]["rq"] = {"handlers": _worker_handlers, "level": LOGGER_LEVEL, "propagate": False}
-    # The supervisor's own few lines (workers started, died, restarted, stopped) are always written.
-    LOGGING["handlers"]["supervisor_log"] = {**LOGGING["handlers"]["worker_log"], "level": "DEBUG"}
-    LOGGING["loggers"]["tracker.workers"] = {
-        "handlers": ["supervisor_log", "console"],
-        "level": "DEBUG" if LOGGER_LEVEL == "DEBUG" else "INFO",
-        "propagate": False,
-    }
+# to WORKER_LOG: those commands add the file handlers (tracker/workers/logs.py), not these settings.

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
-from tuleap_backend.env import ConfigurationError, Env, parse_async_emails, redact_url
+from tracker.redaction import redact_url
+from tuleap_backend.env import ConfigurationError, Env, parse_async_emails
 
 
 @pytest.mark.parametrize(

@@ -15,11 +15,12 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.monitoring.conftest import Scrape
-from tracker import signals
 from tracker.models import NotificationRecord, Project, SystemEvent, Tracker, User
 from tracker.monitoring.collectors import build_version
-from tracker.monitoring.metrics import record_jira_import
+from tracker.monitoring.metrics import record_email_failed, record_emails_sent, record_jira_import
 from tracker.services.artifacts import create_artifact, update_artifact
+from tracker.system_check.base import Finding, Level
+from tracker.system_check.service import Check, run_system_check
 
 pytestmark = pytest.mark.django_db
 
@@ -70,11 +71,11 @@ def test_emails_sent_and_failed_are_counted_by_mode(scrape: Callable[[], Scrape]
     assert before.value("tuleap_mail_failures_total") == 0
 
     # As the notifications code announces them: inline in the request, async from a worker.
-    signals.emails_sent.send(sender=None, mode="inline", count=3)
-    signals.emails_sent.send(sender=None, mode="inline", count=2)
-    signals.emails_sent.send(sender=None, mode="async", count=4)
-    signals.email_failed.send(sender=None, mode="async", error="421 try again later")
-    signals.email_failed.send(sender=None, mode="inline", error="connection refused")
+    record_emails_sent("inline", 3)
+    record_emails_sent("inline", 2)
+    record_emails_sent("async", 4)
+    record_email_failed("async", "421 try again later")
+    record_email_failed("inline", "connection refused")
 
     metrics = scrape()
 
@@ -130,17 +131,18 @@ def test_nothing_pending_means_an_age_of_zero(scrape: Callable[[], Scrape]) -> N
 def test_system_events_are_counted_when_they_end(
     scrape: Callable[[], Scrape], django_capture_on_commit_callbacks
 ) -> None:
+    def ending(level: Level) -> tuple[Check, ...]:
+        return (Check("stub", lambda context: [Finding("stub", level, f"A {level} finding.")]),)
+
     with django_capture_on_commit_callbacks(execute=True):
-        running = SystemEvent.objects.create(status=SystemEvent.Status.RUNNING)
+        # The system check ends its events (the one place events end): with a warning, an error.
+        run_system_check(checks=ending(Level.WARNING))
+        run_system_check(checks=ending(Level.ERROR))
         SystemEvent.objects.create(status=SystemEvent.Status.NEW)
-        SystemEvent.objects.create(status=SystemEvent.Status.ERROR)
-        reloaded = SystemEvent.objects.get(pk=running.pk)
-        reloaded.status = SystemEvent.Status.WARNING
-        reloaded.save()
         # Saving an event that has already ended again does not count it twice.
-        reloaded.log = "appended later"
-        reloaded.save()
-        SystemEvent.objects.get(pk=running.pk).save()
+        ended = SystemEvent.objects.get(status=SystemEvent.Status.WARNING)
+        ended.log = "appended later"
+        ended.save()
 
     metrics = scrape()
 
@@ -187,7 +189,7 @@ def test_django_prometheus_and_django_rq_metrics_share_the_endpoint(
 
 
 def test_prometheus_metrics_clear_empties_the_stored_counters(scrape: Callable[[], Scrape]) -> None:
-    signals.emails_sent.send(sender=None, mode="inline", count=3)
+    record_emails_sent("inline", 3)
     assert scrape().value("tuleap_mails_total", mode="inline") == 3
 
     call_command("prometheus_metrics_clear")
@@ -203,7 +205,7 @@ def test_the_exposition_follows_the_prometheus_text_format(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         create_artifact(bugs, author=alice, values={"title": "Crash"})
-    signals.emails_sent.send(sender=None, mode="inline", count=1)
+    record_emails_sent("inline", 1)
     record_jira_import("done")
 
     metrics = scrape()
@@ -247,7 +249,7 @@ def test_promtool_accepts_the_exposition(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         create_artifact(bugs, author=alice, values={"title": "Crash"})
-    signals.emails_sent.send(sender=None, mode="async", count=2)
+    record_emails_sent("async", 2)
     Client().get("/accounts/login/")
 
     result = subprocess.run(

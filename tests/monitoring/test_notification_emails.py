@@ -12,6 +12,7 @@ from tests.monitoring.conftest import Scrape
 from tests.support.smtp import SMTPServer, smtp_for
 from tracker.models import Tracker, User
 from tracker.services.artifacts import create_artifact
+from tuleap_backend.env import AsyncEmails
 
 QUEUE = settings.NOTIFICATIONS_QUEUE
 
@@ -32,7 +33,7 @@ def test_an_inline_notification_counts_its_emails(
     carol: User,
     django_capture_on_commit_callbacks,
 ) -> None:
-    settings.ASYNC_EMAILS = frozenset()
+    settings.ASYNC_EMAILS = AsyncEmails(frozenset())
 
     with django_capture_on_commit_callbacks(execute=True):
         create_artifact(bugs, author=alice, values={"title": "Crash on save", "cc": ["bob", "carol"]})
@@ -58,7 +59,7 @@ def test_an_async_notification_is_counted_by_the_web_and_by_the_worker(
     subprocess_env: dict[str, str],
     manage_py: list[str],
 ) -> None:
-    settings.ASYNC_EMAILS = "all"
+    settings.ASYNC_EMAILS = AsyncEmails("all")
 
     create_artifact(bugs, author=alice, values={"title": "Crash on save", "cc": ["bob", "carol"]})
     waiting = scrape()

@@ -13,9 +13,9 @@ import pytest
 
 from tests.monitoring.conftest import Scrape
 from tests.support.redis_server import RedisServer
-from tracker import signals
 from tracker.models import Changeset, Tracker, User
 from tracker.monitoring import store
+from tracker.monitoring.metrics import record_email_failed, record_emails_sent
 from tracker.services.artifacts import create_artifact, update_artifact
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +66,7 @@ def test_saves_and_sends_go_on_and_the_scrape_shows_what_it_can(
     alice: User,
     django_capture_on_commit_callbacks,
 ) -> None:
-    signals.emails_sent.send(sender=None, mode="inline", count=1)
+    record_emails_sent("inline", 1)
     assert scrape().value("tuleap_mails_total", mode="inline") == 1
 
     metrics_redis.stop()
@@ -74,8 +74,8 @@ def test_saves_and_sends_go_on_and_the_scrape_shows_what_it_can(
         artifact = create_artifact(bugs, author=alice, values={"title": "Saved while Redis is down"}).artifact
         update_artifact(artifact, author=alice, values={"status": "In progress"})
     for _ in range(5):
-        signals.emails_sent.send(sender=None, mode="inline", count=2)
-        signals.email_failed.send(sender=None, mode="inline", error="connection refused")
+        record_emails_sent("inline", 2)
+        record_email_failed("inline", "connection refused")
 
     # The saves went through...
     assert Changeset.objects.filter(artifact=artifact).count() == 2
@@ -106,15 +106,15 @@ def test_the_store_recovers_when_redis_is_back_and_logs_it(
     # No pause between attempts, so the test need not wait for the store to try again.
     monkeypatch.setattr(store, "RETRY_AFTER_SECONDS", 0.0)
     metrics_redis.stop()
-    signals.emails_sent.send(sender=None, mode="inline", count=1)
-    signals.emails_sent.send(sender=None, mode="inline", count=1)
+    record_emails_sent("inline", 1)
+    record_emails_sent("inline", 1)
 
     restarted = restart(metrics_redis, tmp_path)
     try:
         deadline = time.monotonic() + 10
         while not store.is_available() and time.monotonic() < deadline:
             time.sleep(0.1)
-        signals.emails_sent.send(sender=None, mode="inline", count=4)
+        record_emails_sent("inline", 4)
 
         assert scrape().value("tuleap_mails_total", mode="inline") == 4
         assert len(store_records(store_log, logging.ERROR)) == 1
@@ -123,7 +123,7 @@ def test_the_store_recovers_when_redis_is_back_and_logs_it(
         # A second outage is reported again: the flag was reset by the recovery.
         restarted.terminate()
         restarted.wait(timeout=10)
-        signals.emails_sent.send(sender=None, mode="inline", count=1)
+        record_emails_sent("inline", 1)
         assert len(store_records(store_log, logging.ERROR)) == 2
     finally:
         if restarted.poll() is None:

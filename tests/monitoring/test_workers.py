@@ -15,7 +15,7 @@ from rq import Retry
 
 from tests.monitoring import jobs
 from tests.monitoring.conftest import Scrape
-from tracker import signals
+from tracker.monitoring.metrics import record_emails_sent
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -79,7 +79,7 @@ def test_counts_from_two_workers_and_the_web_add_up_and_outlive_the_workers(
         queue.enqueue(jobs.send_pretend_emails, 5)
     run_burst_worker(QUEUE)  # a second one runs those two
     # And the web process sends one itself.
-    signals.emails_sent.send(sender=None, mode="async", count=1)
+    record_emails_sent("async", 1)
 
     metrics = scrape()
 

@@ -12,6 +12,7 @@ from tests.conftest import make_user
 from tests.support.smtp import SMTPServer, smtp_for
 from tests.support.workers import ManagedProcess, kill_pids_in
 from tracker.models import Changeset, Membership, Project, User
+from tuleap_backend.env import AsyncEmails
 
 
 @pytest.fixture(autouse=True)
@@ -28,12 +29,12 @@ def smtp(settings) -> Iterator[SMTPServer]:
 
 @pytest.fixture
 def inline(settings) -> None:
-    settings.ASYNC_EMAILS = frozenset()
+    settings.ASYNC_EMAILS = AsyncEmails(frozenset())
 
 
 @pytest.fixture
 def async_all(settings) -> None:
-    settings.ASYNC_EMAILS = "all"
+    settings.ASYNC_EMAILS = AsyncEmails("all")
 
 
 @pytest.fixture

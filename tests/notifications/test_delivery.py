@@ -19,12 +19,13 @@ from tests.conftest import client_for
 from tests.notifications.conftest import cc_values, people, who_got
 from tests.support.redis_server import free_port
 from tests.support.smtp import SMTPServer
-from tracker import signals
+from tracker import queues
 from tracker.models import Artifact, Changeset, NotificationDelivery, NotificationRecord, Tracker, User
-from tracker.notifications import dispatch, jobs, notifier, records
-from tracker.notifications.connections import notifications_redis
+from tracker.monitoring import metrics
+from tracker.notifications import jobs, notifier, records
 from tracker.services.artifacts import create_artifact, update_artifact
 from tracker.services.projects import set_member
+from tuleap_backend.env import AsyncEmails
 
 Status = NotificationRecord.Status
 
@@ -85,7 +86,7 @@ def test_addresses_journaled_by_a_killed_attempt_are_not_sent_again(
     NotificationRecord.objects.filter(changeset=changeset).update(
         status=Status.STARTED, started_at=timezone.now(), claimed_by="job-killed", attempts=1
     )
-    journal = records.DeliveryJournal(changeset.pk, notifications_redis())
+    journal = records.DeliveryJournal(changeset.pk, queues.notifications_queue().connection)
     journal.add("bob@example.com")
     journal.flush()
 
@@ -134,18 +135,14 @@ def test_a_record_held_longer_than_the_job_timeout_is_taken_over(
 
 
 def test_an_address_refused_for_good_is_skipped_and_the_others_delivered(
-    smtp: SMTPServer, async_all, bugs, alice, bob, carol
+    smtp: SMTPServer, async_all, bugs, alice, bob, carol, monkeypatch
 ) -> None:
     smtp.behaviour.refuse["carol@example.com"] = "550 5.1.1 No such user"
     changeset = pending(bugs, alice, cc=["bob", "carol"])
     failures: list[str] = []
-    signals.email_failed.connect(
-        lambda sender, error, **kwargs: failures.append(error), weak=False, dispatch_uid="t"
-    )
-    try:
-        outcome = notifier.notify(changeset.pk, mode="async", token="job-refused")
-    finally:
-        signals.email_failed.disconnect(dispatch_uid="t")
+    monkeypatch.setattr(metrics, "record_email_failed", lambda mode, error: failures.append(error))
+
+    outcome = notifier.notify(changeset.pk, mode="async", token="job-refused")
 
     assert outcome.state == "done"
     assert who_got(smtp, changeset) == ["bob"]
@@ -252,22 +249,18 @@ def test_start_and_end_markers_tell_how_long_it_took(
 
 
 def test_emails_sent_counts_each_group_handed_over(
-    saving, smtp: SMTPServer, bugs, alice, bob, carol, dave
+    saving, smtp: SMTPServer, bugs, alice, bob, carol, dave, monkeypatch
 ) -> None:
     set_member(bugs.project, dave)
     sent: list[tuple[str, int]] = []
-    signals.emails_sent.connect(
-        lambda sender, mode, count, **kwargs: sent.append((mode, count)), weak=False, dispatch_uid="t"
+    monkeypatch.setattr(metrics, "record_emails_sent", lambda mode, count: sent.append((mode, count)))
+
+    saving(
+        create_artifact,
+        bugs,
+        author=alice,
+        values={"title": "Crash", "assigned_to": "bob", "cc": ["carol", "dave"]},
     )
-    try:
-        saving(
-            create_artifact,
-            bugs,
-            author=alice,
-            values={"title": "Crash", "assigned_to": "bob", "cc": ["carol", "dave"]},
-        )
-    finally:
-        signals.emails_sent.disconnect(dispatch_uid="t")
 
     # Two groups (assignee, CC): two hand-overs, of 1 and 2 emails.
     assert sorted(sent) == [("inline", 1), ("inline", 2)]
@@ -280,9 +273,9 @@ def test_emails_sent_counts_each_group_handed_over(
 def test_a_rolled_back_changeset_sends_nothing_and_enqueues_nothing(
     smtp: SMTPServer, settings, redis_clean, bugs, alice, bob
 ) -> None:
-    queue = dispatch.notifications_queue()
+    queue = queues.notifications_queue()
     for mode in ("all", frozenset()):
-        settings.ASYNC_EMAILS = mode
+        settings.ASYNC_EMAILS = AsyncEmails(mode)
         with pytest.raises(RuntimeError), transaction.atomic():
             create_artifact(bugs, author=alice, values={"title": "Never saved", "cc": ["bob"]})
             raise RuntimeError("the request failed after the save")
@@ -300,7 +293,7 @@ def test_an_async_save_enqueues_a_job_that_carries_the_changeset_id_only(
 
     changeset = create_artifact(bugs, author=alice, values={"title": "Crash", "cc": ["bob"]})
 
-    [job] = dispatch.notifications_queue().get_jobs()
+    [job] = queues.notifications_queue().get_jobs()
     assert job.func_name == "tracker.notifications.jobs.send_changeset_notification"
     assert job.args == (changeset.pk,) and job.kwargs == {}
     assert json.loads(json.dumps({"args": job.args, "kwargs": job.kwargs})) == {

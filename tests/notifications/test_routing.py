@@ -10,12 +10,12 @@ import pytest
 
 from tests.conftest import ROOT
 from tracker.notifications.routing import async_enabled, is_async
-from tuleap_backend.env import ConfigurationError, parse_async_emails
+from tuleap_backend.env import AsyncEmails, ConfigurationError, parse_async_emails
 
 
 @pytest.mark.parametrize("raw", [None, "", "  ", "0", " 0 "])
 def test_unset_empty_or_zero_means_every_project_inline(settings, raw: str | None) -> None:
-    settings.ASYNC_EMAILS = parse_async_emails(raw)
+    settings.ASYNC_EMAILS = AsyncEmails(parse_async_emails(raw))
 
     assert not async_enabled()
     assert not is_async(1)
@@ -24,7 +24,7 @@ def test_unset_empty_or_zero_means_every_project_inline(settings, raw: str | Non
 
 @pytest.mark.parametrize("raw", ["all", "ALL", " All "])
 def test_all_sends_every_project_through_workers(settings, raw: str) -> None:
-    settings.ASYNC_EMAILS = parse_async_emails(raw)
+    settings.ASYNC_EMAILS = AsyncEmails(parse_async_emails(raw))
 
     assert async_enabled()
     assert is_async(1) and is_async(3) and is_async(123456)
@@ -32,14 +32,14 @@ def test_all_sends_every_project_through_workers(settings, raw: str) -> None:
 
 @pytest.mark.parametrize("raw", ["3, 7,12", "3,7,12", " 3 ,7 , 12 ", "12,7,3,3"])
 def test_a_list_of_ids_sends_those_projects_through_workers(settings, raw: str) -> None:
-    settings.ASYNC_EMAILS = parse_async_emails(raw)
+    settings.ASYNC_EMAILS = AsyncEmails(parse_async_emails(raw))
 
     assert async_enabled()
     assert [project_id for project_id in range(1, 14) if is_async(project_id)] == [3, 7, 12]
 
 
 def test_a_single_id_is_a_list_of_one(settings) -> None:
-    settings.ASYNC_EMAILS = parse_async_emails("1")
+    settings.ASYNC_EMAILS = AsyncEmails(parse_async_emails("1"))
 
     assert is_async(1) and not is_async(2)
 

@@ -14,7 +14,9 @@ from tests.support.smtp import SMTPServer
 from tests.support.workers import alive, wait_until
 from tracker.models import Changeset, NotificationRecord, Tracker, User
 from tracker.services.artifacts import create_artifact
-from tracker.workers.supervisor import planned_workers, worker_states
+from tracker.workers.pidfiles import worker_states
+from tracker.workers.supervisor import planned_workers
+from tuleap_backend.env import AsyncEmails
 
 
 @pytest.mark.parametrize(
@@ -32,7 +34,7 @@ from tracker.workers.supervisor import planned_workers, worker_states
 )
 def test_the_plan_follows_nb_backend_workers_and_async_emails(settings, workers, async_emails, plan) -> None:
     settings.NB_BACKEND_WORKERS = workers
-    settings.ASYNC_EMAILS = async_emails
+    settings.ASYNC_EMAILS = AsyncEmails(async_emails)
 
     assert planned_workers() == plan
 

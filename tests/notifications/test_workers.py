@@ -27,7 +27,7 @@ from tracker.models import (
     User,
 )
 from tracker.services.artifacts import create_artifact
-from tracker.workers.supervisor import worker_states
+from tracker.workers.pidfiles import worker_states
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

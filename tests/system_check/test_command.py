@@ -17,6 +17,7 @@ from tests.conftest import ROOT
 from tests.support.redis_server import RedisServer, free_port
 from tests.system_check.conftest import GOOD_PASSWORD, new_artifact, record_for
 from tracker.models import NotificationRecord, SystemEvent, Tracker, User
+from tuleap_backend.env import AsyncEmails
 
 
 def system_check(*args: str) -> tuple[int, str]:
@@ -33,7 +34,7 @@ def system_check(*args: str) -> tuple[int, str]:
 def healthy(settings, well_kept_redis: RedisServer, db: None) -> None:
     """A well-kept Redis, every project inline: nothing to report."""
     settings.REDIS_URL = well_kept_redis.url
-    settings.ASYNC_EMAILS = frozenset()
+    settings.ASYNC_EMAILS = AsyncEmails(frozenset())
 
 
 def test_a_healthy_system_ends_done_and_exits_0(healthy: None) -> None:
@@ -67,7 +68,7 @@ def test_a_pending_notification_ends_warning_and_exits_1(healthy: None, bugs: Tr
 
 
 def test_a_stopped_redis_is_an_error_recorded_in_the_event_and_exits_2(settings, db: None) -> None:
-    settings.ASYNC_EMAILS = "all"
+    settings.ASYNC_EMAILS = AsyncEmails("all")
     server = RedisServer("--appendonly", "yes", password=GOOD_PASSWORD)
     settings.REDIS_URL = server.url
     server.stop()

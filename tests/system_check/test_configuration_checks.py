@@ -9,6 +9,8 @@ import pytest
 from django.core import checks
 from django.core.management import call_command
 
+from tuleap_backend.env import AsyncEmails
+
 
 def tracker_ids() -> list[str]:
     return sorted(
@@ -19,7 +21,7 @@ def tracker_ids() -> list[str]:
 @pytest.fixture
 def clean_settings(settings) -> object:
     settings.DEBUG = False
-    settings.ASYNC_EMAILS = frozenset({3, 7, 12})
+    settings.ASYNC_EMAILS = AsyncEmails(frozenset({3, 7, 12}))
     settings.REDIS_URL = "redis://:a-redis-password-long-enough-0123456789@127.0.0.1:6379/0"
     settings.METRICS_SECRET = "a-metrics-secret-of-32-characters"
     settings.METRICS_SECRET_FILE = ""
@@ -39,7 +41,7 @@ def test_an_unreadable_async_emails_is_w001(clean_settings, value: object) -> No
 
 @pytest.mark.parametrize("value", ["all", frozenset(), frozenset({3})])
 def test_every_parsed_form_of_async_emails_is_accepted(clean_settings, value: object) -> None:
-    clean_settings.ASYNC_EMAILS = value
+    clean_settings.ASYNC_EMAILS = AsyncEmails(value)
 
     assert tracker_ids() == []
 

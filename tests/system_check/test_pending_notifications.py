@@ -10,6 +10,7 @@ from tests.system_check.conftest import context, new_artifact, record_for
 from tracker.models import NotificationRecord, Tracker, User
 from tracker.system_check import pending_notifications
 from tracker.system_check.base import Level
+from tuleap_backend.env import AsyncEmails
 
 
 def test_a_fresh_pending_record_raises_nothing(bugs: Tracker, alice: User) -> None:
@@ -115,7 +116,7 @@ def test_inline_records_left_pending_are_found_with_async_emails_off(
     bugs: Tracker, alice: User, settings
 ) -> None:
     # A web process killed between the commit and the sending leaves an inline record behind.
-    settings.ASYNC_EMAILS = frozenset()
+    settings.ASYNC_EMAILS = AsyncEmails(frozenset())
     artifact = new_artifact(bugs, alice)
     record_for(artifact, age=timedelta(minutes=5), mode=NotificationRecord.Mode.INLINE)
 

@@ -6,6 +6,7 @@ from tests.support.redis_server import RedisServer, free_port
 from tests.system_check.conftest import GOOD_PASSWORD, context
 from tracker.system_check import redis_health
 from tracker.system_check.base import Finding, Level
+from tuleap_backend.env import AsyncEmails
 
 
 def problems(findings: list[Finding]) -> list[str]:
@@ -78,7 +79,7 @@ def test_without_config_a_well_kept_redis_raises_nothing() -> None:
 
 
 def test_an_unreachable_redis_is_an_error_when_async_work_is_configured(settings) -> None:
-    settings.ASYNC_EMAILS = "all"
+    settings.ASYNC_EMAILS = AsyncEmails("all")
     port = free_port()
 
     [finding] = redis_health.run(context(f"redis://:{GOOD_PASSWORD}@127.0.0.1:{port}/0"))
@@ -90,7 +91,7 @@ def test_an_unreachable_redis_is_an_error_when_async_work_is_configured(settings
 
 
 def test_wrong_credentials_are_an_error_when_async_work_is_configured(settings) -> None:
-    settings.ASYNC_EMAILS = frozenset({3})
+    settings.ASYNC_EMAILS = AsyncEmails(frozenset({3}))
     with RedisServer("--appendonly", "yes", password=GOOD_PASSWORD) as server:
         wrong = server.url.replace(GOOD_PASSWORD, "not-the-password-at-all-0123456789")
         [finding] = redis_health.run(context(wrong))
@@ -101,7 +102,7 @@ def test_wrong_credentials_are_an_error_when_async_work_is_configured(settings) 
 
 
 def test_an_unreachable_redis_is_only_a_warning_while_notifications_are_inline(settings) -> None:
-    settings.ASYNC_EMAILS = frozenset()
+    settings.ASYNC_EMAILS = AsyncEmails(frozenset())
 
     [finding] = redis_health.run(context(f"redis://127.0.0.1:{free_port()}/0"))
 

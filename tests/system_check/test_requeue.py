@@ -19,6 +19,7 @@ from tests.support.redis_server import free_port
 from tests.support.smtp import SMTPServer
 from tracker.models import NotificationRecord, SystemEvent, Tracker, User
 from tracker.services.artifacts import create_artifact
+from tuleap_backend.env import AsyncEmails
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +57,7 @@ def test_requeue_sends_lost_notifications_exactly_once(
     bob: User,
     carol: User,
 ) -> None:
-    settings.ASYNC_EMAILS = "all"
+    settings.ASYNC_EMAILS = AsyncEmails("all")
     changesets = [
         create_artifact(
             bugs, author=alice, values={"title": f"Lost {n}", "assigned_to": "bob", "cc": ["carol"]}
@@ -104,7 +105,7 @@ def test_requeue_sends_lost_notifications_exactly_once(
 def test_requeue_with_redis_down_is_an_error_that_loses_nothing(
     settings, bugs: Tracker, alice: User, bob: User
 ) -> None:
-    settings.ASYNC_EMAILS = "all"
+    settings.ASYNC_EMAILS = AsyncEmails("all")
     artifact = create_artifact(bugs, author=alice, values={"title": "Stuck", "assigned_to": "bob"}).artifact
     NotificationRecord.objects.update(created_at=timezone.now() - timedelta(minutes=20))
     unreachable = f"redis://127.0.0.1:{free_port()}/0"

@@ -14,6 +14,7 @@ from tests import conftest as shared
 from tests.system_check.conftest import context
 from tracker.system_check import workers
 from tracker.system_check.base import Finding, Level
+from tuleap_backend.env import AsyncEmails
 
 
 def problems(findings: list[Finding]) -> list[Finding]:
@@ -23,7 +24,7 @@ def problems(findings: list[Finding]) -> list[Finding]:
 def test_no_live_worker_is_an_error_for_each_queue_when_async_emails_is_on(
     redis_clean: shared.TestRedis, settings
 ) -> None:
-    settings.ASYNC_EMAILS = "all"
+    settings.ASYNC_EMAILS = AsyncEmails("all")
 
     errors = problems(workers.run(context()))
 
@@ -40,7 +41,7 @@ def test_no_live_worker_is_an_error_for_each_queue_when_async_emails_is_on(
 def test_no_worker_is_fine_when_every_project_notifies_inline(
     redis_clean: shared.TestRedis, settings
 ) -> None:
-    settings.ASYNC_EMAILS = frozenset()
+    settings.ASYNC_EMAILS = AsyncEmails(frozenset())
 
     findings = workers.run(context())
 
@@ -55,7 +56,7 @@ def test_no_worker_is_fine_when_every_project_notifies_inline(
 def test_a_running_worker_satisfies_its_queue(
     redis_clean: shared.TestRedis, settings, manage_py: list[str], subprocess_env: dict[str, str]
 ) -> None:
-    settings.ASYNC_EMAILS = "all"
+    settings.ASYNC_EMAILS = AsyncEmails("all")
     worker = subprocess.Popen(
         [*manage_py, "rqworker", "notifications"],
         env=subprocess_env,

@@ -11,6 +11,7 @@ from rq.job import Job
 
 from tracker.jira_import import runs, services
 from tracker.models import JiraImport
+from tracker.queues import final_failure_id
 
 logger = logging.getLogger("tracker.jira_import")
 
@@ -36,11 +37,8 @@ def job_failed(
     A job with retries left runs again and resumes the import; once none are left, the import ends
     failed (its partial tracker removed, its token erased, its requester told).
     """
-    if job.should_retry:
-        return
-    try:
-        import_id = int(job.args[0])
-    except (IndexError, TypeError, ValueError):
+    import_id = final_failure_id(job)
+    if import_id is None:
         return
     if exc_type is not None and issubclass(exc_type, AbandonedJobError):
         runs.fail_abandoned(import_id)

@@ -27,9 +27,9 @@ from django.db.models import Count, Min
 from django.utils import timezone
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric, UnknownMetricFamily
-from rq.queue import Queue
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
+from tracker import queues
 from tracker.monitoring import store
 from tracker.monitoring.metrics import STORED_METRICS
 
@@ -125,7 +125,7 @@ def _queues_and_workers(client: redis.Redis) -> tuple[dict[str, int], dict[str, 
     names = list(settings.RQ_QUEUES)
     pipe = client.pipeline(transaction=False)
     for name in names:
-        pipe.llen(Queue(name, connection=client).key)
+        pipe.llen(queues.rq_queue(name, connection=client).key)
         pipe.smembers(WORKERS_BY_QUEUE_KEY % name)
     replies = pipe.execute()
     waiting = dict(zip(names, replies[0::2], strict=True))

@@ -9,9 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any, ParamSpec
-
-from django.db import transaction
+from typing import ParamSpec
 
 from tracker.monitoring import store
 from tracker.monitoring.store import StoredCounter, StoredHistogram
@@ -107,7 +105,8 @@ def record_emails_sent(mode: str, count: int) -> None:
 
 
 @never_raises
-def record_email_failed(mode: str = "") -> None:
+def record_email_failed(mode: str = "", error: str = "") -> None:
+    """A delivery attempt that failed; ``error`` is the reason (not a label: too many values)."""
     store.apply(MAIL_FAILURES.updates())
 
 
@@ -134,31 +133,3 @@ def record_system_event(status: str) -> None:
 def record_jira_import(status: str) -> None:
     """Count a Jira import that ended with ``status`` (for example done or failed)."""
     store.apply(JIRA_IMPORTS.updates(status=status))
-
-
-# System events: counted when a save moves one to a final status, so their code need not know.
-
-_LOADED_STATUS = "_monitoring_loaded_status"
-
-
-def final_system_event_statuses() -> set[str]:
-    from tracker.models import SystemEvent
-
-    return {SystemEvent.Status.DONE, SystemEvent.Status.WARNING, SystemEvent.Status.ERROR}
-
-
-@never_raises
-def remember_system_event_status(event: Any) -> None:
-    # __dict__, not the attribute: reading a deferred field would cost a query per loaded row.
-    event.__dict__[_LOADED_STATUS] = event.__dict__.get("status")
-
-
-@never_raises
-def system_event_saved(event: Any, *, created: bool) -> None:
-    final = final_system_event_statuses()
-    status = event.__dict__.get("status")
-    before = None if created else event.__dict__.get(_LOADED_STATUS)
-    event.__dict__[_LOADED_STATUS] = status
-    if status in final and before not in final:
-        # Only once the save has committed: a rolled-back end did not happen.
-        transaction.on_commit(functools.partial(record_system_event, str(status)))

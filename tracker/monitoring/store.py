@@ -8,7 +8,8 @@ there when the job's process exits, and a scrape of any web process sees every h
 
 Recording must never break the work it measures. Every Redis error is swallowed: the first
 failure is logged (once per process, until Redis answers again), and for ``RETRY_AFTER_SECONDS``
-after a failure the store does not even try, so an unreachable Redis costs a request nothing.
+after a failure the store does not even try (``tracker.queues.breaker``), so an unreachable Redis
+costs a request nothing. Its client, with short deadlines, is ``tracker.queues``'s too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import json
 import logging
 import math
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -26,10 +26,9 @@ import redis
 from django.conf import settings
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from tuleap_backend.env import redact_url
+from tracker import queues
+from tracker.redaction import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +36,6 @@ KEY_PREFIX = "tuleap:metrics:"
 # After a failure, skip Redis for this long: the events of that window are lost either way, and
 # a Redis that times out must not add its timeout to every save and every email.
 RETRY_AFTER_SECONDS = 5.0
-CONNECT_TIMEOUT_SECONDS = 1.0
-SOCKET_TIMEOUT_SECONDS = 2.0
 
 T = TypeVar("T")
 # (redis key, hash field, amount)
@@ -46,14 +43,8 @@ Update = tuple[str, str, float]
 
 
 @dataclass
-class _Endpoint:
-    client: redis.Redis
-    down_until: float = 0.0
-
-
-@dataclass
 class _State:
-    endpoints: dict[str, _Endpoint] = field(default_factory=dict)
+    # Whether the last attempt failed, so an outage is logged once and the recovery once.
     failing: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -61,31 +52,14 @@ class _State:
 _state = _State()
 
 
-def _endpoint() -> _Endpoint:
-    url = settings.REDIS_URL
-    endpoint = _state.endpoints.get(url)
-    if endpoint is None:
-        client = redis.Redis.from_url(
-            url,
-            socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            socket_timeout=SOCKET_TIMEOUT_SECONDS,
-            # redis-py retries three times with backoff by default: seconds per event while down.
-            retry=Retry(NoBackoff(), 0),
-        )
-        endpoint = _state.endpoints.setdefault(url, _Endpoint(client))
-    return endpoint
-
-
 def reset() -> None:
     """Forget connections and failures, as a new process would (for tests that move REDIS_URL)."""
     global _state
-    old, _state = _state, _State()
-    for endpoint in old.endpoints.values():
-        endpoint.client.close()
+    _state = _State()
+    queues.reset()
 
 
-def _failed(endpoint: _Endpoint, error: Exception) -> None:
-    endpoint.down_until = time.monotonic() + RETRY_AFTER_SECONDS
+def _failed(error: Exception) -> None:
     with _state.lock:
         first = not _state.failing
         _state.failing = True
@@ -98,8 +72,7 @@ def _failed(endpoint: _Endpoint, error: Exception) -> None:
         )
 
 
-def _succeeded(endpoint: _Endpoint) -> None:
-    endpoint.down_until = 0.0
+def _succeeded() -> None:
     if _state.failing:
         with _state.lock:
             recovered = _state.failing
@@ -110,15 +83,19 @@ def _succeeded(endpoint: _Endpoint) -> None:
 
 def run(action: Callable[[redis.Redis], T]) -> T | None:
     """``action(client)``, or None when Redis failed (or failed moments ago): never raises a Redis error."""
-    endpoint = _endpoint()
-    if endpoint.down_until > time.monotonic():
+    url = settings.REDIS_URL
+    breaker = queues.breaker(url)
+    if breaker.is_open():
         return None
+    client = queues.redis_client(queues.METRICS, url=url)
     try:
-        result = action(endpoint.client)
+        result = action(client)
     except redis.RedisError as error:
-        _failed(endpoint, error)
+        breaker.trip(RETRY_AFTER_SECONDS)
+        _failed(error)
         return None
-    _succeeded(endpoint)
+    breaker.close()
+    _succeeded()
     return result
 
 

@@ -1,4 +1,8 @@
-"""The RQ job of the notifications queue. It carries the changeset id only and refetches the rest."""
+"""The RQ job of the notifications queue. It carries the changeset id only and refetches the rest.
+
+Its options (retries, timeout, this failure callback) are set where it is enqueued, ``tracker.queues``,
+which names these functions by dotted path; a follow-up look is enqueued through the same function.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from rq import get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
+from tracker import queues
 from tracker.models import NotificationRecord
-from tracker.notifications import dispatch, notifier, records
+from tracker.notifications import notifier, records
 
 logger = logging.getLogger("tracker.notifications.jobs")
 
@@ -36,7 +41,7 @@ def send_changeset_notification(changeset_id: int) -> None:
     if outcome.state == "busy" and outcome.claim is not None and outcome.claim.busy_until is not None:
         # Another attempt holds the record. If it is alive it finishes and this look finds the record
         # ended; if it died, the record is free once its lease is over and this look sends the rest.
-        follow_up = dispatch.enqueue_changeset(changeset_id, at=outcome.claim.busy_until)
+        follow_up = queues.enqueue_notification(changeset_id, at=outcome.claim.busy_until)
         logger.info(
             "Job %s: record busy, job %s looks again at %s", job_id, follow_up.id, outcome.claim.busy_until
         )
@@ -55,15 +60,12 @@ def job_failed(
     RQ calls it before deciding to retry: a job with retries left runs again and takes its record back.
     Once none are left, a record the job still holds ends failed (a killed or timed-out last attempt).
     """
-    if job.should_retry:
+    changeset_id = queues.final_failure_id(job)
+    if changeset_id is None:
         return
     if exc_type is not None and issubclass(exc_type, AbandonedJobError):
         error = "The worker died while sending (AbandonedJobError) and no retry is left."
     else:
         error = f"{exc_type.__name__ if exc_type else 'Error'}: {exc_value}"
-    try:
-        changeset_id = int(job.args[0])
-    except (IndexError, TypeError, ValueError):
-        return
     if records.fail_unfinished(changeset_id, job.id, error):
         logger.error("Notification for changeset %s failed: %s", changeset_id, error)

@@ -21,13 +21,14 @@ import logging
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from rq.timeouts import JobTimeoutException
 
-from tracker import signals
+from tracker import queues
 from tracker.models import NotificationRecord
+from tracker.monitoring import metrics
 from tracker.notifications import emails, records
-from tracker.notifications.connections import notifications_redis
 from tracker.notifications.context import NotificationContext
 from tracker.notifications.mailer import DeliveryError, MailSession
 from tracker.notifications.recipients import recipients_for
@@ -114,7 +115,7 @@ def _send(record: NotificationRecord, mode: str, outcome: Outcome) -> None:
     recipients = recipients_for(context)
     outcome.recipients = len(recipients)
     journal = records.DeliveryJournal(
-        record.changeset_id, notifications_redis() if mode == Mode.ASYNC else None
+        record.changeset_id, queues.queue_client(settings.NOTIFICATIONS_QUEUE) if mode == Mode.ASYNC else None
     )
     delivered: set[str] = set()
     if record.attempts > 1:
@@ -169,7 +170,7 @@ def _send_group(
             try:
                 session.send(prepared, address)
             except DeliveryError as error:
-                signals.email_failed.send(sender=NotificationRecord, mode=mode, error=str(error))
+                metrics.record_email_failed(mode, str(error))
                 if not error.recipient_only:
                     raise  # the server or the connection: the others would fail the same way
                 if error.permanent:
@@ -190,8 +191,8 @@ def _send_group(
         if accepted:
             if not last or not completed:
                 records.record_deliveries(record.changeset_id, accepted)
-            # Once per group: the metrics receivers write to Redis, too slow to do it per address.
-            signals.emails_sent.send(sender=NotificationRecord, mode=mode, count=len(accepted))
+            # Once per group: the metrics store writes to Redis, too slow to do it per address.
+            metrics.record_emails_sent(mode, len(accepted))
     return accepted
 
 

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from tracker import queues
 from tracker.models import Changeset, NotificationDelivery, NotificationRecord
 from tracker.notifications import routing
 
@@ -179,10 +180,8 @@ def _journal_writer(client: redis.Redis) -> redis.Connection:
     key = (os.getpid(), id(client.connection_pool))  # never a connection inherited through a fork
     writer = _writers.get(key)
     if writer is None:
-        pool = client.connection_pool
         # No health checks: a PING would wait for an answer that never comes with replies off.
-        writer = pool.connection_class(**{**pool.connection_kwargs, "health_check_interval": 0})
-        writer.connect()
+        writer = queues.unpooled_connection(client, health_check_interval=0)
         writer.send_command("CLIENT", "REPLY", "OFF")
         _writers[key] = writer
     return writer

@@ -9,11 +9,8 @@ from typing import Any
 
 import redis
 
-from tuleap_backend.env import redact_url
-
-# Long enough for a loaded server, short enough that an unreachable Redis does not stall the run.
-REDIS_CONNECT_TIMEOUT = 3
-REDIS_SOCKET_TIMEOUT = 5
+from tracker import queues
+from tracker.redaction import redact_url
 
 
 class Level(enum.StrEnum):
@@ -82,11 +79,8 @@ class CheckContext:
         if self._redis_error is not None:
             raise self._redis_error
         try:
-            client = redis.Redis.from_url(
-                self.redis_url,
-                socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
-                socket_timeout=REDIS_SOCKET_TIMEOUT,
-            )
+            # A client of the run's own (closed at its end): rq's Worker.all() rewrites its pool's timeout.
+            client = queues.new_client(self.redis_url, queues.SYSTEM_CHECK)
             client.ping()
         except redis.AuthenticationError as error:
             self._redis_error = RedisUnavailable(

@@ -10,15 +10,9 @@ from __future__ import annotations
 import redis
 from redis.connection import parse_url
 
+from tracker import queues
 from tracker.notifications.routing import async_enabled
-from tracker.system_check.base import (
-    REDIS_CONNECT_TIMEOUT,
-    REDIS_SOCKET_TIMEOUT,
-    CheckContext,
-    Finding,
-    Level,
-    RedisUnavailable,
-)
+from tracker.system_check.base import CheckContext, Finding, Level, RedisUnavailable
 
 NAME = "redis"
 MIN_PASSWORD_LENGTH = 30
@@ -75,24 +69,11 @@ def check_authentication(context: CheckContext) -> list[Finding]:
 
 def anonymous_connection_accepted(redis_url: str) -> bool:
     """Whether a second connection to the same server, without credentials, may run commands."""
-    options = parse_url(redis_url)
-    options.pop("username", None)
-    options.pop("password", None)
-    # RESP2, so the server answers PING with the plain NOAUTH error rather than refusing HELLO.
-    pool = redis.ConnectionPool(
-        protocol=2,
-        socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
-        socket_timeout=REDIS_SOCKET_TIMEOUT,
-        **options,
-    )
-    anonymous = redis.Redis(connection_pool=pool)
-    try:
-        anonymous.ping()
-    except (redis.AuthenticationError, redis.exceptions.NoPermissionError):
-        return False  # NOAUTH: the server wants a password (or its default user may run nothing).
-    finally:
-        anonymous.close()
-        pool.disconnect()
+    with queues.anonymous_client(redis_url) as anonymous:
+        try:
+            anonymous.ping()
+        except (redis.AuthenticationError, redis.exceptions.NoPermissionError):
+            return False  # NOAUTH: the server wants a password (or its default user may run nothing).
     return True
 
 

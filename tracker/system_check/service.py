@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -10,10 +11,11 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from tracker.models import SystemEvent
+from tracker.monitoring import metrics
 from tracker.system_check import (
     configuration,
     failed_notifications,
@@ -189,6 +191,7 @@ def worst_status(findings: list[Finding]) -> SystemEvent.Status:
 
 
 def close_event(report: SystemCheckReport) -> None:
+    """End the event with the report's status, and count it in ``tuleap_system_events_total``."""
     event = report.event
     assert event is not None
     event.status = report.status
@@ -201,3 +204,6 @@ def close_event(report: SystemCheckReport) -> None:
         # The database went away during the run: say so in the printed report at least.
         report.findings.append(database_unreachable(error))
         report.status = SystemEvent.Status.ERROR
+        return
+    # The one place an event ends; counted only once that has committed (a rolled-back end did not happen).
+    transaction.on_commit(functools.partial(metrics.record_system_event, str(event.status)))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import django_rq
 from django.conf import settings
 from rq import Queue, Worker
 
+from tracker import queues
 from tracker.notifications.routing import async_enabled
 from tracker.system_check.base import (
     CheckContext,
@@ -28,7 +28,7 @@ def run(context: CheckContext) -> list[Finding]:
         return [Finding(NAME, Level.INFO, "Skipped: Redis cannot be reached (see the redis check).")]
     findings: list[Finding] = []
     for name in settings.RQ_QUEUES:
-        queue = django_rq.get_queue(name, connection=connection)
+        queue = queues.rq_queue(name, connection=connection)
         findings += check_queue(context, queue)
     return findings
 

@@ -5,22 +5,23 @@
 an in-flight job when a worker listens to one queue), restarts a worker that died within seconds, and
 on SIGTERM (or Ctrl-C) asks every worker for a warm shutdown: the job in progress completes.
 
-Pid files live in ``WORKER_RUN_DIR`` (``var/run/``): ``backend_workers.pid`` for the supervisor, locked
-with ``flock`` for as long as it runs (a second start, ``status`` and ``stop`` see whether it really
-runs: the lock dies with the process, so a stale file left by a crash is recognised), and
-``worker-<queue>-<n>.pid`` for each worker.
+Its pid file and its workers' (in ``WORKER_RUN_DIR``, locked so a stale one is recognised) are
+``tracker.workers.pidfiles``'s, which ``status`` and ``stop`` read too.
 
 Every few seconds the supervisor also runs RQ's registry maintenance, which workers only do every
 ten minutes: a job whose worker was killed is retried (or failed) about a minute and a half after its
 last heartbeat instead of up to ten minutes later. And it stands in for RQ's scheduler while no live
-worker runs one (the worker that ran it was killed), so retries leave on time.
+worker runs one (the worker that ran it was killed), so retries leave on time. Both, the Redis side of
+the supervisor, are in ``tracker.workers.maintenance``.
+
+Its log: ``manage.py backend_workers`` sends it to WORKER_LOG and the console
+(``tracker.workers.logs``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import logging
 import os
 import secrets
@@ -38,10 +39,10 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from tracker.notifications.routing import async_enabled
+from tracker.workers import maintenance, pidfiles
 
 logger = logging.getLogger("tracker.workers.supervisor")
 
-SUPERVISOR_PID_FILE = "backend_workers.pid"
 POLL_INTERVAL = 0.25
 # A worker that dies is started again after this pause, doubled while it keeps dying young (a crash
 # loop, say Redis is down), and never more than RESTART_DELAY_MAX: always within five seconds.
@@ -87,136 +88,6 @@ def worker_command(queue: str, *options: str) -> list[str]:
     return [*command, "--verbosity", verbosity]
 
 
-def run_dir() -> Path:
-    return Path(settings.WORKER_RUN_DIR)
-
-
-def supervisor_pid_file() -> Path:
-    return run_dir() / SUPERVISOR_PID_FILE
-
-
-def _read_pid(path: Path) -> tuple[int | None, list[str]]:
-    try:
-        lines = path.read_text().split()
-    except (FileNotFoundError, ValueError):
-        return None, []
-    try:
-        return int(lines[0]), lines[1:]
-    except (IndexError, ValueError):
-        return None, []
-
-
-def running_supervisor_pid() -> int | None:
-    """The pid of the running supervisor, or None (no pid file, or a stale one: nobody holds its lock)."""
-    path = supervisor_pid_file()
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid, _ = _read_pid(path)
-            return pid
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
-
-
-def _is_worker_process(pid: int) -> bool:
-    """Alive and an rqworker (a recycled pid belongs to somebody else)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return b"rqworker" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return True  # no /proc: trust the signal
-
-
-@dataclass
-class WorkerState:
-    queue: str
-    slot: int
-    pid: int | None
-    name: str
-    alive: bool
-
-
-def worker_states() -> list[WorkerState]:
-    """What the worker pid files say, and whether each process is alive."""
-    states = []
-    for path in sorted(run_dir().glob("worker-*.pid")):
-        queue, _, slot = path.stem.removeprefix("worker-").rpartition("-")
-        pid, rest = _read_pid(path)
-        states.append(
-            WorkerState(
-                queue=queue,
-                slot=int(slot) if slot.isdigit() else 0,
-                pid=pid,
-                name=rest[0] if rest else "",
-                alive=pid is not None and _is_worker_process(pid),
-            )
-        )
-    return states
-
-
-def request_stop(timeout: float) -> bool:
-    """Ask the running supervisor to stop (SIGTERM) and wait for it; False if it did not in time."""
-    pid = running_supervisor_pid()
-    if pid is None:
-        return True
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if running_supervisor_pid() is None:
-            return True
-        time.sleep(0.2)
-    return False
-
-
-class AlreadyRunning(Exception):
-    pass
-
-
-class SupervisorLock:
-    """The supervisor's pid file, locked for its whole life."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fd: int | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            pid, _ = _read_pid(self.path)
-            raise AlreadyRunning(
-                f"The backend workers are already running (supervisor pid {pid}, pid file {self.path}); "
-                "stop them first with `manage.py backend_workers stop`."
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self.fd = fd
-
-    def release(self) -> None:
-        if self.fd is None:
-            return
-        try:
-            self.path.unlink(missing_ok=True)
-        finally:
-            os.close(self.fd)
-            self.fd = None
-
-
 def _die_with_parent() -> None:
     """In the worker, before exec: get SIGTERM (a warm shutdown) if the supervisor is killed."""
     try:
@@ -246,11 +117,11 @@ class Supervisor:
     def __init__(self, plan: dict[str, int] | None = None) -> None:
         self.plan = plan if plan is not None else planned_workers()
         self.slots = [
-            Slot(queue, index, pid_file=run_dir() / f"worker-{queue}-{index}.pid")
+            Slot(queue, index, pid_file=pidfiles.run_dir() / f"worker-{queue}-{index}.pid")
             for queue, count in self.plan.items()
             for index in range(1, count + 1)
         ]
-        self.lock = SupervisorLock(supervisor_pid_file())
+        self.lock = pidfiles.SupervisorLock(pidfiles.supervisor_pid_file())
         self.stop_requested = False
         self.stop_signal = ""
         self.grace_seconds = settings.NOTIFICATION_JOB_TIMEOUT + 30
@@ -296,9 +167,9 @@ class Supervisor:
         self.stop_requested = True
 
     def _forget_stale_worker_files(self) -> None:
-        for path in run_dir().glob("worker-*.pid"):
-            pid, _ = _read_pid(path)
-            if pid is not None and _is_worker_process(pid):
+        for path in pidfiles.run_dir().glob("worker-*.pid"):
+            pid, _ = pidfiles.read_pid(path)
+            if pid is not None and pidfiles.is_worker_process(pid):
                 # A worker of a supervisor that was killed: it got SIGTERM (die-with-parent) and
                 # leaves once its job is done; it must not be counted as one of ours.
                 logger.warning("A worker of an earlier supervisor (pid %s) is still finishing its job.", pid)
@@ -359,20 +230,8 @@ class Supervisor:
             return
         self.next_maintenance = now + MAINTENANCE_INTERVAL
         try:
-            from django_rq.queues import get_queue
-            from django_rq.workers import get_worker
-            from rq.registry import clean_registries
-
             for name in self.plan:
-                queue = get_queue(name)
-                # RQ's own registry maintenance (what a worker does every ten minutes), with the
-                # configured worker class's exception handlers: abandoned jobs are retried or failed.
-                handlers = getattr(get_worker(name, name=self.maintenance_name), "_exc_handlers", [])
-                if queue.acquire_maintenance_lock():
-                    try:
-                        clean_registries(queue, handlers)
-                    finally:
-                        queue.release_maintenance_lock()
+                maintenance.clean_queue_registries(name, worker_name=self.maintenance_name)
         except Exception as error:
             logger.warning(
                 "Queue maintenance failed (%s: %s); trying again later.", type(error).__name__, error
@@ -393,24 +252,13 @@ class Supervisor:
             return
         self.next_schedule = now + SCHEDULE_INTERVAL
         try:
-            from django_rq.queues import get_connection
-            from rq.scheduler import RQScheduler
-
             for name in self.plan:
                 scheduler = self.schedulers.get(name)
                 if scheduler is None:
-                    scheduler = RQScheduler(
-                        [name],
-                        connection=get_connection(name),
-                        name=f"{self.maintenance_name}-{name}",
-                        logging_level=logging.WARNING,
+                    scheduler = self.schedulers[name] = maintenance.scheduler_for(
+                        name, scheduler_name=f"{self.maintenance_name}-{name}"
                     )
-                    self.schedulers[name] = scheduler
-                if scheduler.acquire_locks():
-                    try:
-                        scheduler.enqueue_scheduled_jobs()
-                    finally:
-                        scheduler.release_locks()
+                maintenance.enqueue_due_jobs(scheduler)
         except Exception as error:
             logger.warning("Scheduling failed (%s: %s); trying again later.", type(error).__name__, error)
 

@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tracker.workers import supervisor
+from tracker.workers import pidfiles, supervisor
+from tracker.workers.logs import configure_worker_logging
 
 
 class Command(BaseCommand):
@@ -28,6 +29,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # WORKER_LOG and the console (the service manager's journal), with the supervisor's own lines.
+        configure_worker_logging(console=True)
         action = options["action"]
         if action == "start":
             self.start()
@@ -39,30 +42,30 @@ class Command(BaseCommand):
     def start(self) -> None:
         try:
             supervisor.Supervisor().run()
-        except supervisor.AlreadyRunning as error:
+        except pidfiles.AlreadyRunning as error:
             raise CommandError(str(error)) from None
 
     def stop(self, timeout: float) -> None:
-        pid = supervisor.running_supervisor_pid()
+        pid = pidfiles.running_supervisor_pid()
         if pid is None:
             self.stdout.write("The backend workers are not running.")
             return
         self.stdout.write(
             f"Stopping the backend workers (supervisor pid {pid}); jobs in progress complete first…"
         )
-        if not supervisor.request_stop(timeout):
+        if not pidfiles.request_stop(timeout):
             raise CommandError(f"The supervisor (pid {pid}) is still running after {timeout:.0f} s.")
         self.stdout.write("Stopped.")
 
     def status(self) -> None:
-        pid = supervisor.running_supervisor_pid()
+        pid = pidfiles.running_supervisor_pid()
         planned = supervisor.planned_workers()
         plan = ", ".join(f"{count} on {queue}" for queue, count in planned.items()) or "no worker"
         if pid is None:
             self.stdout.write(f"The backend workers are not running (planned: {plan}).")
             raise SystemExit(3)
         self.stdout.write(f"Supervisor: running, pid {pid} (planned: {plan}).")
-        states = supervisor.worker_states()
+        states = pidfiles.worker_states()
         for state in states:
             alive = "alive" if state.alive else "NOT RUNNING"
             self.stdout.write(

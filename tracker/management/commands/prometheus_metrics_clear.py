@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from tracker.monitoring import store
-from tuleap_backend.env import redact_url
+from tracker.redaction import redact_url
 
 
 class Command(BaseCommand):
