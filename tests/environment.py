@@ -21,3 +21,5 @@ atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
 os.environ.setdefault("WORKER_LOG", str(_scratch / "worker.log"))
 os.environ.setdefault("MEDIA_ROOT", str(_scratch / "media"))
 os.environ.setdefault("WORKER_RUN_DIR", str(_scratch / "run"))
+# The SQLite test database is a file under var/ (settings.py), which a fresh checkout does not have yet.
+(Path(__file__).resolve().parent.parent / "var").mkdir(exist_ok=True)

@@ -3,31 +3,25 @@
 Checking and starting an import (:func:`create_import`, :func:`start_import`, with the tracker's names
 checked by :func:`validate_names`), cancelling one (:func:`cancel_import`), running one in this process
 (:func:`run_import`, the worker's job) and the system check's cleanup (:func:`cancel_stale_imports`).
-The job queue is here (the job carries the import's id only); every change of an import's row is made
-by :mod:`tracker.jira_import.runs`, which encrypts the token and erases it when the import ends.
+The job carries the import's id only (its queue and options are in :mod:`tracker.queues`); every
+change of an import's row is made by :mod:`tracker.jira_import.runs`, which encrypts the token and
+erases it when the import ends.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import traceback
 import uuid
 
-import django_rq
 import redis
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_slug
 from django.utils.text import slugify
-from redis.backoff import NoBackoff
-from redis.retry import Retry as RedisRetry
-from rq import Callback, Retry
-from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from tracker import permissions
+from tracker import permissions, queues
 from tracker.jira_import import discovery, runs, vault
 from tracker.jira_import.client import JiraAccessError, JiraCredentials, connect
 from tracker.jira_import.importer import Importer, Progress
@@ -38,33 +32,9 @@ from tracker.models.trackers import color_validator
 
 logger = logging.getLogger("tracker.jira_import")
 
-JOB_FUNCTION = "tracker.jira_import.jobs.run_jira_import"
-FAILURE_CALLBACK = "tracker.jira_import.jobs.job_failed"
-REDIS_CONNECT_TIMEOUT = 2
-REDIS_SOCKET_TIMEOUT = 5
-# A killed worker's job is run again once (RQ's abandoned-job handling); the run resumes.
-JOB_RETRIES = 2
-RESULT_TTL = 24 * 3600
-FAILURE_TTL = 7 * 24 * 3600
-
 
 class ImportUnavailable(Exception):
     """Imports cannot be started now (Redis, the workers' queue, cannot be reached); the message says so."""
-
-
-@functools.lru_cache(maxsize=8)
-def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
-        socket_timeout=REDIS_SOCKET_TIMEOUT,
-        retry=RedisRetry(NoBackoff(), 1),
-    )
-
-
-def _queue() -> django_rq.queues.DjangoRQ:
-    name = settings.JIRA_IMPORT_QUEUE
-    return django_rq.get_queue(name, connection=_redis(settings.RQ_QUEUES[name]["URL"]), commit_mode="auto")
 
 
 UNAVAILABLE = (
@@ -76,7 +46,7 @@ UNAVAILABLE = (
 def import_available() -> tuple[bool, str]:
     """Whether an import can be started now, and why not."""
     try:
-        _queue().connection.ping()
+        queues.jira_import_queue().connection.ping()
     except (redis.RedisError, OSError):
         return False, UNAVAILABLE
     return True, ""
@@ -200,16 +170,7 @@ def start_import(
     job_id = f"jira-import-{jira_import.pk}-{uuid.uuid4().hex[:12]}"
     runs.record_job(jira_import, job_id)
     try:
-        _queue().enqueue(
-            JOB_FUNCTION,
-            jira_import.pk,
-            job_id=job_id,
-            retry=Retry(max=JOB_RETRIES),
-            on_failure=Callback(FAILURE_CALLBACK),
-            result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
-            description=f"Jira import {jira_import.pk} of {jira_import.jira_project_key}",
-        )
+        queues.enqueue_jira_import(jira_import.pk, job_id=job_id, project_key=jira_import.jira_project_key)
     except (redis.RedisError, OSError):
         # The row was committed before the enqueue (so the worker finds it): take it back.
         runs.withdraw(jira_import)
@@ -232,7 +193,7 @@ def _drop_job(job_id: str) -> None:
     if not job_id:
         return
     try:
-        Job.fetch(job_id, connection=_queue().connection).cancel()
+        queues.cancel_jira_job(job_id)
     except Exception as error:  # the job may be gone already; the run checks the status anyway
         logger.info("Jira import job %s could not be cancelled in RQ: %s", job_id, type(error).__name__)
 
