@@ -169,6 +169,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = SITE_URL.startswith("https://")
 X_FRAME_OPTIONS = "DENY"
+# A JSON answer under /api/, Django's page elsewhere.
+CSRF_FAILURE_VIEW = "tracker.api.errors.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 if EMAIL_HOST:
@@ -185,6 +187,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["tracker.api.parsers.StrictJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "tracker.api.errors.exception_handler",
