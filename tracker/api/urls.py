@@ -4,7 +4,7 @@ from django.urls import URLPattern, URLResolver, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from tracker.api.errors import not_found
-from tracker.api.views import artifacts, jira_imports, projects, trackers, users
+from tracker.api.views import artifacts, auth, jira_imports, projects, trackers, users
 
 app_name = "api"
 
@@ -12,6 +12,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI only: drf-spectacular's Redoc page loads its fonts from Google, and we serve every asset.
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("auth/token/", auth.TokenLogin.as_view(), name="token-login"),
     path("users/", users.UserList.as_view(), name="user-list"),
     path("projects/", projects.ProjectList.as_view(), name="project-list"),
     path("projects/<int:pk>/", projects.ProjectDetail.as_view(), name="project-detail"),
