@@ -197,6 +197,8 @@ def markdown_to_html(text: str, budget: Budget | None = None) -> str:
         html = md.render(text, env)
     except RecursionError:
         raise BudgetExceeded("it nests too deeply") from None
+    except ValueError:  # markdown-it on odd input, such as a character reference beyond Unicode
+        raise BudgetExceeded("it could not be formatted") from None
     if len(html) > budget.max_output:
         raise BudgetExceeded("its formatted form is too large")
     return sanitize_html(html)
