@@ -2,9 +2,9 @@
 
 Schemathesis generates requests for every operation of ``/api/schema/`` (valid ones, edge cases and
 garbage) and sends them, with a member's token, to the app in-process. Every answer must be a non-5xx
-response whose status code, content type, headers and body the schema documents. The ids in paths and bodies are biased towards the seeded world's real
-objects, and artifact bodies towards the trackers' real field names, so that the generated requests
-reach the services instead of stopping at "not found".
+response whose status code, content type, headers and body the schema documents. The ids in paths and
+bodies are biased towards the seeded world's real objects, and artifact bodies towards the trackers'
+real field names, so that the generated requests reach the services instead of stopping at "not found".
 """
 
 from __future__ import annotations

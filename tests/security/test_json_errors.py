@@ -98,3 +98,26 @@ def test_an_unexpected_error_on_a_page_is_the_html_500_page(
 
     assert response.status_code == 500
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_a_csrf_failure_under_api_is_json(alice: User) -> None:
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+
+    response = browser.post(
+        "/api/projects/", {"shortname": "x", "name": "X"}, content_type="application/json"
+    )
+
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+
+
+def test_the_csrf_failure_view_answers_json_under_api_and_a_page_elsewhere(rf) -> None:
+    from tracker.api.errors import csrf_failure
+
+    api = csrf_failure(rf.post("/api/schema/"), "CSRF cookie not set.")
+    page = csrf_failure(rf.post("/projects/"), "CSRF cookie not set.")
+
+    assert api.status_code == page.status_code == 403
+    assert json.loads(api.content)["detail"].startswith("CSRF check failed: CSRF cookie not set.")
+    assert page["Content-Type"].startswith("text/html")
