@@ -167,8 +167,8 @@ TEMPLATES = [
     },
 ]
 
-# Checked wherever a password is set: the API, the admin, createsuperuser and changepassword (the user
-# manager refuses to create an account without it; tracker/passwords.py).
+# Checked wherever a password is set: the API, the admin, createsuperuser and changepassword; the user
+# manager runs them for every account it creates (tracker/models/accounts.py, tracker/passwords.py).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
