@@ -13,8 +13,10 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from tracker import permissions
 from tracker.models import (
     Artifact,
     ArtifactSubscription,
@@ -103,10 +105,18 @@ class FieldInline(admin.TabularInline):
     show_change_link = True
 
 
+def confirm_added_by_site_admin(request: HttpRequest, entry: NotificationListEntry) -> None:
+    """A plain address a site admin adds is confirmed (permissions.address_needs_confirmation)."""
+    trusted = not permissions.address_needs_confirmation(request.user)
+    if entry.email and entry.confirmed_at is None and trusted:
+        entry.confirmed_at = timezone.now()
+
+
 class NotificationListEntryInline(admin.TabularInline):
     model = NotificationListEntry
     extra = 0
     autocomplete_fields = ("user",)
+    readonly_fields = ("confirmed_at",)
 
 
 @admin.register(Tracker)
@@ -116,6 +126,16 @@ class TrackerAdmin(admin.ModelAdmin):
     search_fields = ("name", "shortname", "project__name")
     list_select_related = ("project",)
     inlines = (FieldInline, NotificationListEntryInline)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is NotificationListEntry:
+            for entry in formset.save(commit=False):
+                confirm_added_by_site_admin(request, entry)
+                entry.save()
+            for entry in formset.deleted_objects:
+                entry.delete()
+            return
+        super().save_formset(request, form, formset, change)
 
 
 class FieldOptionInline(admin.TabularInline):
@@ -142,11 +162,16 @@ class FieldOptionAdmin(admin.ModelAdmin):
 
 @admin.register(NotificationListEntry)
 class NotificationListEntryAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "tracker", "on_creation_only")
+    list_display = ("__str__", "tracker", "on_creation_only", "confirmed_at")
     list_filter = ("on_creation_only",)
     search_fields = ("email", "user__username", "user__email", "tracker__name")
     autocomplete_fields = ("user",)
     list_select_related = ("tracker__project", "user")
+    readonly_fields = ("confirmed_at", "confirmation_sent_at")
+
+    def save_model(self, request: HttpRequest, obj: NotificationListEntry, form: Any, change: bool) -> None:
+        confirm_added_by_site_admin(request, obj)
+        super().save_model(request, obj, form, change)
 
 
 # Artifacts and their history (read-only) ---------------------------------------------------------

@@ -61,3 +61,30 @@ def check_metrics_secret(app_configs: Any = None, **kwargs: Any) -> list[Warning
             id="tracker.W003",
         )
     ]
+
+
+@register(Tags.security, deploy=True)
+def check_proxy_settings(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """Settings that contradict each other behind a reverse proxy (README: Security)."""
+    warnings = []
+    if settings.SECURE_PROXY_SSL_HEADER and not settings.TRUSTED_PROXIES:
+        warnings.append(
+            Warning(
+                "SECURE_PROXY_SSL_HEADER says a proxy is in front, but TRUSTED_PROXIES is 0: every login "
+                "seems to come from the proxy's address, so a few failed logins lock everybody out.",
+                hint="Set TRUSTED_PROXIES to the number of reverse proxies that append to "
+                "X-Forwarded-For (1 for one nginx or Apache in front of gunicorn).",
+                id="tracker.W004",
+            )
+        )
+    if settings.SECURE_SSL_REDIRECT and not settings.SECURE_PROXY_SSL_HEADER:
+        warnings.append(
+            Warning(
+                "SECURE_SSL_REDIRECT is on but SECURE_PROXY_SSL_HEADER is not set: behind a proxy that "
+                "ends TLS, every request looks like plain HTTP and is redirected to itself.",
+                hint="Set SECURE_PROXY_SSL_HEADER to the header your proxy sets to 'https' (such as "
+                "X-Forwarded-Proto), or turn SECURE_SSL_REDIRECT off if gunicorn itself serves TLS.",
+                id="tracker.W005",
+            )
+        )
+    return warnings

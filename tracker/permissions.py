@@ -7,7 +7,9 @@ The rules, each written once:
 - writing (creating and editing artifacts): members and site admins;
 - administering (trackers, fields, members, notification lists): project admins and site admins;
 - naming someone in a user field: the project's active members and site admins, plus whoever the
-  artifact already names (so an email address cannot be used to find out who has an account).
+  artifact already names (so an email address cannot be used to find out who has an account);
+- notification lists: users who are members or site admins; plain addresses once their owner
+  confirmed them, or at once when a site admin adds them (nobody can make the platform mail strangers).
 """
 
 from __future__ import annotations
@@ -136,6 +138,18 @@ def nameable_among(
         User.objects.filter(_nameable(project_id), pk__in=ids).distinct().values_list("pk", flat=True)
     )
     return allowed | (ids & set(already_named))
+
+
+def listable_among(project_id: int, user_ids: Iterable[int]) -> set[int]:
+    """Which of ``user_ids`` may be on a notification list of the project: its members and site admins
+    (one query). Anyone else would get mail that a project administrator wrote for them."""
+    return nameable_among(project_id, user_ids)
+
+
+def address_needs_confirmation(user: AnyUser) -> bool:
+    """A plain address put on a notification list waits for its owner's confirmation, unless a site
+    administrator (who runs the platform) adds it."""
+    return not (user.is_authenticated and user.is_active and user.is_staff)
 
 
 def readers_among(project: Project, users: list[User]) -> list[User]:

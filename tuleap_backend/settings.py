@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -84,6 +86,24 @@ try:
     JIRA_RETRY_MAX_DELAY = env.int("JIRA_RETRY_MAX_DELAY", 60, minimum=0)
     # Issues asked for per search page; each page is written in one transaction.
     JIRA_IMPORT_PAGE_SIZE = env.int("JIRA_IMPORT_PAGE_SIZE", 50, minimum=1)
+    # Security (README: Security). Logins: lockout per username and per address (django-axes).
+    LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+    LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+    # Reverse proxies in front of gunicorn that append to X-Forwarded-For (0: it is ignored).
+    TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", 0, minimum=0)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+    _proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER")
+    if _proxy_ssl_header and not re.fullmatch(r"[A-Za-z0-9-]+", _proxy_ssl_header):
+        raise ConfigurationError(
+            f"SECURE_PROXY_SSL_HEADER={_proxy_ssl_header!r} is not a header name; use the header your "
+            "proxy sets to 'https', such as X-Forwarded-Proto."
+        )
+    SECURE_PROXY_SSL_HEADER = (
+        ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+    )
 except ConfigurationError as error:
     # One clear line naming the variable, then stop: a traceback here would hide the cause.
     sys.stderr.write(f"Configuration error: {error}\n")
@@ -105,6 +125,8 @@ INSTALLED_APPS = [
     "tracker",
     "django_rq",
     "django_prometheus",
+    "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -117,6 +139,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout answer.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -142,11 +167,32 @@ TEMPLATES = [
     },
 ]
 
+# Checked wherever a password is set: the API, the admin, createsuperuser and changepassword; the user
+# manager runs them for every account it creates (tracker/models/accounts.py, tracker/passwords.py).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "tracker.passwords.NotMostlyWhitespaceValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# django-axes (tracker/login_throttling.py): LOGIN_FAILURE_LIMIT failures for a username, or from an
+# address, lock that username or address out for LOGIN_COOLOFF_MINUTES, the right password included.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = dt.timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "tracker.login_throttling.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "tracker.login_throttling.client_address"
+# Failures are kept (AccessAttempt, until the cool-off ends); a row per successful login is not.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -166,9 +212,28 @@ STORAGES = {
 # Attachments are served by a permission-checked view, never from MEDIA_URL directly.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# Content-Security-Policy (django-csp): nothing inline, nothing from another site. Images of user and
+# imported content from other sites are links instead (tracker/services/rendering.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = SITE_URL.startswith("https://")
 X_FRAME_OPTIONS = "DENY"
+# A JSON answer under /api/, Django's page elsewhere.
+CSRF_FAILURE_VIEW = "tracker.api.errors.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 if EMAIL_HOST:
@@ -185,6 +250,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["tracker.api.parsers.StrictJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "tracker.api.errors.exception_handler",

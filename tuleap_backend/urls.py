@@ -12,3 +12,9 @@ urlpatterns = [
     path("metrics", metrics_views.metrics, name="metrics"),
     path("", include("tracker.web.urls")),
 ]
+
+# JSON under /api/, Django's HTML pages elsewhere.
+handler400 = "tracker.api.errors.bad_request"
+handler403 = "tracker.api.errors.permission_denied"
+handler404 = "tracker.api.errors.page_not_found"
+handler500 = "tracker.api.errors.server_error"

@@ -74,12 +74,12 @@ def test_members_are_listed_to_readers(public_project: Project, dave: User) -> N
     assert {m["user"]["email"] for m in response.json()["results"]} == {None}
 
 
-def test_admin_adds_a_member_by_email_and_changes_their_role(
+def test_admin_adds_a_member_by_username_and_changes_their_role(
     private_project: Project, alice: User, dave: User
 ) -> None:
     url = f"/api/projects/{private_project.pk}/members/"
 
-    added = client_for(alice).post(url, {"user": "DAVE@example.com"}, format="json")
+    added = client_for(alice).post(url, {"user": "dave"}, format="json")
     promoted = client_for(alice).post(url, {"user": "dave", "role": "admin"}, format="json")
 
     assert added.status_code == 201
@@ -110,7 +110,7 @@ def test_non_members_get_404_on_a_private_projects_members(private_project: Proj
 def test_unknown_user_and_last_admin_are_refused(private_project: Project, alice: User) -> None:
     url = f"/api/projects/{private_project.pk}/members/"
 
-    unknown = client_for(alice).post(url, {"user": "nobody@example.com"}, format="json")
+    unknown = client_for(alice).post(url, {"user": "nobody"}, format="json")
     demote_last_admin = client_for(alice).post(url, {"user": "alice", "role": "member"}, format="json")
     bad_role = client_for(alice).post(url, {"user": "bob", "role": "owner"}, format="json")
 

@@ -2,9 +2,9 @@
 
 Schemathesis generates requests for every operation of ``/api/schema/`` (valid ones, edge cases and
 garbage) and sends them, with a member's token, to the app in-process. Every answer must be a non-5xx
-response matching the schema. The ids in paths and bodies are biased towards the seeded world's real
-objects, and artifact bodies towards the trackers' real field names, so that the generated requests
-reach the services instead of stopping at "not found".
+response whose status code, content type, headers and body the schema documents. The ids in paths and
+bodies are biased towards the seeded world's real objects, and artifact bodies towards the trackers'
+real field names, so that the generated requests reach the services instead of stopping at "not found".
 """
 
 from __future__ import annotations
@@ -22,7 +22,12 @@ from django.db import close_old_connections
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.support.world import typed_tracker
 from tracker.models import Membership, Project, Tracker, User
@@ -194,5 +199,13 @@ def test_api_conforms_to_its_schema(case: schemathesis.Case, world: World) -> No
     token = world.admin_token if case.operation.label == "POST /api/users/" else world.token
     case.call_and_validate(
         headers={"Authorization": f"Token {token}"},
-        checks=[not_a_server_error, response_schema_conformance],
+        # Every response conformance check: the status code, the content type, the headers and the
+        # body are all documented by the schema.
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_headers_conformance,
+            response_schema_conformance,
+        ],
     )

@@ -242,12 +242,19 @@ def test_imported_rich_text_reads_as_text_in_diffs_and_as_safe_html_on_the_page(
     ).artifact
     artifact.jira_issue_id = "10001"
     artifact.save(update_fields=["jira_issue_id"])
-    artifact.current_values[str(bugs.fields.get(name="description").pk)] += "<script>alert(1)</script>"
+    # An imported artifact's text is HTML: what a person writes into it is sanitized when stored.
+    update_artifact(
+        artifact,
+        author=alice,
+        values={"description": "<p>Steps &amp; notes</p><p>Three</p><script>alert(1)</script>"},
+    )
+    artifact.refresh_from_db()
     shown = {f.name: (text, html) for f, _, text, html in artifact_view(artifact).current()}
-    assert shown["description"][0] == "Steps & notes\n\nTwo"
-    assert shown["description"][1] == "<p>Steps &amp; notes</p><p>Two</p>"
-    [entry] = history(artifact)
-    assert {c.field.name: c.new_text for c in entry.changes}["description"] == "Steps & notes\n\nTwo"
+    assert shown["description"][0] == "Steps & notes\n\nThree"
+    assert shown["description"][1] == "<p>Steps &amp; notes</p><p>Three</p>"
+    first, second = history(artifact)
+    assert {c.field.name: c.new_text for c in first.changes}["description"] == "Steps & notes\n\nTwo"
+    assert {c.field.name: c.new_text for c in second.changes}["description"] == "Steps & notes\n\nThree"
 
 
 @pytest.mark.parametrize("hostile", ["- " * 5000 + "x", "1. " * 6000, "[" * 20_000, "> " * 9000 + "x"])

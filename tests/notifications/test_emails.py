@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from email.utils import getaddresses
 
 from tests.notifications.conftest import people
 from tests.support.smtp import Received, SMTPServer
 from tracker.models import Changeset, NotificationListEntry
 from tracker.services.artifacts import create_artifact, update_artifact
+
+# Plain addresses receive only once confirmed (tracker.services.notification_list).
+CONFIRMED = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
 
 def emails_of(smtp: SMTPServer, changeset: Changeset) -> list[Received]:
@@ -99,7 +103,7 @@ def test_rendered_once_per_group_of_recipients_and_sent_over_one_connection(
     saving, smtp: SMTPServer, bugs, alice, bob
 ) -> None:
     watchers = people(3, "watcher", bugs.project)
-    NotificationListEntry.objects.create(tracker=bugs, email="list@example.org")
+    NotificationListEntry.objects.create(tracker=bugs, email="list@example.org", confirmed_at=CONFIRMED)
     creation = saving(
         create_artifact,
         bugs,

@@ -6,6 +6,8 @@ dave of none. ``bugs`` is the public project's tracker, ``tasks`` the private on
 
 from __future__ import annotations
 
+import datetime as dt
+
 from tests.conftest import make_user
 from tests.notifications.conftest import who_got
 from tests.support.smtp import SMTPServer
@@ -14,6 +16,9 @@ from tracker.services.artifacts import create_artifact, update_artifact
 from tracker.services.projects import remove_member, set_member
 from tracker.services.subscriptions import set_watching
 from tracker.services.trackers import FieldSpec, add_field
+
+# Plain addresses receive only once confirmed (tracker.services.notification_list).
+CONFIRMED = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
 
 def test_the_submitter_hears_of_changes_made_by_others(saving, smtp: SMTPServer, bugs, alice, bob) -> None:
@@ -79,7 +84,7 @@ def test_the_notification_list_hears_of_creations_and_updates(
     saving, smtp: SMTPServer, bugs, alice, carol
 ) -> None:
     NotificationListEntry.objects.create(tracker=bugs, user=carol)
-    NotificationListEntry.objects.create(tracker=bugs, email="qa-team@example.org")
+    NotificationListEntry.objects.create(tracker=bugs, email="qa-team@example.org", confirmed_at=CONFIRMED)
 
     creation = saving(create_artifact, bugs, author=alice, values={"title": "Crash"})
     update = saving(update_artifact, creation.artifact, author=alice, comment="More details")
@@ -92,7 +97,9 @@ def test_on_creation_only_entries_hear_of_the_creation_only(
     saving, smtp: SMTPServer, bugs, alice, carol
 ) -> None:
     NotificationListEntry.objects.create(tracker=bugs, user=carol, on_creation_only=True)
-    NotificationListEntry.objects.create(tracker=bugs, email="triage@example.org", on_creation_only=True)
+    NotificationListEntry.objects.create(
+        tracker=bugs, email="triage@example.org", on_creation_only=True, confirmed_at=CONFIRMED
+    )
 
     creation = saving(create_artifact, bugs, author=alice, values={"title": "Crash"})
     update = saving(update_artifact, creation.artifact, author=alice, comment="More details")
@@ -149,7 +156,7 @@ def test_nothing_leaks_to_someone_who_may_not_read_a_private_project(
     # dave was a member: assigned, watching, on the notification list. Then he left the project.
     set_member(tasks.project, dave)
     NotificationListEntry.objects.create(tracker=tasks, user=dave)
-    NotificationListEntry.objects.create(tracker=tasks, email="DAVE@example.com")
+    NotificationListEntry.objects.create(tracker=tasks, email="DAVE@example.com", confirmed_at=CONFIRMED)
     earlier = create_artifact(
         tasks,
         author=alice,
@@ -174,7 +181,9 @@ def test_a_plain_address_on_a_private_tracker_list_gets_nothing(
     saving, smtp: SMTPServer, tasks, alice, bob, caplog
 ) -> None:
     # An address with no account here cannot read a private project: no title may reach it.
-    NotificationListEntry.objects.create(tracker=tasks, email="secret-team@example.org")
+    NotificationListEntry.objects.create(
+        tracker=tasks, email="secret-team@example.org", confirmed_at=CONFIRMED
+    )
     NotificationListEntry.objects.create(tracker=tasks, user=bob)
 
     with caplog.at_level("INFO", logger="tracker.notifications.recipients"):
@@ -185,7 +194,7 @@ def test_a_plain_address_on_a_private_tracker_list_gets_nothing(
 
 
 def test_a_plain_address_on_a_public_tracker_list_is_notified(saving, smtp: SMTPServer, bugs, alice) -> None:
-    NotificationListEntry.objects.create(tracker=bugs, email="qa-team@example.org")
+    NotificationListEntry.objects.create(tracker=bugs, email="qa-team@example.org", confirmed_at=CONFIRMED)
 
     creation = saving(create_artifact, bugs, author=alice, values={"title": "Public crash"})
 
@@ -195,7 +204,7 @@ def test_a_plain_address_on_a_public_tracker_list_is_notified(saving, smtp: SMTP
 def test_each_address_gets_one_email_per_changeset(saving, smtp: SMTPServer, bugs, alice, bob) -> None:
     # bob is assignee, in CC, a watcher, on the list twice (as user and as address), and submitter.
     NotificationListEntry.objects.create(tracker=bugs, user=bob)
-    NotificationListEntry.objects.create(tracker=bugs, email="BOB@Example.com")
+    NotificationListEntry.objects.create(tracker=bugs, email="BOB@Example.com", confirmed_at=CONFIRMED)
     artifact = saving(
         create_artifact, bugs, author=bob, values={"title": "Crash", "assigned_to": "bob", "cc": ["bob"]}
     ).artifact

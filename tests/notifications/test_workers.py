@@ -12,6 +12,7 @@ from collections import Counter
 import django_rq
 import pytest
 from django.db import connections
+from django.utils import timezone
 from rq.command import send_stop_job_command
 
 from tests.conftest import client_for
@@ -113,7 +114,8 @@ def test_a_worker_killed_mid_job_is_replaced_and_nobody_gets_an_email_twice(
     cc = [user.username for user in people(5, "cc", bugs.project)]
     listed = [f"list{index}@example.org" for index in range(3)]
     for address in listed:
-        NotificationListEntry.objects.create(tracker=bugs, email=address)
+        # Confirmed: only confirmed plain addresses receive (tracker.services.notification_list).
+        NotificationListEntry.objects.create(tracker=bugs, email=address, confirmed_at=timezone.now())
     settings.WORKER_RUN_DIR = str(tmp_path / "run")  # where to read the worker pid files
     # A short job timeout: RQ notices a dead job a minute after its last heartbeat (70 s, not 90 s).
     settings.NOTIFICATION_JOB_TIMEOUT = 10
@@ -148,7 +150,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_nobody_gets_an_email_twice(
 def test_a_pool_of_workers_delivers_every_email_exactly_once(
     start_worker, smtp: SMTPServer, async_all, bugs: Tracker, alice: User, bob: User, carol: User
 ) -> None:
-    NotificationListEntry.objects.create(tracker=bugs, email="team@example.org")
+    NotificationListEntry.objects.create(tracker=bugs, email="team@example.org", confirmed_at=timezone.now())
     for _ in range(3):
         start_worker()
     created: list[int] = []

@@ -70,9 +70,11 @@ def test_unknown_project_is_a_404(client_as, bob: User) -> None:
 # Members ----------------------------------------------------------------------------------------
 
 
-def test_an_admin_adds_a_member_by_email(client_as, public_project: Project, alice: User, dave: User) -> None:
+def test_an_admin_adds_a_member_by_username(
+    client_as, public_project: Project, alice: User, dave: User
+) -> None:
     url = reverse("tracker:project-members", args=["demo"])
-    response = client_as(alice).post(url, {"identifier": "DAVE@example.com", "role": "member"}, follow=True)
+    response = client_as(alice).post(url, {"identifier": "dave", "role": "member"}, follow=True)
     assert "Dave (dave) is now a member of Demo." in response.content.decode()
     assert Membership.objects.get(project=public_project, user=dave).role == "member"
 
@@ -83,7 +85,7 @@ def test_adding_an_unknown_user_shows_the_error_next_to_the_field(
     url = reverse("tracker:project-members", args=["demo"])
     response = client_as(alice).post(url, {"identifier": "nobody", "role": "member"})
     assert response.status_code == 200
-    assert "No active user has the username or email address &#x27;nobody&#x27;." in response.content.decode()
+    assert "No active user is named &#x27;nobody&#x27;." in response.content.decode()
 
 
 def test_an_admin_changes_a_role(client_as, public_project: Project, alice: User, bob: User) -> None:

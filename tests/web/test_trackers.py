@@ -271,26 +271,30 @@ def test_an_admin_edits_a_user_field_notify_flag(client_as, bugs: Tracker, alice
     assert 'name="notify"' not in page
 
 
-def test_the_notification_list_takes_users_and_plain_addresses(
-    client_as, bugs: Tracker, alice: User, dave: User
+def test_the_notification_list_takes_members_and_plain_addresses(
+    client_as, bugs: Tracker, alice: User, carol: User, dave: User
 ) -> None:
     admin = client_as(alice)
     url = reverse("tracker:notification-add", args=[bugs.pk])
-    admin.post(url, {"identifier": "dave"})
+    admin.post(url, {"identifier": "carol"})
     admin.post(url, {"identifier": "qa-team@example.org", "on_creation_only": "on"})
     entries = {str(e): e for e in NotificationListEntry.objects.filter(tracker=bugs)}
-    assert entries["Dave"].user == dave
+    assert entries["Carol"].user == carol
     assert entries["qa-team@example.org"].on_creation_only
     page = admin.get(reverse("tracker:tracker-admin", args=[bugs.pk])).content.decode()
-    assert "Dave (dave)" in page and "qa-team@example.org" in page and "On creation only" in page
+    assert "Carol (carol)" in page and "qa-team@example.org" in page and "On creation only" in page
+    assert "waiting for confirmation" in page
 
     response = admin.post(url, {"identifier": "not an address"})
     assert response.status_code == 200
-    assert "No user is named &#x27;not an address&#x27;" in response.content.decode()
-    response = admin.post(url, {"identifier": "dave@example.com"})
-    assert "Dave (dave) is already on the notification list." in response.content.decode()
+    assert "No active user is named &#x27;not an address&#x27;" in response.content.decode()
+    response = admin.post(url, {"identifier": "carol"})
+    assert "Carol (carol) is already on the notification list." in response.content.decode()
+    # Only members: anyone else would get mail a project administrator wrote for them.
+    response = admin.post(url, {"identifier": "dave"})
+    assert "Dave (dave) is not a member of this project" in response.content.decode()
 
-    admin.post(reverse("tracker:notification-remove", args=[entries["Dave"].pk]))
+    admin.post(reverse("tracker:notification-remove", args=[entries["Carol"].pk]))
     assert list(NotificationListEntry.objects.filter(tracker=bugs).values_list("email", flat=True)) == [
         "qa-team@example.org"
     ]

@@ -135,7 +135,9 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class MembershipRequestSerializer(serializers.Serializer):
-    user = serializers.CharField(max_length=254, help_text="A username or an email address.")
+    user = serializers.CharField(
+        max_length=254, help_text="A username (email addresses are refused: they would reveal accounts)."
+    )
     role = serializers.ChoiceField(choices=Membership.Role.choices, default=Membership.Role.MEMBER)
 
 

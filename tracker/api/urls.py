@@ -1,17 +1,23 @@
 from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from tracker.api.errors import not_found
-from tracker.api.views import artifacts, jira_imports, projects, trackers, users
+from tracker.api.views import artifacts, auth, jira_imports, projects, trackers, users
 
 app_name = "api"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI only: drf-spectacular's Redoc page loads its fonts from Google, and we serve every asset.
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # The split view serves its start-up script as a file (?script): the CSP refuses inline scripts.
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api:schema", template_name="api/swagger_ui.html"),
+        name="docs",
+    ),
+    path("auth/token/", auth.TokenLogin.as_view(), name="token-login"),
     path("users/", users.UserList.as_view(), name="user-list"),
     path("projects/", projects.ProjectList.as_view(), name="project-list"),
     path("projects/<int:pk>/", projects.ProjectDetail.as_view(), name="project-detail"),

@@ -1,8 +1,29 @@
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser, UserManager
+from typing import Any
+
+from django.contrib.auth import models as auth_models
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.password_validation import validate_password
 from django.db import models
 from django.db.models.functions import Lower
+
+
+class UserManager(auth_models.UserManager):
+    """Django's, but an account is never created with a password the validators refuse.
+
+    ``createsuperuser`` lets an operator bypass the validators, and skips them with ``--noinput``
+    (``DJANGO_SUPERUSER_PASSWORD``); both end here, where its ValidationError becomes the command's
+    error. An account without a password (``None``: unusable) is allowed.
+    """
+
+    def _create_user_object(
+        self, username: str, email: str | None, password: str | None, **extra: Any
+    ) -> Any:
+        user = super()._create_user_object(username, email, password, **extra)
+        if password is not None:
+            validate_password(password, user)
+        return user
 
 
 class User(AbstractUser):

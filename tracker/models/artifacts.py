@@ -68,6 +68,9 @@ class Changeset(models.Model):
     comment_format = models.CharField(
         max_length=10, choices=CommentFormat.choices, default=CommentFormat.TEXT
     )
+    # The comment as safe HTML, rendered once when the changeset is stored
+    # (tracker.services.rendering.render_comment): pages, the API and emails read it as is.
+    comment_html = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["artifact", "submitted_on", "id"]

@@ -99,7 +99,13 @@ class FieldOption(models.Model):
 
 
 class NotificationListEntry(models.Model):
-    """The tracker's global notification list: a user or a plain email address."""
+    """The tracker's global notification list: a user or a plain email address.
+
+    A plain address receives notifications only once confirmed (``confirmed_at``): by its owner,
+    through the link of the one confirmation email (tracker.services.notification_list), or because a
+    site administrator added it. Until then it gets nothing, so an account cannot make the platform
+    mail strangers.
+    """
 
     tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="notification_list")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
@@ -107,6 +113,10 @@ class NotificationListEntry(models.Model):
     on_creation_only = models.BooleanField(
         default=False, help_text="Only notify when an artifact is created, not on its updates."
     )
+    confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Plain addresses: when its owner (or a site admin) confirmed it."
+    )
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -126,3 +136,7 @@ class NotificationListEntry(models.Model):
 
     def __str__(self) -> str:
         return str(self.user) if self.user_id else self.email
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.user_id is not None or self.confirmed_at is not None

@@ -80,7 +80,7 @@ def _common(context: NotificationContext) -> dict[str, Any]:
         "values": [(change.field.label, change.new_text) for change in entry.changes if change.new_text],
         "changes": entry.changes,
         "comment_text": _comment_text(context),
-        # Sanitized by tracker.services.history (nh3): safe to put in the HTML part as is.
+        # Rendered and sanitized when stored (tracker.services.rendering): safe in the HTML part as is.
         "comment_html": mark_safe(entry.comment_html),  # noqa: S308
         "url": f"{settings.SITE_URL}{context.artifact.get_absolute_url()}",
         "project_name": context.project.name,

@@ -6,9 +6,11 @@ the artifact before, its watchers, and the tracker's notification list ("on crea
 the first changeset only). Removed: the author of the change (unless ``notify_own_changes``), users who
 unwatched the artifact, inactive users, and anyone who may not read the artifact. One address, one email.
 
-A plain address on the notification list that belongs to an account is treated as that account (so an
-unwatch, an inactive account or missing read access still silences it). One that belongs to nobody
-was typed by a project administrator on purpose and is kept, private project or not.
+A plain address on the notification list gets nothing until it is confirmed (by its owner, or because a
+site admin added it: tracker.services.notification_list), and users on the list only while they are
+members or site admins, so no account can make the platform mail strangers. A confirmed address that
+belongs to an account is treated as that account (so an unwatch, an inactive account or missing read
+access still silences it); one that belongs to nobody is kept for public projects.
 
 The number of queries does not depend on the number of recipients.
 """
@@ -20,6 +22,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db.models import Q
 from django.db.models.functions import Lower
 
 from tracker import permissions
@@ -132,17 +135,21 @@ def subscriptions(context: NotificationContext) -> tuple[list[tuple[int, Reason]
 
 
 def notification_list(context: NotificationContext) -> tuple[list[tuple[int, Reason]], list[str]]:
-    """The tracker's global list: users, and plain addresses."""
-    entries = NotificationListEntry.objects.filter(tracker=context.tracker)
+    """The tracker's global list: its members and site admins, and the confirmed plain addresses."""
+    entries = NotificationListEntry.objects.filter(
+        Q(user__isnull=False) | Q(confirmed_at__isnull=False), tracker=context.tracker
+    )
     if not context.changeset.is_creation:
         entries = entries.filter(on_creation_only=False)
-    users: list[tuple[int, Reason]] = []
+    user_ids: list[int] = []
     addresses: list[str] = []
     for user_id, email in entries.values_list("user_id", "email"):
         if user_id:
-            users.append((user_id, Reason(Why.NOTIFICATION_LIST)))
+            user_ids.append(user_id)
         elif email:
             addresses.append(email)
+    listable = permissions.listable_among(context.project.pk, user_ids) if user_ids else set()
+    users = [(user_id, Reason(Why.NOTIFICATION_LIST)) for user_id in user_ids if user_id in listable]
     return users, addresses
 
 

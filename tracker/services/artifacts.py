@@ -29,6 +29,7 @@ from tracker.models import (
     Tracker,
     User,
 )
+from tracker.services.rendering import render_comment, sanitize_html
 from tracker.services.values import (
     InvalidValue,
     ValueContext,
@@ -40,7 +41,7 @@ from tracker.services.values import (
 
 NON_FIELD = "__all__"
 COMMENT_MAX_LENGTH = 200_000
-# Markdown is rendered on every view of the history and in every email: keep it to a sane size.
+# Markdown is rendered once, when stored, under a time budget; past the budget it is kept as plain text.
 MARKDOWN_COMMENT_MAX_LENGTH = 20_000
 
 
@@ -117,6 +118,9 @@ def _validate(
                 owned = set(current.get(str(field_.pk)) or [])
                 if not set(stored) <= owned:
                     raise InvalidValue("Only attachments already on this artifact can be kept.")
+            if field_.type == FieldType.TEXT and stored and artifact is not None and artifact.jira_issue_id:
+                # An imported artifact's text is HTML, shown as stored: sanitized now, never when read.
+                stored = sanitize_html(stored)
         except InvalidValue as error:
             errors.setdefault(field_.name, []).append(str(error))
             continue
@@ -185,6 +189,7 @@ def _store(
         is_creation=is_creation,
         comment=comment,
         comment_format=comment_format,
+        comment_html=render_comment(comment, comment_format),
     )
     by_name = {f.name: f for f in fields}
     for name, files in uploads.items():

@@ -30,6 +30,7 @@ from django.db.models import Model
 
 from tracker.models import Artifact, Attachment, Changeset, ChangesetValue, Field, FieldType, Tracker, User
 from tracker.services.artifacts import apply_changes
+from tracker.services.rendering import render_comment, sanitize_html
 from tracker.services.values import InvalidValue, ValueContext, normalize
 
 # The key of an outside link naming an imported issue by the source's id (kept as the Jira import has
@@ -194,7 +195,11 @@ class ImportWriter:
             return value
         if field_.type == FieldType.LINKS and isinstance(value, list):
             return checked_links(field_, value)
-        return normalize(field_, value, self._context, self._users)
+        stored = normalize(field_, value, self._context, self._users)
+        if field_.type == FieldType.TEXT and stored:
+            # Imported text is HTML, shown as stored: sanitized here, whatever the importer did.
+            stored = sanitize_html(stored)
+        return stored
 
     def _load(self, artifacts: list[ImportedArtifact]) -> None:
         """The options and users the batch names, loaded once each (options again after new ones)."""
@@ -229,6 +234,7 @@ def _changeset(row: Artifact, planned: ImportedChangeset) -> Changeset:
         is_creation=planned.is_creation,
         comment=planned.comment,
         comment_format=planned.comment_format,
+        comment_html=render_comment(planned.comment, planned.comment_format),
     )
 
 

@@ -1,16 +1,15 @@
-"""Administering a tracker: its fields, their options, their order, and the global notification list.
+"""Administering a tracker: its fields, their options and their order (its notification list:
+tracker.services.notification_list).
 
 Changing a field's name or type is not offered: stored values and the API refer to them.
 """
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 
-from tracker.models import Field, FieldOption, NotificationListEntry, Tracker, User
+from tracker.models import Field, FieldOption, Tracker
 from tracker.services.trackers import FieldSpec
 from tracker.services.trackers import add_field as _add_field
 
@@ -91,47 +90,3 @@ def add_option(field_: Field, *, label: str, is_closed: bool = False) -> FieldOp
             )
     except IntegrityError:
         raise TrackerAdminError(f"{label!r} is already a value of this field.") from None
-
-
-def find_user(identifier: str) -> User | None:
-    """The active user with this username or (whatever its case) email address."""
-    identifier = identifier.strip()
-    if not identifier:
-        return None
-    return (
-        User.objects.filter(Q(username=identifier) | Q(email__iexact=identifier), is_active=True)
-        .order_by("id")
-        .first()
-    )
-
-
-def add_notification_entry(
-    tracker: Tracker, identifier: str, *, on_creation_only: bool = False
-) -> NotificationListEntry:
-    """Add a user (named by username or email) or, failing that, a plain email address."""
-    identifier = identifier.strip()
-    user = find_user(identifier)
-    if user is not None:
-        if tracker.notification_list.filter(user=user).exists():
-            raise TrackerAdminError(f"{user.display_name} is already on the notification list.")
-        entry = NotificationListEntry(tracker=tracker, user=user, on_creation_only=on_creation_only)
-    else:
-        try:
-            validate_email(identifier)
-        except ValidationError:
-            raise TrackerAdminError(
-                f"No user is named {identifier!r}; give a username, a user's email or an email address."
-            ) from None
-        if tracker.notification_list.filter(email__iexact=identifier).exists():
-            raise TrackerAdminError(f"{identifier} is already on the notification list.")
-        entry = NotificationListEntry(tracker=tracker, email=identifier, on_creation_only=on_creation_only)
-    try:
-        with transaction.atomic():
-            entry.save()
-    except IntegrityError:
-        raise TrackerAdminError(f"{identifier} is already on the notification list.") from None
-    return entry
-
-
-def remove_notification_entry(entry: NotificationListEntry) -> None:
-    entry.delete()

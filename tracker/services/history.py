@@ -14,58 +14,12 @@ from html import unescape
 from typing import Any
 
 import nh3
-from django.utils.html import escape, linebreaks
-from markdown_it import MarkdownIt
 
 from tracker.models import Artifact, Attachment, Changeset, Field, FieldOption, FieldType, Tracker, User
 
-# Tags and attributes that survive in comments and imported descriptions shown as HTML.
-ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "del", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6",
-    "hr", "i", "img", "li", "ol", "p", "pre", "s", "span", "strong", "sub", "sup", "table", "tbody", "td",
-    "th", "thead", "tr", "u", "ul",
-}  # fmt: skip
-ALLOWED_ATTRIBUTES = {
-    "a": {"href", "title"},
-    "img": {"src", "alt", "title"},
-    "td": {"colspan"},
-    "th": {"colspan"},
-}
-
-
-def sanitize_html(html: str) -> str:
-    """Untrusted HTML made safe to show: no scripts, no event handlers, no javascript: URLs."""
-    return nh3.clean(
-        html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer nofollow",
-    )
-
-
-# CommonMark without raw HTML. markdown-it-py parses in linear time and caps nesting, so a hostile
-# comment ("[" * n, "- " * n) cannot make every later view of its artifact slow or fail.
-MARKDOWN = MarkdownIt("commonmark", {"html": False, "maxNesting": 20}).enable(["table", "strikethrough"])
-
-
-def markdown_html(text: str) -> str:
-    try:
-        return sanitize_html(MARKDOWN.render(text))
-    except (RecursionError, ValueError):
-        return str(linebreaks(escape(text)))
-
-
-def comment_html(changeset: Changeset) -> str:
-    """The comment as safe HTML, whatever its format."""
-    if not changeset.comment:
-        return ""
-    if changeset.comment_format == Changeset.CommentFormat.MARKDOWN:
-        return markdown_html(changeset.comment)
-    if changeset.comment_format == Changeset.CommentFormat.HTML:
-        return sanitize_html(changeset.comment)
-    return str(linebreaks(escape(changeset.comment)))
-
+# Rendering happens once, when a comment or rich text is stored (tracker.services.rendering); the Jira
+# import sanitizes its HTML with the same function.
+from tracker.services.rendering import sanitize_html as sanitize_html
 
 LINE_END = re.compile(r"(?i)<br\s*/?>|</(li|tr|div)>")
 PARAGRAPH_END = re.compile(r"(?i)</(p|h[1-6]|pre|blockquote|ul|ol|table)>")
@@ -191,10 +145,13 @@ class ValueRenderer:
         return str(value)
 
     def html(self, field_: Field, value: Any) -> str:
-        """Safe HTML for a rich text value (imported artifacts), or "" when it is plain text."""
+        """Safe HTML for a rich text value (imported artifacts), or "" when it is plain text.
+
+        Stored sanitized: the import and the artifact service sanitize it when they write it.
+        """
         if field_.type != FieldType.TEXT or not self.rich_text or not value:
             return ""
-        return sanitize_html(value)
+        return str(value)
 
     def api(self, field_: Field, value: Any) -> Any:
         """The API's representation: usernames for users, labels for options, ids for the rest."""
@@ -235,6 +192,7 @@ class FieldChange:
 class HistoryEntry:
     changeset: Changeset
     changes: list[FieldChange]
+    # Rendered when the changeset was stored (Changeset.comment_html): reading never renders.
     comment_html: str
 
     @property
@@ -317,5 +275,5 @@ def history(
                 )
             )
             state[field_.pk] = value.value
-        entries.append(HistoryEntry(changeset, changes, comment_html(changeset)))
+        entries.append(HistoryEntry(changeset, changes, changeset.comment_html))
     return entries

@@ -1,11 +1,15 @@
-"""Managing a project's members from its members page: a project always keeps an administrator."""
+"""Managing a project's members from its members page: a project always keeps an administrator.
+
+Members are named by username only. An email address is refused with the same answer whether or not an
+account has it: answering "added" for one and "unknown" for the other would tell anyone who may add
+members (any account: it creates a project and administers it) who has an account here.
+"""
 
 from __future__ import annotations
 
 from django.db import transaction
 
 from tracker.models import Membership, Project, User
-from tracker.services.fields import find_user
 
 
 class MembershipError(Exception):
@@ -17,11 +21,26 @@ LAST_ADMIN_MESSAGE = (
 )
 
 
-def add_member(project: Project, identifier: str, *, role: str = Membership.Role.MEMBER) -> Membership:
-    """Add the user named by ``identifier`` (username or email address)."""
-    user = find_user(identifier)
+BY_USERNAME_ONLY = (
+    "Add people by their username; an email address is not accepted here, so that it tells nothing "
+    "about who has an account."
+)
+
+
+def user_named(username: str) -> User:
+    """The active user with this username, or MembershipError (the same for any email address)."""
+    username = username.strip()
+    if "@" in username:
+        raise MembershipError(BY_USERNAME_ONLY)
+    user = User.objects.filter(username=username, is_active=True).first() if username else None
     if user is None:
-        raise MembershipError(f"No active user has the username or email address {identifier.strip()!r}.")
+        raise MembershipError(f"No active user is named {username!r}.")
+    return user
+
+
+def add_member(project: Project, username: str, *, role: str = Membership.Role.MEMBER) -> Membership:
+    """Add the user named ``username``."""
+    user = user_named(username)
     with transaction.atomic():
         membership, created = Membership.objects.get_or_create(
             project=project, user=user, defaults={"role": role}

@@ -389,15 +389,17 @@ class FieldOptionForm(forms.Form):
 
 class NotificationEntryForm(forms.Form):
     identifier = forms.CharField(
-        label="User or email address",
+        label="Member or email address",
         max_length=254,
-        help_text="A username, a user's email, or any email address.",
+        help_text="A member's username, or an email address (its owner confirms it first).",
     )
     on_creation_only = forms.BooleanField(label="On creation only", required=False)
 
 
 class MemberAddForm(forms.Form):
-    identifier = forms.CharField(label="Username or email", max_length=254)
+    identifier = forms.CharField(
+        label="Username", max_length=150, help_text="People are added by their username."
+    )
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)
 
 

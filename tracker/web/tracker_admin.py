@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from tracker import permissions
 from tracker.models import Field, NotificationListEntry, Tracker
 from tracker.services import fields as field_admin
+from tracker.services import notification_list
 from tracker.web.access import tracker_or_404
 from tracker.web.forms import (
     FieldCreateForm,
@@ -162,22 +163,21 @@ def notification_add(request: HttpRequest, pk: int) -> HttpResponse:
     form = NotificationEntryForm(request.POST)
     if form.is_valid():
         try:
-            entry = field_admin.add_notification_entry(
+            added = notification_list.add_entry(
                 tracker,
                 form.cleaned_data["identifier"],
+                added_by=request.user,
                 on_creation_only=form.cleaned_data["on_creation_only"],
             )
-        except field_admin.TrackerAdminError as error:
+        except notification_list.NotificationListError as error:
             form.add_error("identifier", str(error))
         else:
-            messages.success(request, f"{entry} added to the notification list.")
+            messages.success(request, added.message)
             return redirect("tracker:tracker-admin", pk=tracker.pk)
     return _render_admin(request, tracker, access, notification_form=form)
 
 
-@login_required
-@require_POST
-def notification_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def _admin_entry(request: HttpRequest, pk: int) -> NotificationListEntry:
     entry = get_object_or_404(
         NotificationListEntry.objects.filter(
             tracker__in=permissions.readable_trackers(request.user)
@@ -185,6 +185,21 @@ def notification_remove(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     permissions.access_to(request.user, entry.tracker.project).require_admin()
-    field_admin.remove_notification_entry(entry)
+    return entry
+
+
+@login_required
+@require_POST
+def notification_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    entry = _admin_entry(request, pk)
+    notification_list.remove_entry(entry)
     messages.success(request, f"{entry} removed from the notification list.")
+    return redirect("tracker:tracker-admin", pk=entry.tracker_id)
+
+
+@login_required
+@require_POST
+def notification_send_confirmation(request: HttpRequest, pk: int) -> HttpResponse:
+    entry = _admin_entry(request, pk)
+    messages.info(request, notification_list.send_confirmation(entry))
     return redirect("tracker:tracker-admin", pk=entry.tracker_id)

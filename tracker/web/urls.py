@@ -3,7 +3,16 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path, register_converter
 
-from tracker.web import accounts, artifacts, jira_import, projects, system, tracker_admin, trackers
+from tracker.web import (
+    accounts,
+    address_confirmation,
+    artifacts,
+    jira_import,
+    projects,
+    system,
+    tracker_admin,
+    trackers,
+)
 
 
 class IdConverter:
@@ -83,6 +92,17 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "notifications/<dbid:pk>/remove/",
         tracker_admin.notification_remove,
         name="notification-remove",
+    ),
+    path(
+        "notifications/<dbid:pk>/send-confirmation/",
+        tracker_admin.notification_send_confirmation,
+        name="notification-send-confirmation",
+    ),
+    # Linked from the confirmation email: no login, the signed token is the proof.
+    path(
+        "notifications/confirm/<str:token>/",
+        address_confirmation.confirm_address,
+        name="notification-confirm",
     ),
     # Artifacts
     path("artifacts/<dbid:pk>/", artifacts.artifact_detail, name="artifact-detail"),

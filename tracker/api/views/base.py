@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
+
+from tracker.api.parsers import StrictJSONParser
 
 
 class JsonApiView(GenericAPIView):
     # A JSON API only: forms and the browsable API add shapes of input nobody tests (see /api/docs/).
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
 
     @property

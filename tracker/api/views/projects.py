@@ -14,8 +14,7 @@ from tracker.api.errors import error_responses
 from tracker.api.serializers import MembershipRequestSerializer, MembershipSerializer, ProjectSerializer
 from tracker.api.views.base import JsonApiView
 from tracker.models import Membership, Project, User
-from tracker.services.fields import find_user
-from tracker.services.memberships import MembershipError, add_member, change_role
+from tracker.services.memberships import MembershipError, add_member, change_role, user_named
 from tracker.services.projects import create_project
 
 
@@ -103,11 +102,10 @@ class ProjectMembers(mixins.ListModelMixin, JsonApiView):
         serializer = MembershipRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         identifier, role = serializer.validated_data["user"], serializer.validated_data["role"]
-        user = find_user(identifier)
-        if user is None:
-            raise serializers.ValidationError(
-                {"user": ["No active user has this username or email address."]}
-            )
+        try:
+            user = user_named(identifier)
+        except MembershipError as error:
+            raise serializers.ValidationError({"user": [str(error)]}) from None
         already_member = Membership.objects.filter(project=project, user=user).exists()
         try:
             if already_member:
