@@ -14,6 +14,7 @@ def test_schema_describes_every_endpoint(client: Client) -> None:
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert set(paths) == {
+        "/api/auth/token/",
         "/api/users/",
         "/api/projects/",
         "/api/projects/{id}/",
