@@ -75,7 +75,7 @@ class Outcome:
 def _is_transient(error: BaseException) -> bool:
     if isinstance(error, DeliveryError):
         return not error.permanent
-    return isinstance(error, TRANSIENT_ERRORS | Throttled)
+    return isinstance(error, (*TRANSIENT_ERRORS, Throttled))
 
 
 def _failure_label(error: BaseException) -> str:

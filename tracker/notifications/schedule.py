@@ -36,13 +36,22 @@ def give_up_at(created_at: dt.datetime, reopened_at: dt.datetime | None) -> dt.d
     return clock_start(created_at, reopened_at) + dt.timedelta(seconds=settings.NOTIFICATION_GIVE_UP_AFTER)
 
 
+def _words(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
 def describe() -> str:
-    """The first steps of the schedule in words, for the logs and the system check."""
-    steps = [pause_after(n) for n in range(1, 12)]
-    shown: list[str] = []
-    for step in steps:
-        label = f"{step / 60:g} min" if step >= 60 else f"{step:g} s"
-        if shown and shown[-1] == label:
+    """The schedule in words, for the logs and the system check: ``5 s, 10 s, ..., then every 30 min``."""
+    ceiling = float(settings.NOTIFICATION_RETRY_MAX_INTERVAL)
+    steps: list[str] = []
+    for failed in range(1, 64):
+        pause = pause_after(failed)
+        if pause >= ceiling:
             break
-        shown.append(label)
-    return ", ".join(shown) + f", until {settings.NOTIFICATION_GIVE_UP_AFTER / 3600:g} h"
+        steps.append(_words(pause))
+    steps.append(f"then every {_words(ceiling)}")
+    return ", ".join(steps) + f", for {_words(float(settings.NOTIFICATION_GIVE_UP_AFTER))}"
