@@ -128,7 +128,6 @@ def run_once(host: str) -> str:
             logger.warning("Recovery sweep on %s outlived its lock (%.0f s).", host, lock_seconds())
         except (redis.RedisError, OSError):
             pass  # the lock expires by itself
-        close_old_connections()
     return outcome
 
 
@@ -145,8 +144,6 @@ def probe_once() -> int:
     except (redis.RedisError, OSError, DatabaseError) as error:
         logger.warning("Mail server probe failed (%s: %s).", type(error).__name__, error)
         return 0
-    finally:
-        close_old_connections()
 
 
 class Sweeper:
@@ -163,9 +160,11 @@ class Sweeper:
         if now >= self.next_sweep:
             self.next_sweep = now + settings.NOTIFICATION_SWEEP_INTERVAL
             run_once(self.host)
+            close_old_connections()  # a long-lived process: like the end of a request
         if now >= self.next_probe:
             self.next_probe = now + MAIL_PROBE_INTERVAL
             probe_once()
+            close_old_connections()
 
     def seconds_to_next(self) -> float:
         return max(0.0, min(self.next_sweep, self.next_probe) - time.monotonic())
