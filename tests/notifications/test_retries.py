@@ -112,7 +112,7 @@ def failed_after_sending_some(
 def test_resend_failed_reopens_them_and_nobody_gets_a_second_copy(
     smtp: SMTPServer, async_all, redis_clean, bugs: Tracker, alice: User
 ) -> None:
-    changeset, cc = failed_after_sending_some(smtp, bugs, alice)
+    changeset, _ = failed_after_sending_some(smtp, bugs, alice)
     assert sorted(who_got(smtp, changeset)) == ["cc000", "cc001"]
     out = StringIO()
 
