@@ -212,3 +212,31 @@ def test_a_frozen_redis_leaves_the_record_to_the_sweep_and_a_refusing_one_falls_
     record = record_of(second)
     assert record.status == Status.PENDING and not record.fell_back_inline
     assert [address for (cs, address) in smtp.deliveries() if cs == str(second.pk)] == []
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_notifications_sweep_once_is_what_a_timer_runs_beside_hand_run_workers(
+    manage_py, worker_env, redis_clean, async_all, settings, bugs: Tracker, alice: User, bob: User
+) -> None:
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    changeset = create_artifact(bugs, author=alice, values={"title": "Lost", "cc": ["bob"]})
+    lost_job = aged(changeset, settings.NOTIFICATION_RECOVERY_AFTER + 1).job_id
+    redis_clean.client().delete(f"rq:job:{lost_job}")  # Redis lost it
+    run = [*manage_py, "notifications_sweep", "--once"]
+
+    done = subprocess.run(run, env=worker_env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+    assert done.returncode == 0, done.stderr
+    assert "Recovery sweep: ran." in done.stdout
+    assert "1 lost_job" in done.stderr  # its log line, on the console for the timer's journal
+    assert record_of(changeset).job_id != lost_job
+    assert record_of(changeset).job_id in queues.notifications_queue().get_job_ids()
+
+    unreachable = {**worker_env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    failed = subprocess.run(run, env=unreachable, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert failed.returncode == 1 and "Recovery sweep: failed." in failed.stdout
+    assert "Traceback" not in failed.stderr
