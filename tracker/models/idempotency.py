@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 
@@ -9,8 +11,11 @@ class IdempotencyKey(models.Model):
 
     Written in the same transaction as the write it protects, so a client that retries after a lost
     answer (a timeout, a 500 after the commit) gets the first answer back instead of a duplicate.
-    Kept 24 hours (``tracker.api.idempotency.KEY_LIFETIME``); the recovery sweep purges older ones.
+    Kept ``LIFETIME`` (24 hours): a user's older keys are purged when they send a new one, and every
+    older key by the recovery sweep.
     """
+
+    LIFETIME = dt.timedelta(hours=24)
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)

@@ -66,14 +66,17 @@ def _dispatch(changeset: Changeset) -> None:
             return
         except (redis.RedisError, OSError) as error:
             if queues.timed_out(error):
-                logger.error(
+                # Once per outage at error level; the saves that skip Redis meanwhile say it quietly.
+                log = logger.info if isinstance(error, queues.RedisSkipped) else logger.error
+                log(
                     "Notification: Redis did not answer in time (%s); changeset %s is left to the recovery "
                     "sweep, which sends it within NOTIFICATION_RECOVERY_AFTER if its job never arrived.",
                     error,
                     changeset.pk,
                 )
                 return
-            logger.error(
+            log = logger.info if isinstance(error, queues.RedisSkipped) else logger.error
+            log(
                 "Notification: Redis cannot be reached (%s); sending the emails of changeset %s inline.",
                 error,
                 changeset.pk,

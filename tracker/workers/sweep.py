@@ -13,7 +13,8 @@ Each sweep:
 - the notifications (``tracker.notifications.recovery.sweep``): lost jobs, retries whose scheduled job
   is gone, records whose sender died;
 - the Jira imports: an active import whose job Redis lost is enqueued again (the run resumes where it
-  stopped), one whose job failed for good while it was still active is ended failed.
+  stopped), one whose job failed for good while it was still active is ended failed;
+- the API's idempotency keys older than their 24 hours are deleted.
 
 Between sweeps, every MAIL_PROBE_INTERVAL while notifications wait for a mail server that was down, it
 asks the mail server whether it is back (``recovery.wake_if_mail_server_back``): an outage then costs
@@ -39,7 +40,7 @@ from redis.exceptions import LockError
 
 from tracker import queues
 from tracker.jira_import import runs
-from tracker.models import JiraImport
+from tracker.models import IdempotencyKey, JiraImport
 from tracker.notifications import recovery
 
 logger = logging.getLogger("tracker.workers.sweep")
@@ -107,6 +108,8 @@ def run_once(host: str) -> str:
         now = timezone.now()
         found = recovery.sweep(now)
         imports = recover_jira_imports(now)
+        # Not recovery, but a chore of the same rhythm on one host: API idempotency keys past their life.
+        IdempotencyKey.objects.filter(created_at__lt=now - IdempotencyKey.LIFETIME).delete()
         if found.total or imports or found.failed_enqueues:
             logger.warning(
                 "Recovery sweep on %s: %s%s%s.",
@@ -137,8 +140,9 @@ def probe_once() -> int:
     try:
         if not recovery.waiting_for_mail_server(timezone.now(), beyond):
             return 0
-        # One probe per interval for the whole platform, whichever host gets there first.
-        if not queues.sweep_client().set(PROBE_KEY, "1", nx=True, ex=int(MAIL_PROBE_INTERVAL)):
+        # One probe per interval for the whole platform, whichever host gets there first; the key lives a
+        # little less than the interval, so the same host's next turn finds it gone.
+        if not queues.sweep_client().set(PROBE_KEY, "1", nx=True, px=int(MAIL_PROBE_INTERVAL * 800)):
             return 0
         return recovery.wake_if_mail_server_back(beyond).total
     except (redis.RedisError, OSError, DatabaseError) as error:
