@@ -20,7 +20,6 @@ import os
 import platform
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -178,11 +177,11 @@ def main() -> None:
         for _ in range(5):
             save()
         healthy = [save() for _ in range(SAVES)]
-        os.kill(redis_server.process.pid, signal.SIGSTOP)
+        redis_server.freeze()
         try:
             frozen = [save() for _ in range(SAVES)]
         finally:
-            os.kill(redis_server.process.pid, signal.SIGCONT)
+            redis_server.thaw()
         thawed = time.monotonic()
         frozen_ids = list(
             NotificationRecord.objects.order_by("-pk").values_list("changeset_id", flat=True)[:SAVES]

@@ -9,8 +9,6 @@ outage is real (the SMTP server stops listening), only shorter. Every wait polls
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 from collections import Counter
@@ -54,8 +52,7 @@ def own_redis(settings) -> Iterator[RedisServer]:
     settings.NOTIFICATION_RECOVERY_AFTER = int(FAST["NOTIFICATION_RECOVERY_AFTER"])
     store.reset()
     yield server
-    os.kill(server.process.pid, signal.SIGCONT)  # never leave it frozen
-    server.stop()
+    server.stop()  # thawed first if a test left it frozen
     store.reset()
 
 
@@ -266,7 +263,7 @@ def test_a_frozen_redis_holds_no_save_and_the_emails_follow_once_it_thaws(
     supervisor = launch("backend_workers", "start", NB_BACKEND_WORKERS="1")
     assert wait_until(lambda: workers_listening(own_redis, 1), timeout=60), supervisor.output()
     client = client_for(alice)
-    os.kill(own_redis.process.pid, signal.SIGSTOP)
+    own_redis.freeze()
 
     timings, ids = [], []
     for n in range(5):
@@ -282,7 +279,7 @@ def test_a_frozen_redis_holds_no_save_and_the_emails_follow_once_it_thaws(
 
     # It should answer each within 1.5 s (the first pays the enqueue deadline, the others skip Redis).
     assert max(timings) < 1.5, timings
-    os.kill(own_redis.process.pid, signal.SIGCONT)
+    own_redis.thaw()
     changesets = list(Changeset.objects.filter(artifact_id__in=ids))
     assert wait_until(all_ended(changesets), timeout=60), supervisor.output()
     assert deliveries_of(smtp, changesets) == Counter({(str(c.pk), "bob@example.com"): 1 for c in changesets})

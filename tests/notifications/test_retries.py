@@ -151,3 +151,31 @@ def test_resend_says_what_is_wrong_with_its_arguments(db) -> None:
         call_command("resend_notifications")
     with pytest.raises(CommandError, match="is not a date"):
         call_command("resend_notifications", "--failed", "--since", "yesterday")
+
+
+@pytest.mark.parametrize("value", ["5,ten", "0,5", "-1"])
+def test_a_wrong_retry_schedule_stops_start_up_with_one_line(value: str, tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "check"],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tuleap_backend.settings",
+            "NOTIFICATION_RETRY_INTERVALS": value,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"Configuration error: NOTIFICATION_RETRY_INTERVALS={value!r} is not valid; use positive numbers of "
+        "seconds separated by commas, such as '5,10,20,40'."
+    )

@@ -94,8 +94,9 @@ def sweep(now: dt.datetime | None = None) -> Recovered:
     )
     missing = queues.JobState(None, None)
     for record in waiting:
-        if states.get(record.job_id, missing).waiting:
-            continue  # a worker (or RQ's scheduler) will take it
+        state = states.get(record.job_id, missing)
+        if state.waiting or state.running(now):
+            continue  # a worker (or RQ's scheduler) will take it, or has just taken it
         job_id = queues.new_notification_job_id(record.changeset_id)
         if records.requeue(record.pk, seen_job_id=record.job_id, job_id=job_id):
             reason = "lost_job" if record.status == Status.PENDING else "retry_due"
