@@ -21,8 +21,8 @@ What it owns:
   shared by the enqueue and the metrics store: after a failure seen by either, both skip that Redis for
   ``BREAKER_SECONDS`` (:class:`RedisSkipped`), so a save waits for a dead or frozen Redis at most once
   per window, and at most the ENQUEUE deadlines (about half a second) then.
-- **Recovery helpers.** ``job_states()`` (what Redis still knows of some jobs: status, last heartbeat),
-  and ``sweep_lock()``, the lock that lets one recovery sweep run at a time across hosts.
+- **Recovery helpers.** ``job_states()`` (what Redis still knows of some jobs: status, last heartbeat)
+  and ``sweep_client()``, the client of the recovery sweep's lock and counters.
 
 Not built here: what django-rq connects itself from ``settings.RQ_QUEUES`` (the ``manage.py rqworker``
 processes, its admin pages and the RQ collector of ``/metrics``); and, until it is pointed at
@@ -51,7 +51,6 @@ from typing import Any
 
 import django_rq
 import redis
-import redis.lock
 from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.connection import parse_url
@@ -436,19 +435,6 @@ def job_states(
     return states
 
 
-SWEEP_LOCK_KEY = "tuleap:notifications:sweep-lock"
-
-
 def sweep_client(deadlines: Deadlines = SUPERVISOR) -> redis.Redis:
     """The client of the sweep's lock and counters (the notifications queue's Redis)."""
     return queue_client(settings.NOTIFICATIONS_QUEUE, deadlines)
-
-
-def sweep_lock(timeout: float, *, deadlines: Deadlines = SUPERVISOR) -> redis.lock.Lock:
-    """The lock one recovery sweep holds while it runs, on every host; it expires after ``timeout``.
-
-    redis-py's Lock: SET NX PX with a random token, released only by its holder (a Lua compare-and-
-    delete), so a sweep that overran its expiry cannot release the next holder's lock.
-    """
-    client = sweep_client(deadlines)
-    return client.lock(SWEEP_LOCK_KEY, timeout=timeout, blocking=False, thread_local=False)

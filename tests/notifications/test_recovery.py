@@ -123,7 +123,7 @@ def test_only_one_sweep_runs_at_a_time(saved, redis_clean, settings) -> None:
     redis_clean.client().delete(f"rq:job:{record_of(changeset).job_id}")
     aged(changeset, settings.NOTIFICATION_RECOVERY_AFTER + 1)
     old_job = record_of(changeset).job_id
-    other_host = queues.sweep_lock(60)
+    other_host = sweep.sweep_lock(60)
     assert other_host.acquire()
 
     # Another host holds the lock: this one skips its turn and touches nothing.

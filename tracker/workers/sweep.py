@@ -2,7 +2,7 @@
 
 Run by the supervisor (``backend_workers start``) in its loop, and by ``manage.py notifications_sweep``
 for setups that run ``rqworker`` by hand. One sweep at a time across hosts: the sweep takes a Redis lock
-with an expiry (``tracker.queues.sweep_lock``; SET NX PX, released by its holder only) and skips its
+with an expiry (``sweep_lock``; SET NX PX, released by its holder only) and skips its
 turn when another host holds it. A Redis lock rather than ``SELECT ... FOR UPDATE SKIP LOCKED``: SQLite
 has no row locks, and a sweep cannot do anything useful without Redis anyway (it hands records to jobs).
 Whatever the overlap (a lock that expired under a stalled sweep), each move of a record is a
@@ -33,6 +33,7 @@ import time
 import uuid
 
 import redis
+import redis.lock
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
@@ -51,6 +52,18 @@ OVERLAPS_KEY = "tuleap:notifications:sweep-overlaps"
 RUNS_KEY = "tuleap:notifications:sweep-runs"
 PROBE_KEY = "tuleap:notifications:mail-probe"
 ENDED_JOB_STATUSES = {"failed", "stopped", "canceled"}
+
+
+SWEEP_LOCK_KEY = "tuleap:notifications:sweep-lock"
+
+
+def sweep_lock(timeout: float) -> redis.lock.Lock:
+    """The lock one sweep holds while it runs, on every host; it expires after ``timeout``.
+
+    redis-py's Lock: SET NX PX with a random token, released only by its holder (a Lua compare-and-
+    delete), so a sweep that overran its expiry cannot release the next holder's lock.
+    """
+    return queues.sweep_client().lock(SWEEP_LOCK_KEY, timeout=timeout, blocking=False, thread_local=False)
 
 
 def lock_seconds() -> float:
@@ -91,7 +104,7 @@ def recover_jira_imports(now: dt.datetime) -> list[str]:
 def run_once(host: str) -> str:
     """One sweep, unless another host holds the lock: ``ran``, ``skipped`` or ``failed``."""
     try:
-        lock = queues.sweep_lock(lock_seconds())
+        lock = sweep_lock(lock_seconds())
         if not lock.acquire():
             return "skipped"
     except (redis.RedisError, OSError) as error:
