@@ -179,3 +179,26 @@ def test_a_wrong_retry_schedule_stops_start_up_with_one_line(value: str, tmp_pat
         f"Configuration error: NOTIFICATION_RETRY_INTERVALS={value!r} is not valid; use positive numbers of "
         "seconds separated by commas, such as '5,10,20,40'."
     )
+
+
+def test_the_admin_action_sends_the_selected_failed_notifications_again(
+    smtp: SMTPServer, async_all, redis_clean, bugs: Tracker, alice: User, admin_user: User
+) -> None:
+    from django.test import Client
+
+    changeset, _ = failed_after_sending_some(smtp, bugs, alice)
+    record = record_of(changeset)
+    client = Client()
+    client.force_login(admin_user)
+
+    response = client.post(
+        "/admin/tracker/notificationrecord/",
+        {"action": "resend_selected", "_selected_action": [record.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "Re-opened 1 notifications; 1 handed to the workers." in response.content.decode()
+    assert record_of(changeset).status == Status.PENDING
+    jobs.send_changeset_notification(changeset.pk)
+    assert sorted(who_got(smtp, changeset)) == ["cc000", "cc001", "cc002", "cc003"]
