@@ -313,10 +313,28 @@ class NotificationRecordAdmin(ViewOnlyMixin, admin.ModelAdmin):
         "attempts",
         "recipient_count",
         "fell_back_inline",
+        "next_attempt_at",
+        "last_failure",
     )
-    list_filter = ("status", "mode", "fell_back_inline")
+    list_filter = ("status", "mode", "fell_back_inline", "last_failure")
     date_hierarchy = "created_at"
     list_select_related = ("changeset",)
+    actions = ("resend_selected",)
+
+    @admin.action(description="Send the selected ended notifications again (delivered addresses skipped)")
+    def resend_selected(self, request: HttpRequest, queryset: QuerySet[NotificationRecord]) -> None:
+        from tracker.notifications import resend
+
+        chosen = resend.selection(
+            failed=False, changeset_ids=list(queryset.values_list("changeset_id", flat=True))
+        )
+        result = resend.resend(chosen, by=f"the admin action of {request.user}")
+        skipped = queryset.count() - result.count
+        self.message_user(
+            request,
+            f"Re-opened {result.count} notifications; {result.queued} handed to the workers"
+            + (f"; {skipped} not ended yet, left as they are." if skipped else "."),
+        )
 
 
 @admin.register(NotificationDelivery)

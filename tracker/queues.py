@@ -17,19 +17,20 @@ What it owns:
   retries, failure callbacks, TTLs and descriptions; ``fetch_jira_job()`` and ``cancel_jira_job()``;
   ``final_failure_id()``, what a failure callback asks before giving up on its record. Jobs are named by
   dotted string, so this module imports no job module and no job imports the module that enqueued it.
-- **Skipping a Redis that just failed.** ``breaker(url)``: one :class:`Breaker` per process and URL.
-  Today the metrics store uses it (after a failure it skips Redis for ``RETRY_AFTER_SECONDS``).
+- **Skipping a Redis that just failed.** ``breaker(url)``: one :class:`Breaker` per process and URL,
+  shared by the enqueue and the metrics store: after a failure seen by either, both skip that Redis for
+  ``BREAKER_SECONDS`` (:class:`RedisSkipped`), so a save waits for a dead or frozen Redis at most once
+  per window, and at most the ENQUEUE deadlines (about half a second) then.
+- **Recovery helpers.** ``job_states()`` (what Redis still knows of some jobs: status, last heartbeat)
+  and ``sweep_client()``, the client of the recovery sweep's lock and counters.
 
 Not built here: what django-rq connects itself from ``settings.RQ_QUEUES`` (the ``manage.py rqworker``
 processes, its admin pages and the RQ collector of ``/metrics``); and, until it is pointed at
 ``jira_import_queue()`` / ``enqueue_jira_import()`` / ``cancel_jira_job()``, the Jira import's own
 ``_redis``/``_queue`` in ``tracker/jira_import/services.py``.
 
-Two later features and where they go:
+A later feature and where it goes:
 
-- *A circuit breaker shared by the enqueue and the metrics store*: ``_enqueue()`` asks
-  ``breaker(queue URL)`` first (and trips it on a Redis error) the way ``store.run()`` does; since the
-  breaker is per URL, not per caller, a failure seen by either makes both skip Redis for a while.
 - *Redis Sentinel* (``REDIS_SENTINELS``, parsed in settings): ``_connect()`` (and the anonymous probe)
   build ``Sentinel(...).master_for(...)`` with the same ``Deadlines.client_options()`` instead of
   ``Redis.from_url``, and every caller above follows. For what django-rq connects itself, settings give
@@ -58,6 +59,7 @@ from rq import Callback, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.queue import Queue
+from rq.utils import utcparse
 
 # Clients ------------------------------------------------------------------------------------------
 
@@ -82,8 +84,10 @@ class Deadlines:
         return options
 
 
-# Short: an unreachable Redis must not hold a request long before it falls back to sending inline.
-ENQUEUE = Deadlines("enqueue", connect=2, command=5, retries=1, health_check_interval=30)
+# Short: a save must never wait long on an unreachable or frozen Redis (the record is safe in the
+# database either way: sent inline, or recovered by the sweep). A loaded Redis answers an enqueue in
+# well under a millisecond; these are the budget of one save, with no retry.
+ENQUEUE = Deadlines("enqueue", connect=0.3, command=0.5, retries=0, health_check_interval=30)
 # redis-py retries three times with backoff by default: seconds per event while Redis is down.
 METRICS = Deadlines("metrics", connect=1, command=2, retries=0)
 # Long enough for a loaded server, short enough that an unreachable Redis does not stall the run.
@@ -161,20 +165,53 @@ def unpooled_connection(client: redis.Redis, **overrides: Any) -> redis.Connecti
 # Skipping a Redis that just failed --------------------------------------------------------------
 
 
+# After a failure, every caller of that Redis skips it this long: the enqueue and the metrics store.
+BREAKER_SECONDS = 5.0
+
+
+class RedisSkipped(redis.ConnectionError):
+    """Not tried: this Redis failed moments ago. ``timed_out``: it was frozen rather than refusing."""
+
+    def __init__(self, message: str, *, timed_out: bool) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
 @dataclass
 class Breaker:
     """Whether callers should leave a Redis alone for a moment because it failed moments ago."""
 
     open_until: float = field(default=0.0)
+    # Whether the failure was a timeout (a frozen or overloaded Redis) rather than a refusal.
+    timed_out: bool = False
 
     def is_open(self) -> bool:
         return self.open_until > time.monotonic()
 
-    def trip(self, seconds: float) -> None:
+    def trip(self, seconds: float, *, timed_out: bool = False) -> None:
         self.open_until = time.monotonic() + seconds
+        self.timed_out = timed_out
+
+    def trip_on(self, error: BaseException, seconds: float = BREAKER_SECONDS) -> None:
+        self.trip(seconds, timed_out=timed_out(error))
 
     def close(self) -> None:
         self.open_until = 0.0
+        self.timed_out = False
+
+    def check(self) -> None:
+        """Raise RedisSkipped while open."""
+        if self.is_open():
+            raise RedisSkipped(
+                "Redis failed moments ago; not tried again for a few seconds", timed_out=self.timed_out
+            )
+
+
+def timed_out(error: BaseException) -> bool:
+    """A Redis that did not answer in time (frozen, overloaded), as opposed to one refusing connections."""
+    if isinstance(error, RedisSkipped):
+        return error.timed_out
+    return isinstance(error, redis.TimeoutError | TimeoutError)
 
 
 _breakers: dict[str, Breaker] = {}
@@ -229,10 +266,12 @@ class JobKind:
     failure_ttl: int
 
 
+# No RQ retries: the retry schedule is on the notification record (tracker/notifications/schedule.py),
+# and each attempt is a job of its own, enqueued (or scheduled) by the attempt before or by the sweep.
 NOTIFICATION_JOB = JobKind(
     function="tracker.notifications.jobs.send_changeset_notification",
     on_failure="tracker.notifications.jobs.job_failed",
-    retries=3,  # after NOTIFICATION_RETRY_INTERVALS
+    retries=0,
     result_ttl=3600,
     failure_ttl=7 * 24 * 3600,
 )
@@ -247,29 +286,53 @@ JIRA_IMPORT_JOB = JobKind(
 
 
 def _enqueue(
-    queue: Queue, kind: JobKind, object_id: int, *, retry: Retry, at: dt.datetime | None, **options: Any
+    queue: Queue,
+    kind: JobKind,
+    object_id: int,
+    *,
+    retry: Retry | None,
+    at: dt.datetime | None,
+    **options: Any,
 ) -> Job:
+    """Enqueue, unless this Redis failed moments ago (RedisSkipped); a Redis error trips the breaker."""
+    found = breaker(_queue_url_of(queue))
+    found.check()
     options.update(
         retry=retry,
         on_failure=Callback(kind.on_failure),
         result_ttl=kind.result_ttl,
         failure_ttl=kind.failure_ttl,
     )
-    if at is not None:
-        return queue.enqueue_at(at, kind.function, object_id, **options)
-    return queue.enqueue(kind.function, object_id, **options)
+    try:
+        if at is not None:
+            return queue.enqueue_at(at, kind.function, object_id, **options)
+        return queue.enqueue(kind.function, object_id, **options)
+    except (redis.RedisError, OSError) as error:
+        found.trip_on(error)
+        raise
 
 
-def enqueue_notification(changeset_id: int, *, at: dt.datetime | None = None) -> Job:
-    """A job for the changeset's notification (ids only), now or at ``at``; raises redis.RedisError."""
-    intervals = list(settings.NOTIFICATION_RETRY_INTERVALS)
+def _queue_url_of(queue: Queue) -> str:
+    return queue_url(queue.name) if queue.name in settings.RQ_QUEUES else settings.REDIS_URL
+
+
+def new_notification_job_id(changeset_id: int) -> str:
+    """A fresh id for the next job of a changeset's notification (each attempt gets its own)."""
+    return f"notification-{changeset_id}-{uuid.uuid4().hex[:12]}"
+
+
+def enqueue_notification(changeset_id: int, *, job_id: str, at: dt.datetime | None = None) -> Job:
+    """The job ``job_id`` for the changeset's notification (ids only), now or at ``at``.
+
+    Raises redis.RedisError (RedisSkipped while the breaker is open).
+    """
     return _enqueue(
         notifications_queue(),
         NOTIFICATION_JOB,
         changeset_id,
-        retry=Retry(max=NOTIFICATION_JOB.retries, interval=intervals),
+        retry=None,
         at=at,
-        job_id=f"notification-{changeset_id}-{uuid.uuid4().hex[:12]}",
+        job_id=job_id,
         job_timeout=settings.NOTIFICATION_JOB_TIMEOUT,
         description=f"Notification for changeset {changeset_id}",
     )
@@ -314,3 +377,64 @@ def final_failure_id(job: Job) -> int | None:
         return int(job.args[0])
     except (IndexError, TypeError, ValueError):
         return None
+
+
+# Recovery helpers ---------------------------------------------------------------------------------
+
+# How often our workers refresh a running job's heartbeat (RQ's default is 30 s): the recovery sweep
+# presumes a job dead once its heartbeat is HEARTBEAT_GRACE_SECONDS old, so a killed worker's records
+# are taken over within seconds instead of after the job timeout.
+HEARTBEAT_SECONDS = 5
+HEARTBEAT_GRACE_SECONDS = 3 * HEARTBEAT_SECONDS
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What Redis knows of a job: its RQ status (None: Redis has no such job) and last heartbeat."""
+
+    status: str | None
+    last_heartbeat: dt.datetime | None
+
+    @property
+    def waiting(self) -> bool:
+        """Queued, scheduled or deferred: a worker (or the scheduler) will take it."""
+        return self.status in {"queued", "scheduled", "deferred"}
+
+    def running(self, now: dt.datetime) -> bool:
+        """Started, and its worker sent a heartbeat recently."""
+        if self.status != "started" or self.last_heartbeat is None:
+            return False
+        return now - self.last_heartbeat < dt.timedelta(seconds=HEARTBEAT_GRACE_SECONDS)
+
+
+def _parse_time(raw: bytes | None) -> dt.datetime | None:
+    if not raw:
+        return None
+    try:
+        return utcparse(raw.decode())
+    except ValueError:
+        return None
+
+
+def job_states(
+    job_ids: list[str], *, queue_name: str | None = None, deadlines: Deadlines = SUPERVISOR
+) -> dict[str, JobState]:
+    """Each job's state (jobs of the notifications queue unless told), in one round trip.
+
+    Raises redis.RedisError.
+    """
+    if not job_ids:
+        return {}
+    client = queue_client(queue_name or settings.NOTIFICATIONS_QUEUE, deadlines)
+    pipe = client.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hmget(Job.key_for(job_id), "status", "last_heartbeat")
+    states = {}
+    for job_id, (status, heartbeat) in zip(job_ids, pipe.execute(), strict=True):
+        states[job_id] = JobState(status.decode() if status else None, _parse_time(heartbeat))
+    return states
+
+
+def sweep_client(deadlines: Deadlines = SUPERVISOR) -> redis.Redis:
+    """The client of the sweep's lock and counters (the notifications queue's Redis)."""
+    return queue_client(settings.NOTIFICATIONS_QUEUE, deadlines)

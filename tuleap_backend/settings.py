@@ -59,14 +59,24 @@ try:
     WORKER_RUN_DIR = env.str("WORKER_RUN_DIR", str(VAR_DIR / "run"))
     NOTIFICATION_PENDING_THRESHOLD = env.int("NOTIFICATION_PENDING_THRESHOLD", 120, minimum=1)
     NOTIFICATION_JOB_TIMEOUT = env.int("NOTIFICATION_JOB_TIMEOUT", 300, minimum=10)
-    # Seconds RQ waits before each of the (at most 3) retries of a notification job; tests shorten them.
-    _retry_intervals = env.list("NOTIFICATION_RETRY_INTERVALS", "5,10,20")
-    if not 1 <= len(_retry_intervals) <= 3 or not all(item.isdigit() for item in _retry_intervals):
+    # The retry schedule of a notification that met a transient error (tracker/notifications/schedule.py):
+    # these first pauses, then doubling up to NOTIFICATION_RETRY_MAX_INTERVAL, until
+    # NOTIFICATION_GIVE_UP_AFTER seconds have passed since the record was created (or re-opened).
+    _retry_intervals = env.list("NOTIFICATION_RETRY_INTERVALS", "5,10,20,40")
+    if not _retry_intervals or not all(item.isdigit() and int(item) > 0 for item in _retry_intervals):
         raise ConfigurationError(
             f"NOTIFICATION_RETRY_INTERVALS={env.str('NOTIFICATION_RETRY_INTERVALS')!r} is not valid; "
-            "use one to three numbers of seconds separated by commas, such as '5,10,20'."
+            "use positive numbers of seconds separated by commas, such as '5,10,20,40'."
         )
     NOTIFICATION_RETRY_INTERVALS = [int(item) for item in _retry_intervals]
+    NOTIFICATION_RETRY_MAX_INTERVAL = env.int("NOTIFICATION_RETRY_MAX_INTERVAL", 1800, minimum=1)
+    NOTIFICATION_GIVE_UP_AFTER = env.int("NOTIFICATION_GIVE_UP_AFTER", 24 * 3600, minimum=1)
+    # The recovery sweep (backend_workers, or manage.py notifications_sweep): how often it runs, and how
+    # long a record may wait for its job before the sweep presumes the job lost.
+    NOTIFICATION_SWEEP_INTERVAL = env.int("NOTIFICATION_SWEEP_INTERVAL", 30, minimum=1)
+    NOTIFICATION_RECOVERY_AFTER = env.int("NOTIFICATION_RECOVERY_AFTER", 60, minimum=1)
+    # Emails one author's changes may cause per clock hour (0: no limit); the rest wait for the next hour.
+    NOTIFICATION_AUTHOR_MAX_PER_HOUR = env.int("NOTIFICATION_AUTHOR_MAX_PER_HOUR", 2000, minimum=0)
     # The system check purges ended notification records older than this.
     NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", 7, minimum=1)
     # Seconds a Jira import may stay pending or running before the system check reports it stuck.

@@ -11,6 +11,7 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import TestRedis
+from tracker import queues
 from tracker.monitoring import store
 
 SECRET = "metrics-secret-for-the-tests-0123456789"
@@ -42,6 +43,14 @@ class Scrape:
         return sum(
             value for (sample, found), value in self.samples.items() if sample == name and wanted <= found
         )
+
+
+@pytest.fixture(autouse=True)
+def forget_redis_failures() -> Iterator[None]:
+    """Each test starts with no Redis breaker open: one test's outage must not skip the next's Redis."""
+    queues._breakers.clear()
+    yield
+    queues._breakers.clear()
 
 
 @pytest.fixture

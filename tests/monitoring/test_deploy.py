@@ -33,3 +33,23 @@ def test_the_alerts_fire_on_the_conditions_they_describe() -> None:
     result = promtool("test", "rules", "tuleap-alerts.test.yml")
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+UNITS = DEPLOY.parent
+
+
+def unit(name: str) -> dict[str, str]:
+    """The ``Key=value`` lines of a systemd unit (the last one of each key)."""
+    lines = (UNITS / name).read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def test_the_documented_units_run_the_recovery_sweep() -> None:
+    # The supervisor's unit is what heals a documented setup: it runs the sweep itself.
+    assert unit("tuleap-workers.service")["ExecStart"].endswith("manage.py backend_workers start")
+    # For hand-run workers, a timer runs one sweep a minute.
+    assert unit("tuleap-notifications-sweep.service")["ExecStart"].endswith(
+        "manage.py notifications_sweep --once"
+    )
+    assert unit("tuleap-notifications-sweep.timer")["Unit"] == "tuleap-notifications-sweep.service"
+    assert unit("tuleap-notifications-sweep.service")["Type"] == "oneshot"

@@ -64,24 +64,28 @@ def test_imports_without_notification_are_counted_only_in_the_computed_counts(
 
 
 def test_emails_sent_and_failed_are_counted_by_mode(scrape: Callable[[], Scrape]) -> None:
-    # It should show every mode at 0 before the first email, so that rate() sees the first one.
+    # It should show every mode and reason at 0 before the first email, so that rate() sees the first.
     before = scrape()
     assert before.value("tuleap_mails_total", mode="inline") == 0
     assert before.value("tuleap_mails_total", mode="async") == 0
-    assert before.value("tuleap_mail_failures_total") == 0
+    for reason in ("connect", "timeout", "temporary", "permanent", "recipient"):
+        assert before.value("tuleap_mail_failures_total", reason=reason) == 0
 
     # As the notifications code announces them: inline in the request, async from a worker.
     record_emails_sent("inline", 3)
     record_emails_sent("inline", 2)
     record_emails_sent("async", 4)
-    record_email_failed("async", "421 try again later")
-    record_email_failed("inline", "connection refused")
+    record_email_failed("temporary")
+    record_email_failed("connect")
+    record_email_failed("connect")
 
     metrics = scrape()
 
     assert metrics.value("tuleap_mails_total", mode="inline") == 5
     assert metrics.value("tuleap_mails_total", mode="async") == 4
-    assert metrics.value("tuleap_mail_failures_total") == 2
+    assert metrics.value("tuleap_mail_failures_total", reason="connect") == 2
+    assert metrics.value("tuleap_mail_failures_total", reason="temporary") == 1
+    assert metrics.total("tuleap_mail_failures_total") == 3
 
 
 def test_computed_counts_of_users_and_projects(
@@ -223,6 +227,10 @@ def test_the_exposition_follows_the_prometheus_text_format(
         "tuleap_notifications_pending",
         "tuleap_notifications_oldest_pending_age_seconds",
         "tuleap_notifications_failed",
+        "tuleap_notifications_retrying",
+        "tuleap_notifications_oldest_due_age_seconds",
+        "tuleap_notifications_throttled",
+        "tuleap_notifications_recovered",
         "tuleap_system_events",
         "tuleap_system_events_count",
         "tuleap_jira_imports",

@@ -85,3 +85,35 @@ def test_an_async_notification_is_counted_by_the_web_and_by_the_worker(
     assert metrics.value("tuleap_queue_events_duration_seconds_count", **events) == 1
     assert metrics.value("tuleap_worker_events", queue=QUEUE) == 0
     assert metrics.value("tuleap_notifications_pending") == 0
+
+
+@pytest.mark.django_db
+def test_a_mail_server_refusing_every_connection_raises_the_failure_counter(
+    scrape: Callable[[], Scrape],
+    smtp: SMTPServer,
+    settings,
+    redis_clean: object,
+    bugs: Tracker,
+    alice: User,
+    bob: User,
+    carol: User,
+) -> None:
+    from tracker.notifications import notifier
+
+    settings.ASYNC_EMAILS = AsyncEmails("all")
+    smtp.stop()  # a full outage: the session cannot even be opened
+    changesets = [
+        create_artifact(bugs, author=alice, values={"title": f"Outage {n}", "cc": ["bob", "carol"]})
+        for n in range(2)
+    ]
+
+    for attempt in range(2):
+        for changeset in changesets:
+            assert notifier.notify(changeset.pk, mode="async", token=f"job-{attempt}").state == "retry"
+
+    # Every failed attempt counts, with its reason; nothing was sent.
+    metrics = scrape()
+    assert metrics.value("tuleap_mail_failures_total", reason="connect") == 4
+    assert metrics.total("tuleap_mail_failures_total") == 4
+    assert metrics.value("tuleap_mails_total", mode="async") == 0
+    assert metrics.value("tuleap_notifications_retrying") == 2

@@ -75,7 +75,7 @@ def test_saves_and_sends_go_on_and_the_scrape_shows_what_it_can(
         update_artifact(artifact, author=alice, values={"status": "In progress"})
     for _ in range(5):
         record_emails_sent("inline", 2)
-        record_email_failed("inline", "connection refused")
+        record_email_failed("connect")
 
     # The saves went through...
     assert Changeset.objects.filter(artifact=artifact).count() == 2

@@ -11,8 +11,17 @@ import pytest
 from tests.conftest import make_user
 from tests.support.smtp import SMTPServer, smtp_for
 from tests.support.workers import ManagedProcess, kill_pids_in
+from tracker import queues
 from tracker.models import Changeset, Membership, Project, User
 from tuleap_backend.env import AsyncEmails
+
+
+@pytest.fixture(autouse=True)
+def forget_redis_failures() -> Iterator[None]:
+    """Each test starts with no Redis breaker open: one test's outage must not skip the next's Redis."""
+    queues._breakers.clear()
+    yield
+    queues._breakers.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,8 @@ from tests.support.smtp import SMTPServer
 from tracker import queues
 from tracker.models import Artifact, Changeset, NotificationDelivery, NotificationRecord, Tracker, User
 from tracker.monitoring import metrics
-from tracker.notifications import jobs, notifier, records
+from tracker.notifications import jobs, notifier
+from tracker.notifications.journal import DeliveryJournal
 from tracker.services.artifacts import create_artifact, update_artifact
 from tracker.services.projects import set_member
 from tuleap_backend.env import AsyncEmails
@@ -86,7 +87,7 @@ def test_addresses_journaled_by_a_killed_attempt_are_not_sent_again(
     NotificationRecord.objects.filter(changeset=changeset).update(
         status=Status.STARTED, started_at=timezone.now(), claimed_by="job-killed", attempts=1
     )
-    journal = records.DeliveryJournal(changeset.pk, queues.notifications_queue().connection)
+    journal = DeliveryJournal(changeset.pk, queues.notifications_queue().connection)
     journal.add("bob@example.com")
     journal.flush()
 
@@ -140,7 +141,7 @@ def test_an_address_refused_for_good_is_skipped_and_the_others_delivered(
     smtp.behaviour.refuse["carol@example.com"] = "550 5.1.1 No such user"
     changeset = pending(bugs, alice, cc=["bob", "carol"])
     failures: list[str] = []
-    monkeypatch.setattr(metrics, "record_email_failed", lambda mode, error: failures.append(error))
+    monkeypatch.setattr(metrics, "record_email_failed", lambda reason: failures.append(reason))
 
     outcome = notifier.notify(changeset.pk, mode="async", token="job-refused")
 
@@ -149,7 +150,7 @@ def test_an_address_refused_for_good_is_skipped_and_the_others_delivered(
     record = record_of(changeset)
     assert record.status == Status.DONE
     assert "carol@example.com refused: 550 5.1.1 No such user" in record.last_error
-    assert failures == ["550 5.1.1 No such user"]
+    assert failures == ["recipient"]
 
 
 def test_a_mail_server_refusing_everything_for_good_fails_the_record(
@@ -158,7 +159,7 @@ def test_a_mail_server_refusing_everything_for_good_fails_the_record(
     smtp.behaviour.mail_answer = "554 5.7.1 Relay access denied"
     changeset = pending(bugs, alice, cc=["bob"])
 
-    outcome = notifier.notify(changeset.pk, mode="async", token="job-denied", last_attempt=False)
+    outcome = notifier.notify(changeset.pk, mode="async", token="job-denied")
 
     # Permanent: no retry would help, the record ends failed with the server's answer.
     assert outcome.state == "failed"
@@ -167,21 +168,48 @@ def test_a_mail_server_refusing_everything_for_good_fails_the_record(
     assert "554 5.7.1 Relay access denied" in record.last_error
 
 
-def test_a_transient_error_asks_for_a_retry_then_fails_the_record_on_the_last_attempt(
-    smtp: SMTPServer, async_all, bugs, alice, bob
+def test_a_transient_error_schedules_the_next_attempt_on_the_record_and_in_redis(
+    smtp: SMTPServer, async_all, redis_clean, bugs, alice, bob
 ) -> None:
     smtp.stop()
     changeset = pending(bugs, alice, cc=["bob"])
 
-    with pytest.raises(notifier.RetryLater):
-        notifier.notify(changeset.pk, mode="async", token="job-down", last_attempt=False)
-    record = record_of(changeset)
-    assert record.status == Status.STARTED and "ConnectionRefusedError" in record.last_error
+    outcome = notifier.notify(changeset.pk, mode="async", token="job-down")
 
-    with pytest.raises(notifier.RetryLater):
-        notifier.notify(changeset.pk, mode="async", token="job-down", last_attempt=True)
+    # It should wait on the record (so it survives Redis losing the job), and have a job scheduled.
+    assert outcome.state == "retry"
     record = record_of(changeset)
-    assert record.status == Status.FAILED and record.attempts == 2
+    assert record.status == Status.RETRY and record.ended_at is None and record.claimed_by == ""
+    assert record.last_failure == "connect" and "ConnectionRefusedError" in record.last_error
+    wait = (record.next_attempt_at - timezone.now()).total_seconds()
+    assert 3 < wait <= 5  # the first pause of the schedule
+    scheduled = queues.notifications_queue().scheduled_job_registry.get_job_ids()
+    assert scheduled == [record.job_id]
+    assert who_got(smtp, changeset) == []
+
+    # The next attempt (that job, whoever runs it) sends once the server is back.
+    smtp.start()
+    assert notifier.notify(changeset.pk, mode="async", token=record.job_id).state == "done"
+    assert who_got(smtp, changeset) == ["bob"]
+    assert record_of(changeset).attempts == 2
+
+
+def test_transient_errors_end_the_record_failed_only_after_the_give_up_time(
+    smtp: SMTPServer, async_all, redis_clean, settings, bugs, alice, bob
+) -> None:
+    smtp.stop()
+    changeset = pending(bugs, alice, cc=["bob"])
+    for attempt in range(3):
+        assert notifier.notify(changeset.pk, mode="async", token=f"job-{attempt}").state == "retry"
+    assert record_of(changeset).status == Status.RETRY
+
+    # A day later (NOTIFICATION_GIVE_UP_AFTER), the mail server still refuses: it gives up.
+    NotificationRecord.objects.filter(changeset=changeset).update(
+        created_at=timezone.now() - dt.timedelta(seconds=settings.NOTIFICATION_GIVE_UP_AFTER + 1)
+    )
+    assert notifier.notify(changeset.pk, mode="async", token="job-last").state == "failed"
+    record = record_of(changeset)
+    assert record.status == Status.FAILED and record.attempts == 4 and record.ended_at is not None
     assert "ConnectionRefusedError" in record.last_error
 
 
@@ -191,30 +219,32 @@ def test_a_deferred_address_is_retried_without_resending_to_the_others(
     smtp.behaviour.refuse["carol@example.com"] = "450 4.2.1 Mailbox busy, try later"
     changeset = pending(bugs, alice, cc=["bob", "carol"])
 
-    with pytest.raises(notifier.RetryLater):
-        notifier.notify(changeset.pk, mode="async", token="job-busy", last_attempt=False)
+    assert notifier.notify(changeset.pk, mode="async", token="job-busy").state == "retry"
     assert who_got(smtp, changeset) == ["bob"]
+    assert record_of(changeset).last_failure == "recipient"
 
     smtp.behaviour.refuse.clear()
-    notifier.notify(changeset.pk, mode="async", token="job-busy", last_attempt=False)
+    notifier.notify(changeset.pk, mode="async", token="job-busy")
     assert who_got(smtp, changeset) == ["bob", "carol"]
     assert record_of(changeset).status == Status.DONE
 
 
-def test_mail_server_down_during_a_request_leaves_the_record_for_the_requeue(
-    saving, smtp: SMTPServer, bugs, alice, bob, caplog
+def test_mail_server_down_during_a_request_schedules_a_retry_through_the_workers(
+    saving, smtp: SMTPServer, redis_clean, bugs, alice, bob, caplog
 ) -> None:
     smtp.stop()
 
     changeset = saving(create_artifact, bugs, author=alice, values={"title": "Crash", "cc": ["bob"]})
 
-    # The save succeeded; the record stays unfinished and says why.
+    # The save succeeded; the record waits for its next attempt, which a worker makes.
     record = record_of(changeset)
-    assert record.status == Status.PENDING and record.ended_at is None
+    assert record.status == Status.RETRY and record.ended_at is None
     assert "ConnectionRefusedError" in record.last_error
-    assert "system_check --requeue" in caplog.text
+    assert "next attempt at" in caplog.text
+    [job_id] = queues.notifications_queue().scheduled_job_registry.get_job_ids()
+    assert job_id == record.job_id
 
-    # What `system_check --requeue` then runs in a worker:
+    # What that job then does in a worker:
     smtp.start()
     jobs.send_changeset_notification(changeset.pk)
     assert who_got(smtp, changeset) == ["bob"]
@@ -294,13 +324,15 @@ def test_an_async_save_enqueues_a_job_that_carries_the_changeset_id_only(
     changeset = create_artifact(bugs, author=alice, values={"title": "Crash", "cc": ["bob"]})
 
     [job] = queues.notifications_queue().get_jobs()
+    assert job.id == record_of(changeset).job_id  # chosen in the changeset's transaction
     assert job.func_name == "tracker.notifications.jobs.send_changeset_notification"
     assert job.args == (changeset.pk,) and job.kwargs == {}
     assert json.loads(json.dumps({"args": job.args, "kwargs": job.kwargs})) == {
         "args": [changeset.pk],
         "kwargs": {},
     }
-    assert job.retries_left == 3 and job.retry_intervals == [5, 10, 20]
+    # No RQ retries: the schedule is on the record, each attempt a job of its own.
+    assert not job.retries_left
     assert smtp.received == []  # the worker sends, not the request
     assert record_of(changeset).mode == NotificationRecord.Mode.ASYNC
     assert f"Notification: enqueued job {job.id} for changeset {changeset.pk}." in caplog.text

@@ -18,8 +18,9 @@ def test_each_kind_of_caller_gets_one_client_per_process_with_its_deadlines(test
     assert queues.redis_client(queues.ENQUEUE, url=test_redis.url) is enqueue
     assert metrics is not enqueue
     options = enqueue.connection_pool.connection_kwargs
-    assert (options["socket_connect_timeout"], options["socket_timeout"]) == (2, 5)
-    assert options["retry"].get_retries() == 1 and options["health_check_interval"] == 30
+    # A save waits at most about half a second for a frozen Redis, with no retry.
+    assert (options["socket_connect_timeout"], options["socket_timeout"]) == (0.3, 0.5)
+    assert options["retry"].get_retries() == 0 and options["health_check_interval"] == 30
     options = metrics.connection_pool.connection_kwargs
     assert (options["socket_connect_timeout"], options["socket_timeout"]) == (1, 2)
     assert options["retry"].get_retries() == 0

@@ -37,6 +37,7 @@ def test_without_a_queue_name_it_says_which_command_to_run(command: str, tmp_pat
     assert line.startswith("CommandError: Name the queue to work on, one of: notifications, jira_import;")
     assert f"`manage.py {command} notifications`" in line
     assert "`manage.py backend_workers start`" in line
+    assert "`manage.py notifications_sweep`" in line
     # It stopped before it started anything: no worker log written.
     assert not (tmp_path / "w.log").exists()
 
@@ -57,6 +58,7 @@ def test_its_help_says_a_queue_name_is_required(tmp_path) -> None:
     text = " ".join(result.stdout.split())
     assert "A queue name is required" in text
     assert "manage.py backend_workers start" in text
+    assert "manage.py notifications_sweep" in text
 
 
 @pytest.mark.django_db(transaction=True)

@@ -84,20 +84,21 @@ def test_mail_server_down_then_back_the_job_is_retried_and_delivers(
     assert who_got(smtp, changeset) == ["bob"]
 
 
-def test_mail_server_down_for_good_the_record_ends_failed_with_the_error(
+def test_mail_server_down_for_good_the_record_ends_failed_after_the_give_up_time(
     start_worker, smtp: SMTPServer, async_all, fast_retries, bugs: Tracker, alice: User, bob: User
 ) -> None:
     smtp.stop()
-    start_worker()
+    start_worker(NOTIFICATION_GIVE_UP_AFTER="4")
 
     changeset = create_artifact(bugs, author=alice, values={"title": "Crash", "cc": ["bob"]})
 
     assert wait_until(lambda: ended(changeset), timeout=90)
     record = record_of(changeset)
-    # The first attempt and three retries, then RQ gives up and so does the record.
-    assert record.status == Status.FAILED and record.attempts == 4
+    # Retried on its schedule (1 s pauses here) until NOTIFICATION_GIVE_UP_AFTER, then failed.
+    assert record.status == Status.FAILED and record.attempts >= 2
     assert "ConnectionRefusedError" in record.last_error
-    assert django_rq.get_queue("notifications").failed_job_registry.count == 1
+    # The failure is the record's, not a crashed job's: nothing in RQ's failed registry.
+    assert django_rq.get_queue("notifications").failed_job_registry.count == 0
 
 
 def test_a_worker_killed_mid_job_is_replaced_and_nobody_gets_an_email_twice(

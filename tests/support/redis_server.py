@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -68,8 +70,16 @@ class RedisServer:
                 time.sleep(0.05)
         raise RuntimeError("redis-server did not start within 10 seconds")
 
+    def freeze(self) -> None:
+        """SIGSTOP: it still accepts connections (the kernel does) but answers nothing, like a hung host."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process.poll() is None:
+            self.thaw()  # a frozen process would not act on SIGTERM
             self.process.terminate()
             try:
                 self.process.wait(timeout=5)

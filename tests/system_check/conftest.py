@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from tests.support.redis_server import RedisServer
+from tracker import queues
 from tracker.models import Artifact, NotificationRecord, Tracker, User
 from tracker.services.artifacts import create_artifact
 from tracker.system_check.base import CheckContext
@@ -43,6 +44,14 @@ def context(redis_url: str | None = None, **extra: Any) -> CheckContext:
     """What a run gives the checks: now (unless told), and the tests' Redis unless told otherwise."""
     extra.setdefault("now", timezone.now())
     return CheckContext(redis_url=redis_url or settings.REDIS_URL, **extra)
+
+
+@pytest.fixture(autouse=True)
+def forget_redis_failures() -> Iterator[None]:
+    """Each test starts with no Redis breaker open: one test's outage must not skip the next's Redis."""
+    queues._breakers.clear()
+    yield
+    queues._breakers.clear()
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from tracker.models.accounts import User
 from tracker.models.artifacts import Artifact, ArtifactSubscription, Attachment, Changeset, ChangesetValue
+from tracker.models.idempotency import IdempotencyKey
 from tracker.models.jira_imports import JiraImport
 from tracker.models.notifications import NotificationDelivery, NotificationRecord
 from tracker.models.projects import Membership, Project
@@ -17,6 +18,7 @@ __all__ = [
     "Field",
     "FieldOption",
     "FieldType",
+    "IdempotencyKey",
     "JiraImport",
     "Membership",
     "NotificationDelivery",

@@ -19,6 +19,8 @@ class NotificationRecord(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         STARTED = "started", "Started"
+        # A transient error (or the author's hourly limit): the next attempt is due at next_attempt_at.
+        RETRY = "retry", "Waiting for a retry"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
@@ -38,6 +40,15 @@ class NotificationRecord(models.Model):
     # its job id, so it takes back the record its killed or failed attempt left started; anybody else
     # waits until the job timeout has passed since started_at (RQ has killed that attempt by then).
     claimed_by = models.CharField(max_length=100, blank=True)
+    # The RQ job expected to send it next (chosen in the changeset's transaction, so the recovery sweep
+    # can tell a job Redis lost from one still waiting in the queue).
+    job_id = models.CharField(max_length=100, blank=True)
+    # The retry schedule lives here, not in Redis: it survives Redis losing its state.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # What the last failed attempt met: connect, timeout, temporary, permanent, recipient or throttled.
+    last_failure = models.CharField(max_length=20, blank=True)
+    # When `resend_notifications` (or the admin action) re-opened it: the give-up clock starts again.
+    reopened_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -48,6 +59,12 @@ class NotificationRecord(models.Model):
                 condition=models.Q(ended_at__isnull=True),
             ),
             models.Index(fields=["status", "ended_at"], name="notification_status_ended"),
+            # "waiting for a retry, due now": the recovery sweep and the scrape's gauges.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="notification_retry_due",
+                condition=models.Q(ended_at__isnull=True, next_attempt_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -65,6 +82,8 @@ class NotificationDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["changeset", "address"], name="notification_delivery_unique")
         ]
+        # The author's hourly limit counts the last hour's deliveries: a range over this index.
+        indexes = [models.Index(fields=["sent_at"], name="notification_delivery_sent")]
 
     def __str__(self) -> str:
         return f"changeset {self.changeset_id} delivered to {self.address}"

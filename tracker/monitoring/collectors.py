@@ -23,7 +23,7 @@ from datetime import timedelta
 import redis
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import Count, Min
+from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric, UnknownMetricFamily
@@ -100,6 +100,19 @@ def collect_database() -> Iterator[Metric]:
         "Age of the oldest notification record not ended yet; 0 when none is pending.",
         value=max(age.total_seconds(), 0.0),
     )
+    waiting = NotificationRecord.objects.filter(ended_at__isnull=True, next_attempt_at__isnull=False)
+    yield GaugeMetricFamily(
+        "tuleap_notifications_retrying",
+        "Notification records waiting for their next attempt after a transient error (or the author's "
+        "hourly limit).",
+        value=waiting.filter(status=NotificationRecord.Status.RETRY).count(),
+    )
+    yield GaugeMetricFamily(
+        "tuleap_notifications_oldest_due_age_seconds",
+        "How long the most overdue notification record has been due without a sender: since its retry "
+        "time, or since its creation if it never started; 0 when none is overdue.",
+        value=oldest_due_age(unfinished),
+    )
     yield GaugeMetricFamily(
         "tuleap_notifications_failed",
         "Notification records that ended failed (until the system check purges them).",
@@ -113,6 +126,22 @@ def collect_database() -> Iterator[Metric]:
     for status in SystemEvent.Status.values:
         events.add_metric([status], by_status.get(status, 0))
     yield events
+
+
+def oldest_due_age(unfinished: QuerySet) -> float:
+    """Seconds since the oldest due record became due (two index range reads, no rows loaded)."""
+    from tracker.models import NotificationRecord
+
+    now = timezone.now()
+    never_started = unfinished.filter(status=NotificationRecord.Status.PENDING, next_attempt_at__isnull=True)
+    first_due = [
+        never_started.aggregate(oldest=Min("created_at"))["oldest"],
+        unfinished.filter(next_attempt_at__lte=now, status=NotificationRecord.Status.RETRY).aggregate(
+            oldest=Min("next_attempt_at")
+        )["oldest"],
+    ]
+    found = [moment for moment in first_due if moment is not None]
+    return max((now - min(found)).total_seconds(), 0.0) if found else 0.0
 
 
 def collect_stored(redis_up: bool) -> Iterator[Metric]:

@@ -40,7 +40,28 @@ MAILS = StoredCounter(
     ("mode",),
     initial=(("inline",), ("async",)),
 )
-MAIL_FAILURES = StoredCounter("tuleap_mail_failures", "Email delivery attempts that failed.")
+MAIL_FAILURE_REASONS = ("connect", "timeout", "temporary", "permanent", "recipient")
+MAIL_FAILURES = StoredCounter(
+    "tuleap_mail_failures",
+    "Email delivery attempts that failed, by reason: connect (the mail server refused or dropped the "
+    "connection), timeout, temporary (4xx to the message), permanent (5xx to it), recipient (one address "
+    "refused).",
+    ("reason",),
+    initial=tuple((reason,) for reason in MAIL_FAILURE_REASONS),
+)
+NOTIFICATIONS_THROTTLED = StoredCounter(
+    "tuleap_notifications_throttled",
+    "Notification attempts held back because their author reached NOTIFICATION_AUTHOR_MAX_PER_HOUR.",
+)
+RECOVERY_REASONS = ("lost_job", "abandoned", "retry_due", "mail_server_back")
+NOTIFICATIONS_RECOVERED = StoredCounter(
+    "tuleap_notifications_recovered",
+    "Notification records the recovery sweep handed to a new job, by reason: lost_job (Redis lost it), "
+    "abandoned (its sender died), retry_due (its scheduled retry was lost), mail_server_back (woken early "
+    "because the mail server answers again).",
+    ("reason",),
+    initial=tuple((reason,) for reason in RECOVERY_REASONS),
+)
 ARTIFACTS = StoredCounter(
     "tuleap_tracker_artifacts",
     "Artifacts saved since the metrics were cleared, by type: created or updated.",
@@ -68,6 +89,8 @@ STORED_METRICS: tuple[StoredCounter | StoredHistogram, ...] = (
     QUEUE_EVENT_DURATION,
     MAILS,
     MAIL_FAILURES,
+    NOTIFICATIONS_THROTTLED,
+    NOTIFICATIONS_RECOVERED,
     ARTIFACTS,
     CHANGESETS,
     SYSTEM_EVENTS,
@@ -105,9 +128,20 @@ def record_emails_sent(mode: str, count: int) -> None:
 
 
 @never_raises
-def record_email_failed(mode: str = "", error: str = "") -> None:
-    """A delivery attempt that failed; ``error`` is the reason (not a label: too many values)."""
-    store.apply(MAIL_FAILURES.updates())
+def record_email_failed(reason: str) -> None:
+    """A delivery attempt that failed, for one of MAIL_FAILURE_REASONS (the message is in the logs)."""
+    store.apply(MAIL_FAILURES.updates(reason=reason if reason in MAIL_FAILURE_REASONS else "temporary"))
+
+
+@never_raises
+def record_notification_throttled() -> None:
+    store.apply(NOTIFICATIONS_THROTTLED.updates())
+
+
+@never_raises
+def record_notifications_recovered(reason: str, count: int) -> None:
+    if count:
+        store.apply(NOTIFICATIONS_RECOVERED.updates(count, reason=reason))
 
 
 @never_raises

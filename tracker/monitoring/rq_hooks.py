@@ -27,6 +27,7 @@ from rq.timeouts import JobTimeoutException
 from rq.utils import now
 from rq.worker import Worker
 
+from tracker import queues
 from tracker.monitoring.metrics import record_job_done, record_queue_event
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,9 @@ class MeteredQueue(DjangoRQ):
 
 class MeteredWorker(Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Heartbeats every few seconds rather than RQ's 30: the recovery sweep tells a killed worker's
+        # job from a running one by its last heartbeat (tracker.queues.HEARTBEAT_GRACE_SECONDS).
+        kwargs.setdefault("job_monitoring_interval", queues.HEARTBEAT_SECONDS)
         super().__init__(*args, **kwargs)
         # RQ's registry cleanup calls the exception handlers for jobs whose worker died mid-job.
         self.push_exc_handler(_count_abandoned_job)

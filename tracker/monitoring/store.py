@@ -34,8 +34,9 @@ logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "tuleap:metrics:"
 # After a failure, skip Redis for this long: the events of that window are lost either way, and
-# a Redis that times out must not add its timeout to every save and every email.
-RETRY_AFTER_SECONDS = 5.0
+# a Redis that times out must not add its timeout to every save and every email. The breaker is
+# shared with the enqueue (tracker.queues), so a failure either sees spares the other the wait.
+RETRY_AFTER_SECONDS = queues.BREAKER_SECONDS
 
 T = TypeVar("T")
 # (redis key, hash field, amount)
@@ -91,7 +92,7 @@ def run(action: Callable[[redis.Redis], T]) -> T | None:
     try:
         result = action(client)
     except redis.RedisError as error:
-        breaker.trip(RETRY_AFTER_SECONDS)
+        breaker.trip(RETRY_AFTER_SECONDS, timed_out=queues.timed_out(error))
         _failed(error)
         return None
     breaker.close()

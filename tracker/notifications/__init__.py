@@ -8,12 +8,18 @@ Where things are:
 - ``jobs``: the RQ job (ids only) and its failure callback;
 - ``notifier``: claim the record, find recipients, send, record each delivered address, end; it counts
   the emails sent and the failed attempts itself (``tracker.monitoring.metrics``);
-- ``records``: the NotificationRecord / NotificationDelivery writes, and the delivery journal in Redis;
+- ``records``: the NotificationRecord / NotificationDelivery writes (claim, finish, fail, retry later,
+  requeue, take over, re-open);
+- ``journal``: the delivery journal in Redis (addresses accepted, written the moment they are);
+- ``schedule``: the retry schedule (growing pauses, give up after NOTIFICATION_GIVE_UP_AFTER);
+- ``recovery``: the notification side of the recovery sweep (lost jobs, due retries, dead senders, the
+  mail server back), run by ``tracker.workers.sweep``;
+- ``resend``: re-opening ended records (``manage.py resend_notifications``, the admin action);
 - ``recipients``: who gets an email, one function per rule;
 - ``emails``: the messages (templates ``templates/emails/``), their headers and recipient groups;
 - ``mailer``: one SMTP connection per job, and "try again" versus "give up".
 
 Elsewhere: ``tracker.queues`` builds the Redis client and the queue, and holds the job's options
-(``enqueue_notification``: job id, timeout, retries, this package's failure callback, TTLs);
+(``enqueue_notification``: job id, timeout, this package's failure callback, TTLs; no RQ retries);
 ``tracker.workers`` runs the workers.
 """

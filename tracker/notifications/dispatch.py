@@ -2,9 +2,15 @@
 
 ``record_changeset`` runs inside the changeset's transaction, ``dispatch`` once it has committed:
 inline projects get their emails sent right there, in the request; async projects get a job on the
-notifications queue carrying the changeset id only (``tracker.queues.enqueue_notification``). When
-Redis cannot be reached the request does not fail: the record is marked ``fell_back_inline`` and the
-emails are sent inline after all.
+notifications queue carrying the changeset id only (``tracker.queues.enqueue_notification``), under
+the job id the record was written with. A save never waits long on Redis (``tracker.queues``: short
+deadlines and a breaker shared with the metrics store), and never fails because of it:
+
+- Redis refuses connections (down, unreachable): the record is marked ``fell_back_inline`` and the
+  emails are sent inline after all;
+- Redis does not answer in time (frozen, overloaded): the enqueue may still reach it, so the record is
+  left pending; the recovery sweep enqueues it after NOTIFICATION_RECOVERY_AFTER if its job never
+  arrived (sending it here as well could only race with that job, and would keep the request waiting).
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ logger = logging.getLogger("tracker.notifications.Notification")
 
 
 def enqueue(record: NotificationRecord) -> None:
-    """Hand the record to the workers; raises redis.RedisError when Redis cannot be reached."""
-    job = queues.enqueue_notification(record.changeset_id)
+    """Hand the record to the workers under its job id; raises redis.RedisError when Redis fails."""
+    job = queues.enqueue_notification(record.changeset_id, job_id=record.job_id)
     logger.info("Notification: enqueued job %s for changeset %s.", job.id, record.changeset_id)
 
 
@@ -58,8 +64,19 @@ def _dispatch(changeset: Changeset) -> None:
         try:
             enqueue(record)
             return
-        except redis.RedisError as error:
-            logger.error(
+        except (redis.RedisError, OSError) as error:
+            if queues.timed_out(error):
+                # Once per outage at error level; the saves that skip Redis meanwhile say it quietly.
+                log = logger.info if isinstance(error, queues.RedisSkipped) else logger.error
+                log(
+                    "Notification: Redis did not answer in time (%s); changeset %s is left to the recovery "
+                    "sweep, which sends it within NOTIFICATION_RECOVERY_AFTER if its job never arrived.",
+                    error,
+                    changeset.pk,
+                )
+                return
+            log = logger.info if isinstance(error, queues.RedisSkipped) else logger.error
+            log(
                 "Notification: Redis cannot be reached (%s); sending the emails of changeset %s inline.",
                 error,
                 changeset.pk,

@@ -24,13 +24,27 @@ class DeliveryError(Exception):
     """The mail server did not take an email.
 
     ``permanent``: trying again will not help (a 5xx answer). ``recipient_only``: the answer concerns
-    one address (its RCPT was refused); the other recipients can still be sent to.
+    one address (its RCPT was refused); the other recipients can still be sent to. ``reason``, the label
+    of ``tuleap_mail_failures_total``: ``connect`` (refused, reset, hung up), ``timeout``, ``temporary``
+    (a 4xx to the whole message), ``permanent`` (a 5xx to it) or ``recipient`` (one address refused).
     """
 
-    def __init__(self, message: str, *, permanent: bool = False, recipient_only: bool = False) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, recipient_only: bool = False, reason: str = ""
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.recipient_only = recipient_only
+        self.reason = reason or ("recipient" if recipient_only else "permanent" if permanent else "temporary")
+
+    @property
+    def server_wide(self) -> bool:
+        """The mail server itself is down or busy (not one address): every record waits alike."""
+        return not self.recipient_only and self.reason in SERVER_WIDE
+
+
+REASONS = ("connect", "timeout", "temporary", "permanent", "recipient")
+SERVER_WIDE = frozenset({"connect", "timeout", "temporary"})
 
 
 def _describe(code: int, message: bytes | str) -> str:
@@ -48,11 +62,17 @@ def classify(error: Exception) -> DeliveryError:
         return DeliveryError(_describe(code, answer), permanent=500 <= code < 600, recipient_only=True)
     if isinstance(error, smtplib.SMTPResponseException):
         code = error.smtp_code
+        permanent = 500 <= code < 600
         return DeliveryError(
-            f"{type(error).__name__}: {_describe(code, error.smtp_error)}", permanent=500 <= code < 600
+            f"{type(error).__name__}: {_describe(code, error.smtp_error)}",
+            permanent=permanent,
+            reason="permanent" if permanent else "temporary",
         )
-    # Connection refused or reset, timeouts, a server that hung up: the next attempt may work.
-    return DeliveryError(f"{type(error).__name__}: {error}", permanent=False)
+    # socket.timeout is TimeoutError since Python 3.10; smtplib raises it for connect and reads alike.
+    if isinstance(error, TimeoutError):
+        return DeliveryError(f"{type(error).__name__}: {error}", reason="timeout")
+    # Connection refused or reset, a server that hung up (SMTPServerDisconnected), DNS: may work later.
+    return DeliveryError(f"{type(error).__name__}: {error}", reason="connect")
 
 
 @dataclass
@@ -78,8 +98,10 @@ def _header_address(address: str, message: EmailMessage) -> str:
 class MailSession:
     """One connection to the mail server for a whole job: ``with MailSession() as session: ...``."""
 
-    def __init__(self) -> None:
-        self.backend = get_connection(fail_silently=False)
+    def __init__(self, *, timeout: float | None = None) -> None:
+        # ``timeout``: shorter than EMAIL_TIMEOUT for a probe, which must not hold its caller long.
+        options = {"timeout": timeout} if timeout is not None else {}
+        self.backend = get_connection(fail_silently=False, **options)
         self.smtp = isinstance(self.backend, SMTPBackend)
 
     def __enter__(self) -> MailSession:
@@ -88,6 +110,17 @@ class MailSession:
         except Exception as error:
             raise classify(error) from error
         return self
+
+    def noop(self) -> None:
+        """Ask the server whether it is there (a probe); raises DeliveryError when it is not."""
+        if not self.smtp or self.backend.connection is None:
+            return
+        try:
+            code, answer = self.backend.connection.noop()
+        except Exception as error:
+            raise classify(error) from error
+        if code >= 400:
+            raise classify(smtplib.SMTPResponseException(code, answer))
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -6,32 +6,40 @@ worker job (async projects). What happens on a problem:
 - the changeset or its record is gone (the artifact was deleted): log it, nothing to do;
 - someone else holds the record: leave it to them (a job schedules a look once their lease ends);
 - a transient problem (mail server down or slow, a 4xx answer, a database hiccup, the job timeout):
-  a job raises :class:`RetryLater` so RQ tries again, and on its last attempt the record ends failed;
-  the request hands the record back pending for ``manage.py system_check --requeue``;
+  the record waits for its next attempt on the retry schedule (``schedule.py``), written on the record,
+  and a job is scheduled for then (if Redis is down, the recovery sweep enqueues it when it is due);
+  once ``NOTIFICATION_GIVE_UP_AFTER`` has passed, the record ends failed;
 - a permanent problem (a 5xx answer to the whole email): the record ends failed with the answer;
-- one address refused for good (5xx to its RCPT): skipped and logged, the others are delivered.
+- one address refused for good (5xx to its RCPT): skipped and logged, the others are delivered;
+- the author reached ``NOTIFICATION_AUTHOR_MAX_PER_HOUR``: what is within the limit is sent, the rest
+  waits for the next hour on the same schedule (nothing is lost), with one log line and a metric.
 
-Never twice: every address the mail server accepted is journaled in Redis at once (worker jobs) and
-written to NotificationDelivery once per group; a later attempt skips both.
+Every failed attempt counts in ``tuleap_mail_failures_total`` with its reason, a mail server refusing
+connections included. Never twice: every address the mail server accepted is journaled in Redis at once
+(worker jobs) and written to NotificationDelivery once per group; a later attempt skips both.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
 
+import redis
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
+from django.utils import timezone
 from rq.timeouts import JobTimeoutException
 
 from tracker import queues
 from tracker.models import NotificationRecord
 from tracker.monitoring import metrics
-from tracker.notifications import emails, records
+from tracker.notifications import emails, records, schedule
 from tracker.notifications.context import NotificationContext
+from tracker.notifications.journal import DeliveryJournal
 from tracker.notifications.mailer import DeliveryError, MailSession
-from tracker.notifications.recipients import recipients_for
+from tracker.notifications.recipients import Recipient, recipients_for
 
 logger = logging.getLogger("tracker.notifications.Notifier")
 
@@ -39,41 +47,61 @@ Mode = NotificationRecord.Mode
 TRANSIENT_ERRORS = (DeliveryError, OperationalError, InterfaceError, JobTimeoutException)
 
 
-class RetryLater(Exception):
-    """A transient problem: the worker job raises it so RQ runs the job again after a pause."""
+class Throttled(Exception):
+    """The author's hourly limit: the rest of the recipients wait until ``until``."""
+
+    def __init__(self, held: int, until: dt.datetime, used: int) -> None:
+        super().__init__(f"{held} emails held until {until:%H:%M} UTC (NOTIFICATION_AUTHOR_MAX_PER_HOUR)")
+        self.held, self.until, self.used = held, until, used
 
 
 @dataclass
 class Outcome:
-    """``state``: done, failed, deferred (left for later), missing, ended (already) or busy."""
+    """``state``: done, failed, retry (waits for its next attempt), missing, ended (already) or busy."""
 
     state: str
     recipients: int = 0
     sent: int = 0
     claim: records.Claim | None = None
+    next_attempt_at: dt.datetime | None = None
 
     def __str__(self) -> str:
-        return f"{self.state}, {self.sent} of {self.recipients} recipients sent"
+        text = f"{self.state}, {self.sent} of {self.recipients} recipients sent"
+        if self.next_attempt_at is not None:
+            text += f", next attempt at {self.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC"
+        return text
 
 
 def _is_transient(error: BaseException) -> bool:
     if isinstance(error, DeliveryError):
         return not error.permanent
-    return isinstance(error, TRANSIENT_ERRORS)
+    return isinstance(error, (*TRANSIENT_ERRORS, Throttled))
+
+
+def _failure_label(error: BaseException) -> str:
+    if isinstance(error, DeliveryError):
+        return error.reason
+    if isinstance(error, Throttled):
+        return "throttled"
+    if isinstance(error, JobTimeoutException):
+        return "job_timeout"
+    return "database" if isinstance(error, OperationalError | InterfaceError) else "error"
 
 
 def _describe(error: BaseException) -> str:
-    return str(error) if isinstance(error, DeliveryError) else f"{type(error).__name__}: {error}"
+    if isinstance(error, DeliveryError | Throttled):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
-def notify(changeset_id: int, *, mode: str, token: str, last_attempt: bool = True) -> Outcome:
+def notify(changeset_id: int, *, mode: str, token: str) -> Outcome:
     """Send the changeset's emails to every recipient who has not had them yet."""
     started = time.perf_counter()
     mode = str(mode)  # a plain "inline"/"async" for the logs and the metrics labels
     logger.debug("Start notification: changeset %s, mode %s", changeset_id, mode)
     outcome = Outcome("missing")
     try:
-        outcome = _notify(changeset_id, mode=mode, token=token, last_attempt=last_attempt)
+        outcome = _notify(changeset_id, mode=mode, token=token)
         return outcome
     finally:
         logger.debug(
@@ -87,7 +115,7 @@ def notify(changeset_id: int, *, mode: str, token: str, last_attempt: bool = Tru
         )
 
 
-def _notify(changeset_id: int, *, mode: str, token: str, last_attempt: bool) -> Outcome:
+def _notify(changeset_id: int, *, mode: str, token: str) -> Outcome:
     claim = records.claim(changeset_id, token)
     if claim.state == "missing":
         logger.warning(
@@ -106,7 +134,7 @@ def _notify(changeset_id: int, *, mode: str, token: str, last_attempt: bool) -> 
     try:
         _send(record, mode, outcome)
     except Exception as error:
-        return _give_up_or_retry(record, mode, outcome, error, last_attempt=last_attempt)
+        return _after_failure(record, outcome, error)
     return outcome
 
 
@@ -114,7 +142,7 @@ def _send(record: NotificationRecord, mode: str, outcome: Outcome) -> None:
     context = NotificationContext.load(record.changeset)
     recipients = recipients_for(context)
     outcome.recipients = len(recipients)
-    journal = records.DeliveryJournal(
+    journal = DeliveryJournal(
         record.changeset_id, queues.queue_client(settings.NOTIFICATIONS_QUEUE) if mode == Mode.ASYNC else None
     )
     delivered: set[str] = set()
@@ -127,6 +155,7 @@ def _send(record: NotificationRecord, mode: str, outcome: Outcome) -> None:
             records.record_deliveries(record.changeset_id, journaled)
             delivered |= journaled
     todo = [recipient for recipient in recipients if recipient.address.lower() not in delivered]
+    todo, throttled = _within_author_limit(record, todo)
     problems: list[str] = []
     deferred: list[str] = []
     unrecorded: list[str] = []
@@ -139,9 +168,13 @@ def _send(record: NotificationRecord, mode: str, outcome: Outcome) -> None:
                 accepted = _send_group(session, group, mode, journal, problems, deferred, record, last)
                 outcome.sent += len(accepted)
                 unrecorded = accepted if last else []
-    if deferred:
+    if deferred or throttled is not None:
         records.record_deliveries(record.changeset_id, unrecorded)
-        raise DeliveryError("; ".join(deferred))
+        if deferred:
+            error = DeliveryError("; ".join(deferred), reason="recipient", recipient_only=True)
+            error.counted = True  # type: ignore[attr-defined]  # each address was counted already
+            raise error
+        raise throttled  # type: ignore[misc]
     records.finish(record, recipient_count=len(recipients), note="; ".join(problems), deliveries=unrecorded)
     # The database has every address now. (An attempt that stops before this keeps its journal.)
     journal.clear()
@@ -151,7 +184,7 @@ def _send_group(
     session: MailSession,
     group: emails.GroupMessage,
     mode: str,
-    journal: records.DeliveryJournal,
+    journal: DeliveryJournal,
     problems: list[str],
     deferred: list[str],
     record: NotificationRecord,
@@ -170,7 +203,8 @@ def _send_group(
             try:
                 session.send(prepared, address)
             except DeliveryError as error:
-                metrics.record_email_failed(mode, str(error))
+                metrics.record_email_failed(error.reason)
+                error.counted = True  # type: ignore[attr-defined]
                 if not error.recipient_only:
                     raise  # the server or the connection: the others would fail the same way
                 if error.permanent:
@@ -196,10 +230,28 @@ def _send_group(
     return accepted
 
 
-def _give_up_or_retry(
-    record: NotificationRecord, mode: str, outcome: Outcome, error: Exception, *, last_attempt: bool
-) -> Outcome:
+def _within_author_limit(
+    record: NotificationRecord, todo: list[Recipient]
+) -> tuple[list[Recipient], Throttled | None]:
+    """The recipients the author's hourly limit leaves room for now, and what holds the others."""
+    limit = settings.NOTIFICATION_AUTHOR_MAX_PER_HOUR
+    if not limit or not todo:
+        return todo, None
+    now = timezone.now()
+    window = now.replace(minute=0, second=0, microsecond=0)
+    used = records.sent_by_author_since(record.changeset.author_id, window)
+    room = max(limit - used, 0)
+    if len(todo) <= room:
+        return todo, None
+    held = Throttled(len(todo) - room, window + dt.timedelta(hours=1), used)
+    return todo[:room], held
+
+
+def _after_failure(record: NotificationRecord, outcome: Outcome, error: Exception) -> Outcome:
+    """A permanent error ends the record failed; a transient one schedules its next attempt."""
     description = _describe(error)
+    if isinstance(error, DeliveryError) and not getattr(error, "counted", False):
+        metrics.record_email_failed(error.reason)  # the session could not even be opened
     try:
         if not _is_transient(error):
             # A permanent refusal, or a bug: trying again would fail the same way.
@@ -209,28 +261,66 @@ def _give_up_or_retry(
             records.fail(record, description, recipient_count=outcome.recipients)
             outcome.state = "failed"
             return outcome
-        if mode == Mode.INLINE and last_attempt:
-            logger.error(
-                "Notification for changeset %s could not be sent in the request (%s); it stays pending "
-                "for `manage.py system_check --requeue`.",
+        now = timezone.now()
+        if isinstance(error, Throttled):
+            at = error.until
+            metrics.record_notification_throttled()
+            logger.warning(
+                "Notification for changeset %s throttled: its author (user %s) reached "
+                "NOTIFICATION_AUTHOR_MAX_PER_HOUR=%s with %s emails this hour; %s emails wait until %s.",
                 record.changeset_id,
-                description,
+                record.changeset.author_id,
+                settings.NOTIFICATION_AUTHOR_MAX_PER_HOUR,
+                error.used + outcome.sent,
+                error.held,
+                f"{at:%Y-%m-%d %H:%M} UTC",
             )
-            records.release(record, description)
-            outcome.state = "deferred"
-            return outcome
-        if last_attempt:
+        elif records.gives_up(record, now):
             logger.error(
-                "Notification for changeset %s failed after %s attempts: %s",
+                "Notification for changeset %s failed: still failing after %s attempts since %s "
+                "(NOTIFICATION_GIVE_UP_AFTER): %s",
                 record.changeset_id,
                 record.attempts,
+                schedule.clock_start(record.created_at, record.reopened_at),
                 description,
             )
             records.fail(record, description, recipient_count=outcome.recipients)
-            raise RetryLater(description) from error
-        logger.warning("Notification for changeset %s will be retried: %s", record.changeset_id, description)
-        records.note_error(record, description)
+            outcome.state = "failed"
+            return outcome
+        else:
+            at = now + dt.timedelta(seconds=schedule.pause_after(record.attempts))
+            logger.warning(
+                "Notification for changeset %s: attempt %s failed (%s); next attempt at %s.",
+                record.changeset_id,
+                record.attempts,
+                description,
+                f"{at:%Y-%m-%d %H:%M:%S} UTC",
+            )
+        job_id = queues.new_notification_job_id(record.changeset_id)
+        if records.retry_later(record, description, failure=_failure_label(error), at=at, job_id=job_id):
+            schedule_job(record.changeset_id, job_id, at)
+        outcome.state, outcome.next_attempt_at = "retry", at
     except DatabaseError:
-        # The database itself is the problem: the record cannot say more, the retry will.
+        # The database itself is the problem: the record stays started, held by this attempt, and the
+        # recovery sweep takes it over once this job has ended.
         logger.exception("Notification for changeset %s: cannot record the error", record.changeset_id)
-    raise RetryLater(description) from error
+        outcome.state = "retry"
+    return outcome
+
+
+def schedule_job(changeset_id: int, job_id: str, at: dt.datetime | None) -> bool:
+    """Enqueue (or schedule for ``at``) the job of a record's next attempt; False if Redis failed.
+
+    Best effort: the record says when it is due, and the recovery sweep enqueues it if this did not.
+    """
+    try:
+        queues.enqueue_notification(changeset_id, job_id=job_id, at=at)
+    except (redis.RedisError, OSError) as error:
+        logger.warning(
+            "Notification for changeset %s: its next attempt could not be queued (%s); the recovery "
+            "sweep will queue it when it is due.",
+            changeset_id,
+            error,
+        )
+        return False
+    return True

@@ -4,22 +4,25 @@ A record is written in the changeset's own transaction, so a committed changeset
 sends (the request for inline projects, a worker job otherwise) first *claims* the record with one
 conditional UPDATE: two senders never work on the same record at the same time.
 
+A record's life: pending -> started -> done | failed, and started -> retry -> started ... while
+transient errors last (the schedule is ``schedule.py``; the time of the next attempt is on the record).
+Every change is a conditional UPDATE here: only the holder ends or reschedules a record, and the
+recovery sweep's moves (``requeue``, ``take_over``) only apply to the state it saw.
+
 Delivered addresses end up in NotificationDelivery (changeset + address unique), written with one INSERT
 per group of recipients, so the number of queries does not grow with the number of recipients. In a
 worker job each address is also journaled in Redis the moment the mail server accepted it (one SADD,
-no SQL): a job killed in the middle of a group leaves the journal, and its retry skips those addresses.
+no SQL, ``journal.py``): a job killed in the middle of a group leaves the journal, and its retry skips
+those addresses.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -27,7 +30,7 @@ from django.utils import timezone
 
 from tracker import queues
 from tracker.models import Changeset, NotificationDelivery, NotificationRecord
-from tracker.notifications import routing
+from tracker.notifications import routing, schedule
 
 logger = logging.getLogger("tracker.notifications.Notifier")
 
@@ -47,9 +50,12 @@ def create_record(changeset: Changeset) -> NotificationRecord:
     """The record of the emails owed for a changeset; call it inside the changeset's transaction."""
     project_id = changeset.artifact.tracker.project_id
     mode = Mode.ASYNC if routing.is_async(project_id) else Mode.INLINE
+    # The job id is chosen now, in the transaction: the recovery sweep can then ask Redis whether the
+    # job it was handed to still exists, without a write after the commit.
+    job_id = queues.new_notification_job_id(changeset.pk) if mode == Mode.ASYNC else ""
     # Assigning the changeset also caches the record on it (changeset.notification), so the
     # after-commit dispatch reads the mode without a query.
-    return NotificationRecord.objects.create(changeset=changeset, mode=mode)
+    return NotificationRecord.objects.create(changeset=changeset, mode=mode, job_id=job_id)
 
 
 @dataclass
@@ -69,15 +75,26 @@ class Claim:
 def claim(changeset_id: int, token: str) -> Claim:
     """Take the record for ``token`` (an RQ job id, or ``inline:<pid>``) if nobody else holds it.
 
-    Claimable: a pending record; one this token already held (an RQ retry keeps its job id, so it takes
-    back what its killed or failed attempt left); one whose holder claimed it longer ago than the lease.
+    Claimable: a pending record or one waiting for a retry (a job that runs early only brings the
+    attempt forward); one this token already held (the same job run again takes back what it left); one
+    whose holder claimed it longer ago than the lease (RQ has killed that job by then).
     """
     now = timezone.now()
-    claimable = Q(status=Status.PENDING) | Q(claimed_by=token) | Q(started_at__lt=now - lease())
+    claimable = (
+        Q(status__in=[Status.PENDING, Status.RETRY])
+        | Q(claimed_by=token)
+        | Q(status=Status.STARTED, started_at__lt=now - lease())
+    )
     claimed = (
         NotificationRecord.objects.filter(changeset_id=changeset_id, ended_at__isnull=True)
         .filter(claimable)
-        .update(status=Status.STARTED, started_at=now, attempts=F("attempts") + 1, claimed_by=token)
+        .update(
+            status=Status.STARTED,
+            started_at=now,
+            attempts=F("attempts") + 1,
+            claimed_by=token,
+            next_attempt_at=None,
+        )
     )
     record = (
         NotificationRecord.objects.select_related(
@@ -126,26 +143,122 @@ def fail(record: NotificationRecord, error: str, *, recipient_count: int | None 
     return bool(NotificationRecord.objects.filter(_held(record)).update(**changes))
 
 
-def fail_unfinished(changeset_id: int, token: str, error: str) -> bool:
-    """End a record left started by ``token`` (a job RQ gave up on without our code running)."""
+def retry_later(
+    record: NotificationRecord, error: str, *, failure: str, at: dt.datetime, job_id: str
+) -> bool:
+    """Hand the record back until ``at`` (its next attempt, by job ``job_id``); False if not held."""
+    return bool(
+        NotificationRecord.objects.filter(_held(record)).update(
+            status=Status.RETRY,
+            claimed_by="",
+            next_attempt_at=at,
+            last_error=error,
+            last_failure=failure,
+            job_id=job_id,
+        )
+    )
+
+
+def gives_up(record: NotificationRecord, now: dt.datetime | None = None) -> bool:
+    """Whether a record failing for transient reasons has run out of time (NOTIFICATION_GIVE_UP_AFTER)."""
+    return (now or timezone.now()) >= schedule.give_up_at(record.created_at, record.reopened_at)
+
+
+@dataclass
+class Rescheduled:
+    """What ``abandon`` did with a record its job left: ``retry`` (at ``at``, by ``job_id``) or ``failed``."""
+
+    state: str
+    changeset_id: int
+    at: dt.datetime | None = None
+    job_id: str = ""
+
+
+def abandon(changeset_id: int, token: str, error: str) -> Rescheduled | None:
+    """A record left started by ``token`` (a job that died, timed out or crashed): retry it, or fail it.
+
+    None when ``token`` does not hold it any more (somebody took it over, or it ended).
+    """
+    record = NotificationRecord.objects.filter(
+        changeset_id=changeset_id, claimed_by=token, ended_at__isnull=True
+    ).first()
+    if record is None:
+        return None
+    now = timezone.now()
+    if gives_up(record, now):
+        failed = fail(record, f"{error} (gave up after {record.attempts} attempts)")
+        return Rescheduled("failed", changeset_id) if failed else None
+    at = now + dt.timedelta(seconds=schedule.pause_after(record.attempts))
+    job_id = queues.new_notification_job_id(changeset_id)
+    if not retry_later(record, error, failure="abandoned", at=at, job_id=job_id):
+        return None
+    return Rescheduled("retry", changeset_id, at, job_id)
+
+
+def requeue(record_id: int, *, seen_job_id: str, job_id: str) -> bool:
+    """The sweep hands a waiting record to a new job; False if it changed since the sweep read it."""
     return bool(
         NotificationRecord.objects.filter(
-            changeset_id=changeset_id, claimed_by=token, ended_at__isnull=True
-        ).update(status=Status.FAILED, ended_at=timezone.now(), last_error=error)
+            pk=record_id,
+            job_id=seen_job_id,
+            ended_at__isnull=True,
+            status__in=[Status.PENDING, Status.RETRY],
+        ).update(job_id=job_id)
     )
 
 
-def note_error(record: NotificationRecord, error: str) -> None:
-    """Keep the error of an attempt that will be retried; the record stays started (and held)."""
-    NotificationRecord.objects.filter(_held(record)).update(last_error=error)
-
-
-def release(record: NotificationRecord, error: str) -> None:
-    """Hand the record back unfinished (pending), for ``system_check --requeue`` to send it later."""
-    # Not started any more: the system check finds it once NOTIFICATION_PENDING_THRESHOLD has passed.
-    NotificationRecord.objects.filter(_held(record)).update(
-        status=Status.PENDING, claimed_by="", started_at=None, last_error=error
+def take_over(record_id: int, *, dead_token: str, job_id: str) -> bool:
+    """The sweep takes a record from a sender presumed dead; due at once, by job ``job_id``."""
+    return bool(
+        NotificationRecord.objects.filter(
+            pk=record_id, status=Status.STARTED, claimed_by=dead_token, ended_at__isnull=True
+        ).update(
+            status=Status.RETRY,
+            claimed_by="",
+            next_attempt_at=timezone.now(),
+            job_id=job_id,
+            last_failure="abandoned",
+            last_error=f"Its sender ({dead_token}) stopped in the middle; taken over by the recovery sweep.",
+        )
     )
+
+
+def wake(record_ids: list[int]) -> int:
+    """Bring the next attempt of waiting records forward to now (the mail server answers again)."""
+    return NotificationRecord.objects.filter(
+        pk__in=record_ids, status=Status.RETRY, ended_at__isnull=True
+    ).update(next_attempt_at=timezone.now())
+
+
+def reopen(records: Iterable[NotificationRecord]) -> list[NotificationRecord]:
+    """Re-open ended records (``resend_notifications``, the admin action): pending again, now.
+
+    The give-up clock starts again and the next attempt goes through the workers; the addresses already
+    delivered are skipped. Returns the records re-opened, each with its new job id.
+    """
+    reopened = []
+    now = timezone.now()
+    for record in records:
+        job_id = queues.new_notification_job_id(record.changeset_id)
+        changed = NotificationRecord.objects.filter(pk=record.pk, ended_at__isnull=False).update(
+            status=Status.PENDING,
+            ended_at=None,
+            started_at=None,
+            claimed_by="",
+            next_attempt_at=None,
+            reopened_at=now,
+            mode=Mode.ASYNC,
+            job_id=job_id,
+        )
+        if changed:
+            record.refresh_from_db()
+            reopened.append(record)
+    return reopened
+
+
+def sent_by_author_since(author_id: int, since: dt.datetime) -> int:
+    """Emails delivered since ``since`` for changesets by this author (the hourly limit)."""
+    return NotificationDelivery.objects.filter(changeset__author_id=author_id, sent_at__gte=since).count()
 
 
 def mark_fell_back(record: NotificationRecord) -> None:
@@ -169,104 +282,3 @@ def record_deliveries(changeset_id: int, addresses: Iterable[str]) -> None:
         [NotificationDelivery(changeset_id=changeset_id, address=address.lower()) for address in addresses],
         ignore_conflicts=True,
     )
-
-
-# One connection per process (and Redis) for the journal's writes, with replies off, kept from job to
-# job: opening one per job would cost more than the writes.
-_writers: dict[tuple[int, int], redis.Connection] = {}
-
-
-def _journal_writer(client: redis.Redis) -> redis.Connection:
-    key = (os.getpid(), id(client.connection_pool))  # never a connection inherited through a fork
-    writer = _writers.get(key)
-    if writer is None:
-        # No health checks: a PING would wait for an answer that never comes with replies off.
-        writer = queues.unpooled_connection(client, health_check_interval=0)
-        writer.send_command("CLIENT", "REPLY", "OFF")
-        _writers[key] = writer
-    return writer
-
-
-def _drop_journal_writer(client: redis.Redis) -> None:
-    writer = _writers.pop((os.getpid(), id(client.connection_pool)), None)
-    if writer is not None:
-        with contextlib.suppress(Exception):
-            writer.disconnect()
-
-
-class DeliveryJournal:
-    """Addresses the mail server accepted for a changeset, in Redis, written right after each one.
-
-    The writes do not wait for Redis to answer (``CLIENT REPLY OFF``): once a command is in the kernel's
-    socket buffer it reaches Redis even if the worker is killed the next instant, and the job does not
-    pay a round trip per address. Best effort: if Redis fails, the journal stops (the group's INSERT
-    still records the addresses; only a crash in the middle of that group could then send some again).
-    ``client=None``: no journal (inline sends).
-    """
-
-    TTL_SECONDS = 7 * 24 * 3600
-
-    def __init__(self, changeset_id: int, client: redis.Redis | None) -> None:
-        self.key = f"tuleap:notifications:delivered:{changeset_id}"
-        self.client = client
-        self._expires = False
-
-    def _failed(self, error: Exception) -> None:
-        logger.warning("Delivery journal unavailable (%s); continuing without it.", error)
-        if self.client is not None:
-            _drop_journal_writer(self.client)
-        self.client = None
-
-    def addresses(self) -> set[str]:
-        if self.client is None:
-            return set()
-        try:
-            return {member.decode().lower() for member in self.client.smembers(self.key)}
-        except redis.RedisError as error:
-            self._failed(error)
-            return set()
-
-    def _send(self, *command: str | int) -> None:
-        assert self.client is not None
-        try:
-            _journal_writer(self.client).send_command(*command)
-        except (redis.ConnectionError, OSError):
-            # The kept connection may have died with a Redis restart: one new try.
-            _drop_journal_writer(self.client)
-            _journal_writer(self.client).send_command(*command)
-
-    def add(self, address: str) -> None:
-        if self.client is None:
-            return
-        try:
-            self._send("SADD", self.key, address.lower())
-            if not self._expires:
-                # Once, right after the first SADD created the key: a forgotten journal expires.
-                self._send("EXPIRE", self.key, self.TTL_SECONDS)
-                self._expires = True
-        except (redis.RedisError, OSError) as error:
-            self._failed(error)
-
-    def flush(self) -> None:
-        """Wait until Redis has applied every write so far (it answers ``CLIENT REPLY ON``)."""
-        if self.client is None:
-            return
-        try:
-            writer = _journal_writer(self.client)
-            writer.send_command("CLIENT", "REPLY", "ON")
-            writer.read_response()
-            writer.send_command("CLIENT", "REPLY", "OFF")
-        except (redis.RedisError, OSError) as error:
-            self._failed(error)
-
-    def clear(self) -> None:
-        """Once the record is done, the database holds every address: forget the journal."""
-        if self.client is None:
-            return
-        try:
-            # On the same connection, so it comes after every SADD of this job.
-            self._send("DEL", self.key)
-        except (redis.RedisError, OSError) as error:
-            self._failed(error)
-            return
-        self.flush()

@@ -1,4 +1,8 @@
-"""Check 2: notifications that ended failed (retries exhausted) since the previous system check."""
+"""Check 2: notifications that ended failed since the previous system check.
+
+A record ends failed on a permanent error, or once transient errors have lasted NOTIFICATION_GIVE_UP_AFTER;
+``manage.py resend_notifications --failed`` sends them again (addresses already delivered are skipped).
+"""
 
 from __future__ import annotations
 
@@ -36,8 +40,9 @@ def run(context: CheckContext) -> list[Finding]:
             f"{count} notifications failed {since}. The last one (artifact #{last.changeset.artifact_id}, "
             f"changeset {last.changeset_id}) failed after {last.attempts} attempts with: "
             f"{last.last_error or 'no error recorded'}. Affected artifacts: "
-            f"{first_ids(artifact_ids, artifact_count)}. Check the mail server settings (EMAIL_HOST) and "
-            f"the worker log ({settings.WORKER_LOG}).",
+            f"{first_ids(artifact_ids, artifact_count)}. Fix the cause (the mail server settings, "
+            f"EMAIL_HOST; the worker log, {settings.WORKER_LOG}), then send them again with "
+            "manage.py resend_notifications --failed; nobody gets a second copy.",
             {
                 "count": count,
                 "last_error": last.last_error,

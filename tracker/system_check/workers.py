@@ -58,7 +58,9 @@ def check_queue(context: CheckContext, queue: Queue) -> list[Finding]:
                 NAME,
                 Level.WARNING,
                 f"{failed} jobs are in the failed job registry of the {queue.name} queue: read their "
-                "errors in the Django admin (Django RQ) or with manage.py rqstats, then delete them.",
+                "errors in the Django admin (Django RQ) or with manage.py rqstats. Their work is not lost: "
+                "notifications are on their retry schedule or reported failed (manage.py "
+                "resend_notifications --failed sends those again), Jira imports are resumed or ended.",
                 details,
             )
         )

@@ -14,6 +14,10 @@ last heartbeat instead of up to ten minutes later. And it stands in for RQ's sch
 worker runs one (the worker that ran it was killed), so retries leave on time. Both, the Redis side of
 the supervisor, are in ``tracker.workers.maintenance``.
 
+And it runs the recovery sweep (``tracker.workers.sweep``) every NOTIFICATION_SWEEP_INTERVAL, one host
+at a time: notifications whose job Redis lost, whose retry is due or whose worker died are handed to a
+new job, and Jira imports left behind are resumed or ended, with no operator.
+
 Its log: ``manage.py backend_workers`` sends it to WORKER_LOG and the console
 (``tracker.workers.logs``).
 """
@@ -39,7 +43,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from tracker.notifications.routing import async_enabled
-from tracker.workers import maintenance, pidfiles
+from tracker.workers import maintenance, pidfiles, sweep
 
 logger = logging.getLogger("tracker.workers.supervisor")
 
@@ -129,6 +133,7 @@ class Supervisor:
         self.maintenance_name = f"supervisor-{socket.gethostname()}-{os.getpid()}"
         self.next_schedule = 0.0
         self.schedulers: dict[str, Any] = {}
+        self.sweeper = sweep.Sweeper(self.maintenance_name)
 
     # Life cycle --------------------------------------------------------------------------------------
 
@@ -151,6 +156,7 @@ class Supervisor:
                 self._watch()
                 self._maintenance()
                 self._schedule()
+                self.sweeper.tick()
                 time.sleep(POLL_INTERVAL)
             logger.info("Received %s: stopping the workers.", self.stop_signal)
             self._stop_workers()

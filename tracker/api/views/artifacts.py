@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tracker import permissions
+from tracker.api import idempotency
 from tracker.api.errors import error_responses
 from tracker.api.serializers import (
     ArtifactCreateSerializer,
@@ -35,14 +36,17 @@ def require_write(request: Request, project: Project) -> None:
 
 
 class ArtifactResponseMixin(JsonApiView):
-    def artifact_response(self, artifact: Artifact, *, status_code: int = status.HTTP_200_OK) -> Response:
+    def artifact_body(self, artifact: Artifact) -> dict:
         fields = tracker_fields(artifact.tracker)
         context = {
             **self.get_serializer_context(),
             "fields": {artifact.tracker_id: fields},
             "renderer": ValueRenderer.for_values(fields, [artifact.current_values]),
         }
-        return Response(ArtifactSerializer(artifact, context=context).data, status=status_code)
+        return dict(ArtifactSerializer(artifact, context=context).data)
+
+    def artifact_response(self, artifact: Artifact, *, status_code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.artifact_body(artifact), status=status_code)
 
 
 class ArtifactCreate(ArtifactResponseMixin):
@@ -51,7 +55,8 @@ class ArtifactCreate(ArtifactResponseMixin):
     @extend_schema(
         summary="Create an artifact (project members)",
         request=ArtifactCreateSerializer,
-        responses={201: ArtifactSerializer, **error_responses(400, 401, 403)},
+        parameters=[idempotency.PARAMETER],
+        responses={201: ArtifactSerializer, **error_responses(400, 401, 403), **idempotency.RESPONSES},
     )
     def post(self, request: Request) -> Response:
         serializer = self.get_serializer(data=request.data)
@@ -59,16 +64,20 @@ class ArtifactCreate(ArtifactResponseMixin):
         data = serializer.validated_data
         tracker = data["tracker"]
         require_write(request, tracker.project)
-        changeset = create_artifact(
-            tracker,
-            author=request.user,
-            values=data["values"],
-            comment=data["comment"],
-            comment_format=data["comment_format"],
-        )
-        return self.artifact_response(
-            readable_artifact(request, changeset.artifact_id), status_code=status.HTTP_201_CREATED
-        )
+
+        def perform() -> idempotency.Answer:
+            changeset = create_artifact(
+                tracker,
+                author=request.user,
+                values=data["values"],
+                comment=data["comment"],
+                comment_format=data["comment_format"],
+            )
+            # Built before the commit (idempotency.run holds the transaction): nothing fails after it.
+            artifact = readable_artifact(request, changeset.artifact_id)
+            return status.HTTP_201_CREATED, self.artifact_body(artifact), artifact.pk
+
+        return idempotency.run(request, perform)
 
 
 class ArtifactDetail(ArtifactResponseMixin):
@@ -85,7 +94,8 @@ class ArtifactDetail(ArtifactResponseMixin):
     @extend_schema(
         summary="Change values and/or comment (project members); adds a changeset",
         request=ArtifactUpdateSerializer,
-        responses={200: ArtifactSerializer, **error_responses(400, 401, 403, 404)},
+        parameters=[idempotency.PARAMETER],
+        responses={200: ArtifactSerializer, **error_responses(400, 401, 403, 404), **idempotency.RESPONSES},
     )
     def patch(self, request: Request, pk: int) -> Response:
         artifact = readable_artifact(request, pk)
@@ -93,14 +103,19 @@ class ArtifactDetail(ArtifactResponseMixin):
         serializer = ArtifactUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        update_artifact(
-            artifact,
-            author=request.user,
-            values=data["values"],
-            comment=data["comment"],
-            comment_format=data["comment_format"],
-        )
-        return self.artifact_response(readable_artifact(request, pk))
+
+        def perform() -> idempotency.Answer:
+            update_artifact(
+                artifact,
+                author=request.user,
+                values=data["values"],
+                comment=data["comment"],
+                comment_format=data["comment_format"],
+            )
+            # Built before the commit (idempotency.run holds the transaction): nothing fails after it.
+            return status.HTTP_200_OK, self.artifact_body(readable_artifact(request, pk)), pk
+
+        return idempotency.run(request, perform)
 
 
 class ArtifactChangesets(JsonApiView):

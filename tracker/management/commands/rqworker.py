@@ -7,7 +7,8 @@ Before django-rq's command takes over, it checks the queue names, sends the log 
 Without a queue name django-rq would work on a ``default`` queue we do not have and die with a
 traceback; a worker on all our queues at once is not an answer either: RQ only protects the job in
 progress (BLMOVE into an intermediate queue) when a worker listens to exactly one queue, and our two
-queues want different worker classes. So it says which command to run instead.
+queues want different worker classes. So it says which command to run instead: the supervisor, or one
+worker per queue with ``manage.py notifications_sweep`` beside them (the recovery the supervisor runs).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ def check_queue_names(names: tuple[str, ...], command: str = "rqworker") -> None
     if not names:
         raise CommandError(
             f"Name the queue to work on, one of: {known}; for example `manage.py {command} "
-            f"{settings.NOTIFICATIONS_QUEUE}`. To run the workers of every queue, run "
-            "`manage.py backend_workers start`.",
+            f"{settings.NOTIFICATIONS_QUEUE}` (with `manage.py notifications_sweep` beside hand-run "
+            "workers). To run the workers of every queue, run `manage.py backend_workers start`.",
             returncode=2,
         )
     unknown = [name for name in names if name not in settings.RQ_QUEUES]
@@ -48,7 +49,8 @@ class Command(rqworker.Command):
     help = (
         "Run one RQ worker on the queue named (notifications or jira_import), logging to WORKER_LOG. "
         "A queue name is required: RQ only protects the job in progress when a worker listens to one "
-        "queue. `manage.py backend_workers start` runs the workers of every queue."
+        "queue. `manage.py backend_workers start` runs the workers of every queue and their recovery "
+        "sweep; beside hand-run workers, run `manage.py notifications_sweep`."
     )
 
     def execute(self, *args: Any, **options: Any) -> Any:
