@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracker', '0001_initial'),
+        ('tracker', '0004_notification_address_confirmation'),
     ]
 
     operations = [
