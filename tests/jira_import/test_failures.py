@@ -237,7 +237,7 @@ def test_a_timeout_fails_the_import(jira, public_project, alice, mailoutbox, set
     jira.delay(SEARCH, 3)
     assert_run_fails_cleanly(
         jira_import,
-        "did not answer within 1 seconds when searching the issues of DEMO",
+        "did not answer in 1 s when searching the issues of DEMO",
         mailoutbox,
         settings.MEDIA_ROOT,
     )
