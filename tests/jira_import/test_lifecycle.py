@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from tests.jira_import.conftest import BUG, credentials_for, new_import, wait_for
 from tests.support.smtp import SMTPServer
+from tracker import queues
 from tracker.jira_import import services
 from tracker.models import Artifact, Attachment, Changeset, JiraImport, Tracker
 
@@ -80,7 +81,7 @@ def test_a_worker_killed_mid_import_is_resumed_without_duplicates(
     assert jira_import.status == "running" and 2 <= partial < 7
 
     # The job runs again (as RQ does for an abandoned job with retries left).
-    django_rq.get_queue("jira_import").enqueue(services.JOB_FUNCTION, jira_import.pk)
+    django_rq.get_queue("jira_import").enqueue(queues.JIRA_IMPORT_JOB.function, jira_import.pk)
     cloud.clear_faults()
     output = start_worker(env).wait()
 
@@ -196,6 +197,6 @@ def test_without_redis_no_import_is_started(cloud, public_project, alice, settin
 def test_the_job_payload_is_the_import_id_only(cloud, public_project, alice, redis_clean) -> None:
     jira_import = start(cloud, public_project, alice)
     job = django_rq.get_queue("jira_import").fetch_job(jira_import.job_id)
-    assert job.func_name == services.JOB_FUNCTION
+    assert job.func_name == queues.JIRA_IMPORT_JOB.function
     assert job.args == (jira_import.pk,) and job.kwargs == {}
     assert Attachment.objects.count() == 0

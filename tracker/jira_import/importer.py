@@ -32,7 +32,7 @@ from tracker.jira_import.options import Options
 from tracker.jira_import.people import People
 from tracker.jira_import.replay import Binding, Replay
 from tracker.jira_import.runs import ImportRun
-from tracker.models import Field, FieldType, Tracker
+from tracker.models import Field, FieldType, JiraImport, Tracker
 from tracker.services import bulk_import
 from tracker.services.bulk_import import ImportedArtifact, ImportWriter, InvalidImportedValue
 from tracker.services.trackers import TrackerSpec
@@ -73,6 +73,9 @@ class Importer:
         if self.client is None:
             self.client = connect(self.credentials)
         client = self.client
+        import_id = ji.pk
+        # A cancel reaches a request in flight (a slow page, a long download) within about a second.
+        client.cancel_probe = lambda: JiraImport.objects.filter(pk=import_id, cancel_requested=True).exists()
         self.people.client = client
         self.import_run.record_flavor(client.flavor)
         key = discovery.check_project_key(ji.jira_project_key)

@@ -24,6 +24,7 @@ from rq.timeouts import JobTimeoutException
 from tracker import permissions, queues
 from tracker.jira_import import discovery, runs, vault
 from tracker.jira_import.client import JiraAccessError, JiraCredentials, connect
+from tracker.jira_import.deadline import RequestCancelled
 from tracker.jira_import.importer import Importer, Progress
 from tracker.jira_import.runs import ImportCancelled, ImportFailed, RunSuperseded
 from tracker.jira_import.url_guard import RefusedURL, check_url
@@ -249,7 +250,7 @@ def run_import(jira_import: JiraImport, *, progress: Progress | None = None) -> 
         logger.info("Jira import %s: another run has taken over; this one stops.", jira_import.pk)
         jira_import.refresh_from_db()
         return jira_import
-    except ImportCancelled:
+    except (ImportCancelled, RequestCancelled):
         outcome = JiraImport.Status.CANCELLED
     except (JiraAccessError, RefusedURL, vault.TokenUnavailable, ImportFailed) as error:
         outcome, message = JiraImport.Status.FAILED, str(error)

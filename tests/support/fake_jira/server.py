@@ -88,11 +88,14 @@ class Response:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # Seconds between two bytes of the answer (status line included): a server or proxy that
+    # trickles, which defeats per-read socket timeouts (see FakeJiraServer.trickle).
+    trickle: float = 0.0
 
 
 @dataclass
 class _Fault:
-    kind: str  # "fail" | "delay" | "malformed"
+    kind: str  # "fail" | "delay" | "malformed" | "trickle"
     pattern: re.Pattern[str]
     method: str | None
     remaining: int | None  # None: every matching request
@@ -301,6 +304,21 @@ class FakeJiraServer:
         """Sleep ``seconds`` before answering matching requests (all of them unless ``times``)."""
         self._add_fault(_Fault("delay", re.compile(path_regex), method, times, seconds=seconds))
 
+    def trickle(
+        self,
+        path_regex: str,
+        seconds_per_byte: float = 1.0,
+        times: int | None = None,
+        *,
+        method: str | None = None,
+    ) -> None:
+        """Send matching answers one byte every ``seconds_per_byte``, from the status line on.
+
+        Each read of the client gets a byte well within any socket timeout, so only a wall-clock
+        deadline on the whole request ends it (the answer would take minutes to arrive).
+        """
+        self._add_fault(_Fault("trickle", re.compile(path_regex), method, times, seconds=seconds_per_byte))
+
     def malformed(self, path_regex: str, times: int | None = 1, *, method: str | None = None) -> None:
         """Answer matching requests with 200 and a truncated (invalid) JSON body."""
         self._add_fault(_Fault("malformed", re.compile(path_regex), method, times))
@@ -408,6 +426,9 @@ class FakeJiraServer:
                     200, response.body[: max(1, len(response.body) // 2)] or b"{", response.headers
                 )
                 response.headers["Content-Type"] = "application/json;charset=UTF-8"
+        trickling = next((f for f in faults if f.kind == "trickle"), None)
+        if trickling is not None:
+            response.trickle = trickling.seconds
         record.status = response.status
         return response
 
@@ -1138,6 +1159,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ConnectionAbortedError:
             self.close_connection = True
             return
+        if response.trickle:
+            self._trickle(response)
+            return
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
@@ -1145,5 +1169,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+
+    def _trickle(self, response: Response) -> None:
+        head = f"HTTP/1.1 {response.status} OK\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in response.headers.items())
+        head += f"Content-Length: {len(response.body)}\r\n\r\n"
+        self.close_connection = True
+        stopping = self.server.owner._stopping
+        try:
+            for byte in head.encode() + response.body:
+                self.wfile.write(bytes((byte,)))
+                self.wfile.flush()
+                if stopping.wait(response.trickle):
+                    return
+        except OSError:  # the client gave up and closed the connection: what a deadline does
+            return
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
