@@ -115,6 +115,6 @@ def test_a_failed_import_exits_non_zero_with_the_error(
     failed = import_demo_bugs(manage_py, cloud.url, env)
     assert failed.returncode != 0
     assert "The import failed: Jira at 127.0.0.1" in failed.stderr
-    assert "server error (500) when searching the issues of DEMO" in failed.stderr
+    assert "server error (500) when reading which fields the issues of DEMO carry" in failed.stderr
     assert CLOUD_API_TOKEN not in failed.stdout + failed.stderr
     assert not Tracker.objects.filter(shortname="demo-bug").exists()

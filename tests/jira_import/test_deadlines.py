@@ -67,7 +67,7 @@ def test_an_import_fetching_a_trickling_page_fails_at_the_deadline(
     jira_import = services.run_import(jira_import)
     assert time.monotonic() - started < 2 + 3
     assert jira_import.status == "failed"
-    assert "did not answer in 2 s when searching the issues of DEMO" in jira_import.error
+    assert "did not answer in 2 s when reading which fields the issues of DEMO carry" in jira_import.error
     assert not Tracker.objects.filter(project=public_project).exists()
 
 

@@ -25,15 +25,25 @@ from urllib.parse import quote
 
 from django.utils.html import escape, linebreaks
 
+from tracker.jira_import import adf
 from tracker.jira_import.fetch import MAX_COMMENTS, FetchedIssue, parse_timestamp
-from tracker.jira_import.mapping import CHANGELOG_ALIASES, RESOLUTION_DATE, FieldPlan
+from tracker.jira_import.mapping import (
+    CHANGELOG_ALIASES,
+    EPIC_LINK,
+    RESOLUTION_DATE,
+    SPRINT,
+    FieldPlan,
+    cascading_label,
+)
 from tracker.jira_import.people import Person
+from tracker.jira_import.sprints import sprints_of
 from tracker.models import Changeset, Field
 from tracker.services.bulk_import import (
     LINK_SOURCE_ID,
     ImportedArtifact,
     ImportedAttachment,
     ImportedChangeset,
+    ImportedTimeEntry,
     SourceFiles,
 )
 from tracker.services.history import sanitize_html
@@ -42,10 +52,18 @@ from tracker.services.values import LIST_MAX_ITEMS, STRING_MAX_LENGTH, TEXT_MAX_
 MAX_LINKS = LIST_MAX_ITEMS
 PARENT_OF = "parent of"
 SUBTASK_OF = "sub-task of"
+# An epic's issues, and a Cloud issue whose parent is not a sub-task's parent: "child of".
+CHILD_OF = "child of"
+IN_SPRINT = "in sprint"
 # Kinds whose changelog adds or removes one value per item, instead of giving the whole value.
 ITEMIZED = {"named_items", "attachments"}
 # Kinds the changelog never changes (the always-created metadata).
-FIXED = {"key", "url", "creator", "created", "updated", "links", "resolution"}
+FIXED = {"key", "url", "creator", "created", "updated", "resolution"}
+# Changelog items about links: "Link" (issue links, both sides; Cloud's fieldId "issuelinks"),
+# "Epic Link" (Server's epic link field), "IssueParentAssociation" and "Parent" (Cloud's parent),
+# "Sprint" (the sprint field, ids in from/to).
+LINK_ITEM_FIELDS = {"Link", "issuelinks"}
+PARENT_ITEM_FIELDS = {"IssueParentAssociation", "Parent", "parent"}
 
 
 class OptionResolver(Protocol):
@@ -76,9 +94,21 @@ class Binding:
 
 @dataclass(frozen=True)
 class TextValue:
-    """A rich text as Jira wrote it (wiki markup), made HTML when stored."""
+    """A rich text as Jira wrote it (wiki markup), made HTML when stored; ``html`` when only
+    Atlassian Document Format came (converted already)."""
 
     raw: str
+    html: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkRef:
+    """One link of the links field while replaying: to a Jira issue (by id, or key) or a sprint."""
+
+    type: str
+    key: str
+    source: str  # the Jira id (or key) of the issue, or "sprint-<id>"
+    url: str
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -92,6 +122,39 @@ def _date(value: Any) -> str | None:
         return dt.date.fromisoformat(value[:10]).isoformat()
     except ValueError:
         return None
+
+
+def option_label_of(value: Any) -> str:
+    if not isinstance(value, dict):
+        return ""
+    label = value.get("value", value.get("name"))
+    return " ".join(str(label if label is not None else "").split())[:255]
+
+
+def _hours(value: Any) -> float | None:
+    """Jira's seconds (a number, or the changelog's string) as hours."""
+    try:
+        seconds = float(str(value).strip()) if value is not None and str(value).strip() else None
+    except ValueError:
+        return None
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return round(seconds / 3600, 4)
+
+
+def _cascading_side(binding: Binding, raw: Any, text: Any) -> int | None:
+    """A cascading select's changelog side: "Parent values: EMEA(10140)Level 1 values: France(10141)"."""
+    if text is None and raw is None:
+        return None
+    words = str(text or "")
+    parent, _, child = words.partition("Level 1 values:")
+    parent = parent.replace("Parent values:", "").strip()
+    parent_label = parent.rsplit("(", 1)[0].strip() if parent.endswith(")") else parent
+    child_label = child.strip().rsplit("(", 1)[0].strip() if child.strip().endswith(")") else child.strip()
+    if not parent_label:
+        return None
+    assert binding.options is not None
+    return binding.options.resolve(None, cascading_label(parent_label, child_label or None))
 
 
 def _split(value: Any, separator: str = ",") -> list[str]:
@@ -122,16 +185,42 @@ def _changeset(
     )
 
 
+def _link_type_of(text: Any, key: str) -> str:
+    """ "This issue blocks DEMO-2" -> "blocks" (how the changelog words an issue link)."""
+    words = " ".join(str(text or "").split())
+    words = words.removeprefix("This issue ").removesuffix(key).strip()
+    return words[:50] or "relates to"
+
+
 class Replay:
     """Plans the artifacts of one tracker's bindings; ``browse_url`` gives an issue key's Jira page."""
 
-    def __init__(self, bindings: list[Binding], people: Directory, browse_url: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        bindings: list[Binding],
+        people: Directory,
+        browse_url: Callable[[str], str],
+        *,
+        link_fields: dict[str, str] | None = None,
+        field_names: dict[str, str] | None = None,
+    ) -> None:
+        """``link_fields``: Jira field id -> EPIC_LINK or SPRINT (fields that feed the links);
+        ``field_names``: Jira field id -> name, to know the changelog's names of custom fields."""
         self.bindings = bindings
         self.people = people
         self.browse_url = browse_url
         self.by_jira_id = {b.plan.jira_id: b for b in bindings if b.plan.jira_id}
-        self.by_custom_name = {b.plan.label: b for b in bindings if b.plan.jira_id.startswith("customfield_")}
+        names = field_names or {}
+        self.by_custom_name = {
+            names.get(b.plan.jira_id, b.plan.label): b
+            for b in bindings
+            if b.plan.jira_id.startswith("customfield_")
+        }
         self.resolution = next((b for b in bindings if b.plan.name == RESOLUTION_DATE), None)
+        self.links = next((b for b in bindings if b.kind == "links"), None)
+        self.link_fields = dict(link_fields or {})
+        self.link_field_names = {names.get(fid, ""): role for fid, role in self.link_fields.items()}
+        self.link_field_names.pop("", None)
 
     def plan(self, fetched: FetchedIssue) -> ImportedArtifact:
         """The issue's changesets (its attachments come from :meth:`attachments`). Raises KeyError,
@@ -168,7 +257,6 @@ class Replay:
                     continue
                 if item.get("fieldId", item.get("field")) == "resolution":
                     resolution_items[index] = item
-                    continue
                 binding = self._binding_of(item)
                 if binding is not None and binding.kind not in FIXED:
                     touched.setdefault(binding, []).append(item)
@@ -206,8 +294,33 @@ class Replay:
                 if new != stored[resolution]:
                     values[resolution.field] = stored[resolution] = new
             if values:
-                changesets.append(_changeset(when, self.people.person(event.get("author")), values))
-        return ImportedArtifact(str(issue["id"])[:50], key, changesets)
+                changeset = _changeset(when, self.people.person(event.get("author")), values)
+                changeset.source = ("changelog", str(event.get("id") or "")[:50])
+                changesets.append(changeset)
+        return ImportedArtifact(
+            str(issue["id"])[:50], key, changesets, time_entries=self._time_entries(fetched.worklogs)
+        )
+
+    def _time_entries(self, worklogs: list[dict[str, Any]]) -> list[ImportedTimeEntry]:
+        """Work logs as time entries: who, when they started, how long, what they wrote."""
+        entries = []
+        seen: set[str] = set()
+        for worklog in worklogs:
+            jira_id = str(worklog.get("id") or "")[:50]
+            started = parse_timestamp(worklog.get("started")) or parse_timestamp(worklog.get("created"))
+            seconds = worklog.get("timeSpentSeconds")
+            if not jira_id or jira_id in seen or started is None:
+                continue
+            if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
+                continue
+            seen.add(jira_id)
+            comment = worklog.get("comment")
+            text = adf.to_text(comment) if adf.is_adf(comment) else str(comment or "").strip()
+            person = self.people.person(worklog.get("author"))
+            entries.append(
+                ImportedTimeEntry(jira_id, person.user_id if person else None, started, seconds, text[:5000])
+            )
+        return entries
 
     def attachments(self, fetched: FetchedIssue) -> list[ImportedAttachment]:
         """The issue's downloaded files, each with its author matched."""
@@ -229,7 +342,22 @@ class Replay:
         if kind == "string":
             return _one_line(raw) if isinstance(raw, (str, int, float)) else None
         if kind == "text":
+            if adf.is_adf(raw):
+                html = adf.to_html(raw)
+                return TextValue(html, html) if html else None
             return TextValue(raw) if isinstance(raw, str) and raw.strip() else None
+        if kind == "seconds":
+            return _hours(raw)
+        if kind == "named_text":
+            return _one_line(raw.get("name")) if isinstance(raw, dict) else None
+        if kind == "cascading":
+            if not isinstance(raw, dict):
+                return None
+            assert binding.options is not None
+            child = raw.get("child") if isinstance(raw.get("child"), dict) else None
+            label = cascading_label(option_label_of(raw), option_label_of(child) if child else None)
+            jira_id = f"{raw.get('id')}/{child.get('id')}" if child else raw.get("id")
+            return binding.options.resolve(jira_id, label)
         if kind == "number":
             return float(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else None
         if kind == "date":
@@ -269,14 +397,19 @@ class Replay:
         if kind == "attachments":
             return frozenset(str(a.get("id")) for a in raw or [] if isinstance(a, dict))
         if kind == "links":
-            return context["links"] or None
+            return frozenset(context["links"])
         return None  # pragma: no cover - every kind of mapping.py is handled above
 
     def _side(self, binding: Binding, raw: Any, text: Any) -> Any:
         """One side (``from``/``fromString`` or ``to``/``toString``) of a changelog item, as a state value."""
         kind = binding.kind
-        if kind == "string":
+        if kind in ("string", "named_text"):
             return _one_line(text)
+        if kind == "seconds":
+            return _hours(raw if raw is not None else text)
+        if kind == "cascading":
+            assert binding.options is not None
+            return _cascading_side(binding, raw, text)
         if kind == "text":
             return TextValue(str(text)) if text is not None and str(text).strip() else None
         if kind == "number":
@@ -320,6 +453,8 @@ class Replay:
 
     def _undo(self, binding: Binding, value: Any, item: dict[str, Any]) -> Any:
         """The value before ``item``, given the value after it."""
+        if binding.kind == "links":
+            return self._undo_link(value, item)
         before = (item.get("from"), item.get("fromString"))
         if binding.kind in ITEMIZED:
             values = set(value or ())
@@ -336,10 +471,14 @@ class Replay:
         if value is None:
             return None
         kind = binding.kind
+        if kind == "links":
+            return self._stored_links(value)
         if kind == "text":
             raw = value.raw
             rendered = context["rendered"].get(binding.plan.jira_id)
-            if raw == context["raw_text"].get(binding.plan.jira_id) and isinstance(rendered, str):
+            if value.html is not None:
+                html = value.html
+            elif raw == context["raw_text"].get(binding.plan.jira_id) and isinstance(rendered, str):
                 html = sanitize_html(rendered[:TEXT_MAX_LENGTH])
             else:  # the history has the wiki markup only: kept as text, made HTML like the rest
                 html = str(linebreaks(escape(raw[:TEXT_MAX_LENGTH])))
@@ -359,6 +498,8 @@ class Replay:
         return value
 
     def _binding_of(self, item: dict[str, Any]) -> Binding | None:
+        if self._link_role(item) is not None:
+            return self.links
         field_id = item.get("fieldId")
         if field_id:
             return self.by_jira_id.get(str(field_id))
@@ -367,37 +508,98 @@ class Replay:
             return self.by_custom_name.get(name)
         return self.by_jira_id.get(CHANGELOG_ALIASES.get(name, name))
 
-    def _links(self, issue: dict[str, Any]) -> list[dict[str, Any]]:
-        """Links as Jira key + URL (+ Jira id until the link pass resolves the imported ones)."""
+    # -- links ------------------------------------------------------------------------------------
+
+    def _ref(self, link_type: str, key: str, source: str) -> LinkRef:
+        key = str(key or "")[:100]
+        return LinkRef(
+            " ".join(link_type.split())[:50], key, str(source or key)[:50], self.browse_url(quote(key))
+        )
+
+    def _sprint_ref(self, sprint_id: str, name: str) -> LinkRef:
+        return LinkRef(IN_SPRINT, (name or f"Sprint {sprint_id}")[:100], f"sprint-{sprint_id}"[:50], "")
+
+    def _links(self, issue: dict[str, Any]) -> list[LinkRef]:
+        """The issue's links now: issue links, sub-tasks, parent, epic, sprints (resolved to artifacts
+        by the writer's link pass when the other end was imported)."""
         fields = issue["fields"]
-        found: list[tuple[str, dict[str, Any]]] = []
+        found: list[LinkRef] = []
         for link in fields.get("issuelinks") or []:
             kind = link.get("type") or {}
-            if "outwardIssue" in link:
-                found.append(
-                    (str(kind.get("outward") or kind.get("name") or "relates to"), link["outwardIssue"])
-                )
-            elif "inwardIssue" in link:
-                found.append(
-                    (str(kind.get("inward") or kind.get("name") or "relates to"), link["inwardIssue"])
-                )
-        found += [(PARENT_OF, sub) for sub in fields.get("subtasks") or []]
-        if isinstance(fields.get("parent"), dict):
-            found.append((SUBTASK_OF, fields["parent"]))
-        links: list[dict[str, Any]] = []
-        for link_type, other in found[:MAX_LINKS]:
-            other_key = str(other.get("key") or "")[:100]
-            if not other_key:
-                continue
-            entry = {
-                "key": other_key,
-                "url": self.browse_url(quote(other_key)),
-                "type": " ".join(link_type.split())[:50],
-                LINK_SOURCE_ID: str(other.get("id") or ""),
-            }
-            if entry not in links:
-                links.append(entry)
-        return links
+            for side, verb in (("outwardIssue", "outward"), ("inwardIssue", "inward")):
+                other = link.get(side)
+                if isinstance(other, dict) and other.get("key"):
+                    words = str(kind.get(verb) or kind.get("name") or "relates to")
+                    found.append(self._ref(words, other["key"], other.get("id")))
+        found += [self._ref(PARENT_OF, sub.get("key"), sub.get("id")) for sub in fields.get("subtasks") or []]
+        parent = fields.get("parent")
+        if isinstance(parent, dict) and parent.get("key"):
+            found.append(self._ref(self._parent_type(issue), parent["key"], parent.get("id")))
+        for field_id, role in self.link_fields.items():
+            value = fields.get(field_id)
+            if role == EPIC_LINK and isinstance(value, str) and value.strip():
+                found.append(self._ref(CHILD_OF, value.strip(), value.strip()))
+            elif role == SPRINT:
+                found += [self._sprint_ref(sprint.id, sprint.name) for sprint in sprints_of(value)]
+        unique: list[LinkRef] = []
+        for ref in found:
+            if ref.key and ref not in unique:
+                unique.append(ref)
+        return unique[:MAX_LINKS]
+
+    @staticmethod
+    def _parent_type(issue: dict[str, Any]) -> str:
+        """A sub-task's parent is "sub-task of"; any other parent (Cloud's epics) "child of"."""
+        issue_type = issue["fields"].get("issuetype")
+        return SUBTASK_OF if isinstance(issue_type, dict) and issue_type.get("subtask") else CHILD_OF
+
+    def _link_role(self, item: dict[str, Any]) -> str | None:
+        """Which part of the links a changelog item changes: "link", "parent", EPIC_LINK, SPRINT."""
+        field_id, name = str(item.get("fieldId") or ""), str(item.get("field") or "")
+        if name in LINK_ITEM_FIELDS or field_id in LINK_ITEM_FIELDS:
+            return "link"
+        if name in PARENT_ITEM_FIELDS or field_id in PARENT_ITEM_FIELDS:
+            return "parent"
+        if field_id in self.link_fields:
+            return self.link_fields[field_id]
+        if item.get("fieldtype") == "custom" and name in self.link_field_names:
+            return self.link_field_names[name]
+        return None
+
+    def _undo_link(self, value: Any, item: dict[str, Any]) -> frozenset[LinkRef]:
+        links = set(value or ())
+        role = self._link_role(item)
+        if role == "link":
+            for raw, text, present in (("to", "toString", False), ("from", "fromString", True)):
+                key = str(item.get(raw) or "").strip()
+                if not key:
+                    continue
+                kind = _link_type_of(item.get(text), key)
+                if present:
+                    if not any(ref.key == key and ref.type == kind for ref in links):
+                        links.add(self._ref(kind, key, key))
+                else:
+                    links -= {ref for ref in links if ref.key == key and ref.type == kind}
+        elif role in ("parent", EPIC_LINK):
+            kinds = {CHILD_OF, SUBTASK_OF} if role == "parent" else {CHILD_OF}
+            old = [ref for ref in links if ref.type in kinds]
+            links -= set(old)
+            key, source = str(item.get("fromString") or "").strip(), str(item.get("from") or "").strip()
+            if key:
+                kind = old[0].type if old else CHILD_OF
+                links.add(self._ref(kind, key, source or key))
+        elif role == SPRINT:
+            links -= {ref for ref in links if ref.type == IN_SPRINT}
+            ids, names = _split(item.get("from")), _split(item.get("fromString"))
+            for n, sprint_id in enumerate(ids):
+                links.add(self._sprint_ref(sprint_id, names[n] if len(names) == len(ids) else ""))
+        return frozenset(links)
+
+    def _stored_links(self, value: frozenset[LinkRef]) -> list[dict[str, Any]] | None:
+        ordered = sorted(value, key=lambda ref: (ref.type, ref.key))[:MAX_LINKS]
+        return [
+            {"key": ref.key, "url": ref.url, "type": ref.type, LINK_SOURCE_ID: ref.source} for ref in ordered
+        ] or None
 
     def _comments(self, comments: list[dict[str, Any]]) -> list[ImportedChangeset]:
         planned = []
@@ -408,6 +610,8 @@ class Replay:
             html = comment.get("renderedBody")
             body = comment.get("body")
             text, text_format = "", Changeset.CommentFormat.TEXT
+            if adf.is_adf(body) and not (isinstance(html, str) and html.strip()):
+                html = adf.to_html(body)
             if isinstance(html, str) and html.strip():
                 text, text_format = (
                     sanitize_html(html[:TEXT_MAX_LENGTH]).strip(),
@@ -416,12 +620,9 @@ class Replay:
             if not text and isinstance(body, str):
                 text, text_format = body.strip()[:TEXT_MAX_LENGTH], Changeset.CommentFormat.TEXT
             if text:
-                planned.append(
-                    _changeset(
-                        when,
-                        self.people.person(comment.get("author")),
-                        comment=text,
-                        comment_format=text_format,
-                    )
+                changeset = _changeset(
+                    when, self.people.person(comment.get("author")), comment=text, comment_format=text_format
                 )
+                changeset.source = ("comment", str(comment.get("id") or "")[:50])
+                planned.append(changeset)
         return planned

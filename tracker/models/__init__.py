@@ -2,10 +2,17 @@
 
 from tracker.models.accounts import User
 from tracker.models.artifacts import Artifact, ArtifactSubscription, Attachment, Changeset, ChangesetValue
-from tracker.models.jira_imports import JiraImport
+from tracker.models.jira_imports import (
+    JiraImport,
+    JiraImportedItem,
+    JiraImportTracker,
+    JiraIssueRecord,
+    JiraPerson,
+)
 from tracker.models.notifications import NotificationDelivery, NotificationRecord
 from tracker.models.projects import Membership, Project
 from tracker.models.system_events import SystemEvent
+from tracker.models.time_entries import TimeEntry
 from tracker.models.trackers import Field, FieldOption, FieldType, NotificationListEntry, Tracker
 
 __all__ = [
@@ -18,12 +25,17 @@ __all__ = [
     "FieldOption",
     "FieldType",
     "JiraImport",
+    "JiraImportTracker",
+    "JiraImportedItem",
+    "JiraIssueRecord",
+    "JiraPerson",
     "Membership",
     "NotificationDelivery",
     "NotificationListEntry",
     "NotificationRecord",
     "Project",
     "SystemEvent",
+    "TimeEntry",
     "Tracker",
     "User",
 ]

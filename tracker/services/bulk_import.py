@@ -28,7 +28,17 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import Model
 
-from tracker.models import Artifact, Attachment, Changeset, ChangesetValue, Field, FieldType, Tracker, User
+from tracker.models import (
+    Artifact,
+    Attachment,
+    Changeset,
+    ChangesetValue,
+    Field,
+    FieldType,
+    TimeEntry,
+    Tracker,
+    User,
+)
 from tracker.services.artifacts import apply_changes
 from tracker.services.values import InvalidValue, ValueContext, normalize
 
@@ -54,6 +64,9 @@ class ImportedChangeset:
     comment: str = ""
     comment_format: str = Changeset.CommentFormat.TEXT
     is_creation: bool = False
+    # What the source called it, such as ("comment", "10001"): kept by the caller once stored.
+    source: tuple[str, str] | None = None
+    stored_pk: int | None = None  # set by the writer
 
 
 @dataclass
@@ -70,11 +83,23 @@ class ImportedAttachment:
 
 
 @dataclass
+class ImportedTimeEntry:
+    """A time entry row to be (a Jira work log)."""
+
+    jira_worklog_id: str
+    user_id: int | None
+    started_on: dt.datetime
+    seconds: int
+    comment: str = ""
+
+
+@dataclass
 class ImportedArtifact:
     source_id: str  # Artifact.jira_issue_id: unique in the tracker, so a resumed import skips it
     reference: str  # how messages name it, such as the Jira key
     changesets: list[ImportedChangeset]  # the creation first
     attachments: list[ImportedAttachment] = field(default_factory=list)
+    time_entries: list[ImportedTimeEntry] = field(default_factory=list)
 
 
 class InvalidImportedValue(Exception):
@@ -132,6 +157,20 @@ class ImportWriter:
                 for c in imported.changesets
             ]
             Changeset.objects.bulk_create([changeset for _, _, changeset in changesets])
+            for _, planned, changeset in changesets:
+                planned.stored_pk = changeset.pk
+            TimeEntry.objects.bulk_create(
+                TimeEntry(
+                    artifact=row,
+                    user_id=entry.user_id,
+                    started_on=entry.started_on,
+                    seconds=entry.seconds,
+                    comment=entry.comment,
+                    jira_worklog_id=entry.jira_worklog_id,
+                )
+                for imported, row in zip(artifacts, rows, strict=True)
+                for entry in imported.time_entries
+            )
             insert_rows(
                 ChangesetValue,
                 ("changeset", "field", "value"),
@@ -266,52 +305,59 @@ def imported_ids(tracker: Tracker) -> dict[str, int]:
     )
 
 
-def resolve_links(tracker: Tracker, field_: Field) -> None:
-    """Outside links naming an imported issue become links to its artifact; the others keep the key
-    and URL only. Imported links are only in the creation changeset, which is rewritten with them."""
-    key = str(field_.pk)
-    imported = imported_ids(tracker)
+def resolve_links(tracker: Tracker, field_: Field, targets: dict[str, int]) -> None:
+    """Outside links whose source id is in ``targets`` (source id -> artifact id: the import's issues,
+    in any of its trackers, and earlier imports') become links to that artifact; the others keep the
+    key and URL only. Every changeset that holds a links value is rewritten with them, so the history
+    reads "link to bug #12 added" where Jira had "link to DI-7 added"."""
     candidates = Artifact.objects.filter(tracker=tracker).order_by("pk").only("pk", "current_values")
     batch: list[Artifact] = []
     for artifact in candidates.iterator(chunk_size=BATCH):
-        value = artifact.current_values.get(key)
-        if value and any(LINK_SOURCE_ID in link for link in value):
-            batch.append(artifact)
+        batch.append(artifact)
         if len(batch) >= BATCH:
-            _resolve_links(batch, field_, imported)
+            _resolve_links(batch, field_, targets)
             batch = []
     if batch:
-        _resolve_links(batch, field_, imported)
+        _resolve_links(batch, field_, targets)
 
 
-def _resolve_links(artifacts: list[Artifact], field_: Field, imported: dict[str, int]) -> None:
+def _resolved(links: list[dict[str, Any]] | None, artifact_id: int, targets: dict[str, int]) -> Any:
+    resolved: list[dict[str, Any]] = []
+    for link in links or []:
+        target = targets.get(link.get(LINK_SOURCE_ID) or "") or targets.get(link.get("key") or "")
+        if target is not None and target != artifact_id:
+            entry: dict[str, Any] = {"artifact": target, "type": link["type"]}
+        elif "artifact" in link:
+            entry = link
+        else:
+            entry = {"key": link["key"], "url": link["url"], "type": link["type"]}
+        if entry not in resolved:
+            resolved.append(entry)
+    return resolved or None
+
+
+def _resolve_links(artifacts: list[Artifact], field_: Field, targets: dict[str, int]) -> None:
     key = str(field_.pk)
-    for artifact in artifacts:
-        resolved: list[dict[str, Any]] = []
-        for link in artifact.current_values[key]:
-            target = imported.get(link.get(LINK_SOURCE_ID) or "")
-            if target is not None and target != artifact.pk:
-                entry: dict[str, Any] = {"artifact": target, "type": link["type"]}
-            elif "artifact" in link:
-                entry = link
-            else:
-                entry = {"key": link["key"], "url": link["url"], "type": link["type"]}
-            if entry not in resolved:
-                resolved.append(entry)
-        artifact.current_values[key] = checked_links(field_, resolved)
     by_artifact = {a.pk: a for a in artifacts}
     with transaction.atomic():
         values = list(
-            ChangesetValue.objects.filter(
-                field=field_, changeset__artifact_id__in=by_artifact, changeset__is_creation=True
-            ).select_related("changeset")
+            ChangesetValue.objects.filter(field=field_, changeset__artifact_id__in=by_artifact).values_list(
+                "pk", "changeset__artifact_id", "value"
+            )
         )
-        update_rows(
-            ChangesetValue,
-            "value",
-            [(row.pk, by_artifact[row.changeset.artifact_id].current_values[key]) for row in values],
-        )
-        update_rows(Artifact, "current_values", [(a.pk, a.current_values) for a in artifacts])
+        rows = []
+        for pk, artifact_id, value in values:
+            stored = _resolved(value, artifact_id, targets)
+            rows.append((pk, checked_links(field_, stored) if stored else None))
+        update_rows(ChangesetValue, "value", rows)
+        changed = []
+        for artifact in artifacts:
+            current = artifact.current_values.get(key)
+            if current:
+                stored = _resolved(current, artifact.pk, targets)
+                artifact.current_values[key] = checked_links(field_, stored) if stored else None
+                changed.append((artifact.pk, artifact.current_values))
+        update_rows(Artifact, "current_values", changed)
 
 
 def count_links(tracker: Tracker) -> int:

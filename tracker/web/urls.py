@@ -3,7 +3,16 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path, register_converter
 
-from tracker.web import accounts, artifacts, jira_import, projects, system, tracker_admin, trackers
+from tracker.web import (
+    accounts,
+    artifacts,
+    jira_import,
+    projects,
+    system,
+    time_entries,
+    tracker_admin,
+    trackers,
+)
 
 
 class IdConverter:
@@ -87,5 +96,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # Artifacts
     path("artifacts/<dbid:pk>/", artifacts.artifact_detail, name="artifact-detail"),
     path("artifacts/<dbid:pk>/watch/", artifacts.artifact_watch, name="artifact-watch"),
+    path("artifacts/<dbid:pk>/time-entries/", time_entries.time_entry_add, name="time-entry-add"),
     path("attachments/<dbid:pk>/", artifacts.attachment_download, name="attachment-download"),
 ]
