@@ -262,9 +262,10 @@ def test_createmeta_old_style_on_cloud(cloud: FakeJiraServer) -> None:
         "labels",
         "version",
         "multiversion",
-        "gh-epic-link",
         "cascadingselect",
     }
+    # Cloud's create screens have no fix versions, epic link or sprint (set after creation).
+    assert {"fixVersions", "customfield_10024", "customfield_10026"}.isdisjoint(bug)
     assert "versions" not in types["Task"]["fields"]  # only bugs have "Affects Version/s"
     assert types["Sub-task"]["fields"]["parent"]["required"] is True
     # Without the expand there is no field metadata, and filters apply.
@@ -282,12 +283,16 @@ def test_createmeta_paged_endpoints_on_server_9(server: FakeJiraServer) -> None:
         bug_id = next(t["id"] for t in types["values"] if t["name"] == "Bug")
         fields = jira.createmeta_fieldtypes("DEMO", bug_id)
     by_id = {f["fieldId"]: f for f in fields["values"]}
-    assert by_id["customfield_10017"]["schema"] == {
-        "type": "array",
-        "items": "option",
-        "custom": "com.atlassian.jira.plugin.system.customfieldtypes:multiselect",
-        "customId": 10017,
+    assert by_id["customfield_10011"]["schema"] == {
+        "type": "string",
+        "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textarea",
+        "customId": 10011,
     }
+    # Like the Server projects recorded live: priority, people, versions, due date and most custom
+    # fields are on the edit screen only.
+    assert {"priority", "assignee", "reporter", "fixVersions", "duedate", "customfield_10017"}.isdisjoint(by_id)
+    editmeta = jira._get_json("issue/DEMO-3/editmeta")["fields"]
+    assert {"priority", "assignee", "reporter", "fixVersions", "duedate", "customfield_10017"} <= set(editmeta)
     assert [v["name"] for v in by_id["components"]["allowedValues"]] == ["Backend", "Frontend", "API"]
 
     # Paging: startAt/maxResults/isLast like every paged DC resource.
@@ -317,7 +322,7 @@ def test_createmeta_old_style_on_server_8(data: FakeJiraData) -> None:
             warnings.simplefilter("ignore", DeprecationWarning)
             meta = jira.createmeta(projectKeys="DEMO", expand="projects.issuetypes.fields")
         story = next(t for t in meta["projects"][0]["issuetypes"] if t["name"] == "Story")
-        assert story["fields"]["customfield_10012"]["schema"]["type"] == "number"
+        assert story["fields"]["customfield_10011"]["schema"]["custom"].endswith(":textarea")
     with FakeJiraServer(data, "server", server_version=(8, 0, 0)) as srv:
         assert raw(srv, "/rest/api/2/issue/createmeta/DEMO/issuetypes").status_code == 404
 
@@ -432,7 +437,11 @@ def test_issue_payload_shape(srv: FakeJiraServer) -> None:
         "indeterminate",
     )
     assert f.reporter.displayName == "Alice Martin"
-    assert f.customfield_10012 == 5.0 and f.customfield_10024 == "DEMO-1"
+    assert f.customfield_10012 == 5.0
+    if srv.cloud:  # Cloud has no epic link field: the epic is the story's parent.
+        assert not hasattr(f, "customfield_10024") and f.parent.key == "DEMO-1"
+    else:
+        assert f.customfield_10024 == "DEMO-1"
     assert [s.key for s in f.subtasks] == ["DEMO-4", "DEMO-5"]
     assert jira.issue("DEMO-4").fields.parent.key == "DEMO-2"
     links = {(link.type.name, "out" if hasattr(link, "outwardIssue") else "in") for link in f.issuelinks}

@@ -307,8 +307,8 @@ class Importer:
     ) -> Tracker | None:
         """The Sprints tracker and its artifacts: what the issues name, completed by the boards' sprints."""
         row = next((r for r in rows if r.role == JiraImportTracker.Role.SPRINTS), None)
-        if row is None:
-            return None
+        if row is None or not named:
+            return None  # the imported issues have no sprint: no Sprints tracker
         found = {sprint_id: sprint for sprint_id, sprint in named.items()}
         boards, refused = board_sprints(client, key)
         if refused and refused not in self.notes:

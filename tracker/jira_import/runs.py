@@ -262,7 +262,8 @@ class ImportRun:
         try:
             with transaction.atomic():
                 tracker = create_tracker(ji.project, spec)
-                if not self._update(**({"tracker": tracker} if ji.tracker_id is None else {})):
+                first = {"tracker": tracker} if ji.tracker_id is None else {"run_token": self.token}
+                if not self._update(**first):
                     raise RunSuperseded
                 JiraImportTracker.objects.filter(pk=planned.pk).update(tracker=tracker)
         except IntegrityError:
@@ -356,7 +357,7 @@ def _counts(trackers: list[Tracker]) -> dict[str, int]:
         ).values_list("tracker_id", flat=True)
     )
     issues = [t for t in trackers if t.pk not in sprints]
-    changesets = Changeset.objects.filter(artifact__tracker__in=trackers).aggregate(
+    changesets = Changeset.objects.filter(artifact__tracker__in=issues).aggregate(
         changesets=Count("pk"), comments=Count("pk", filter=~Q(comment=""))
     )
     time = TimeEntry.objects.filter(artifact__tracker__in=trackers).aggregate(
@@ -366,7 +367,7 @@ def _counts(trackers: list[Tracker]) -> dict[str, int]:
         "issues": Artifact.objects.filter(tracker__in=issues).count(),
         "changesets": changesets["changesets"],
         "comments": changesets["comments"],
-        "attachments": Attachment.objects.filter(artifact__tracker__in=trackers).count(),
+        "attachments": Attachment.objects.filter(artifact__tracker__in=issues).count(),
         "links": sum(count_links(t) for t in issues),
         "sprints": Artifact.objects.filter(tracker__in=sprints).count(),
         "time_entries": time["n"],

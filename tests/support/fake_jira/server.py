@@ -198,6 +198,8 @@ class FakeJiraServer:
         changelog_embed_limit: int | Literal["default"] | None = "default",
         page_cap: int | None = None,
         comment_embed_limit: int | None = None,
+        worklog_page_cap: int = 5000,
+        agile_status: int | None = None,
         strict: bool = True,
     ) -> None:
         if flavor not in ("cloud", "server"):
@@ -213,6 +215,10 @@ class FakeJiraServer:
         self.changelog_embed_limit: int | None = changelog_embed_limit
         self.page_cap = page_cap or (100 if self.cloud else 1000)
         self.comment_embed_limit = comment_embed_limit
+        # /issue/{key}/worklog pages at most this many (real sites: 5000; lower it to force paging).
+        self.worklog_page_cap = worklog_page_cap
+        # None: the agile API answers; 403 or 404: it refuses (no Jira Software, or no board access).
+        self.agile_status = agile_status
         self.strict = strict
         # Jira Server locks basic auth behind a CAPTCHA after failed logins.
         self.captcha_required = False
@@ -566,6 +572,10 @@ class FakeJiraServer:
             ("POST", api + r"search/approximate-count", self._approximate_count, True),
             ("GET", api + r"issue/(?P<key>[^/]+)", self._issue, True),
             ("GET", api + r"issue/(?P<key>[^/]+)/changelog", self._changelog, True),
+            ("GET", api + r"issue/(?P<key>[^/]+)/editmeta", self._editmeta, True),
+            ("GET", api + r"issue/(?P<key>[^/]+)/worklog", self._worklogs, True),
+            ("GET", r"/rest/agile/1\.0/board", self._boards, True),
+            ("GET", r"/rest/agile/1\.0/board/(?P<id>\d+)/sprint", self._board_sprints, True),
             ("GET", api + r"issue/(?P<key>[^/]+)/comment", self._comments, True),
             ("GET", api + r"issue/(?P<key>[^/]+)/comment/(?P<id>\d+)", self._comment, True),
             ("GET", api + r"attachment/meta", self._attachment_meta, True),
@@ -787,8 +797,11 @@ class FakeJiraServer:
                 entry["expand"] = "fields"
                 if with_fields:
                     # Old createmeta keys the field metadata by field id.
-                    metas = req.renderer.create_fields(p, t, key_name="key" if self.cloud else None)
-                    entry["fields"] = dict(zip(create_screen(t), metas, strict=True))
+                    entry["fields"] = dict(
+                        req.renderer.field_metas(
+                            p, t, create_screen(t, cloud=self.cloud), key_name="key" if self.cloud else None
+                        )
+                    )
                 types.append(entry)
             ref = req.renderer.project_ref(p)
             ref.pop("projectTypeKey", None)
@@ -995,6 +1008,71 @@ class FakeJiraServer:
             raise _HttpError(404, f"Can not find a comment for the id: {id}.")
         rendered = "renderedBody" in self._expand(req)
         return _json(req.renderer.comment(comment, issue, rendered_body=rendered))
+
+    def _editmeta(self, req: _Request, key: str) -> Response:
+        issue = self._issue_or_error(key)
+        itype = self.data.catalog.issue_type(issue.current["issuetype"])
+        project = self.data.projects[issue.project_key]
+        from .catalog import edit_screen
+
+        return _json(
+            {"fields": dict(req.renderer.field_metas(project, itype, edit_screen(itype), key_name=None))}
+        )
+
+    def _worklogs(self, req: _Request, key: str) -> Response:
+        # developer.atlassian.com "Get issue worklogs": startAt/maxResults, oldest first, with total.
+        issue = self._issue_or_error(key)
+        start, size = self._page(req, 5000, self.worklog_page_cap)
+        worklogs = sorted(issue.worklogs, key=lambda w: (w.started, w.id))
+        return _json(req.renderer.worklog_page(issue, worklogs[start : start + size], start, size))
+
+    def _agile(self) -> None:
+        if self.agile_status is not None:
+            raise _HttpError(self.agile_status, "The requested board cannot be viewed.")
+
+    def _boards(self, req: _Request) -> Response:
+        self._agile()
+        wanted = req.param("projectKeyOrId")
+        project = self.data.project_by_id_or_key(wanted) if wanted else None
+        boards = [b for b in self.data.boards if project is None or b.project_key == project.key]
+        start, size = self._page(req, 50, 50)
+        page = boards[start : start + size]
+        return _json(
+            {
+                "maxResults": size,
+                "startAt": start,
+                "total": len(boards),
+                "isLast": start + size >= len(boards),
+                "values": [
+                    {
+                        "id": b.id,
+                        "self": f"{self.url}/rest/agile/1.0/board/{b.id}",
+                        "name": b.name,
+                        "type": b.type,
+                    }
+                    for b in page
+                ],
+            }
+        )
+
+    def _board_sprints(self, req: _Request, id: str) -> Response:
+        self._agile()
+        board = next((b for b in self.data.boards if b.id == int(id)), None)
+        if board is None:
+            raise _HttpError(404, f"Board does not exist or you do not have permission to see it.")
+        if board.type != "scrum":
+            raise _HttpError(400, "The board does not support sprints")
+        sprints = [s for s in self.data.sprints.values() if s.board_id == board.id]
+        start, size = self._page(req, 50, 50)
+        page = sprints[start : start + size]
+        return _json(
+            {
+                "maxResults": size,
+                "startAt": start,
+                "isLast": start + size >= len(sprints),
+                "values": [req.renderer.sprint(s) for s in page],
+            }
+        )
 
     # ---- attachments
 
