@@ -290,9 +290,13 @@ def test_createmeta_paged_endpoints_on_server_9(server: FakeJiraServer) -> None:
     }
     # Like the Server projects recorded live: priority, people, versions, due date and most custom
     # fields are on the edit screen only.
-    assert {"priority", "assignee", "reporter", "fixVersions", "duedate", "customfield_10017"}.isdisjoint(by_id)
+    assert {"priority", "assignee", "reporter", "fixVersions", "duedate", "customfield_10017"}.isdisjoint(
+        by_id
+    )
     editmeta = jira._get_json("issue/DEMO-3/editmeta")["fields"]
-    assert {"priority", "assignee", "reporter", "fixVersions", "duedate", "customfield_10017"} <= set(editmeta)
+    assert {"priority", "assignee", "reporter", "fixVersions", "duedate", "customfield_10017"} <= set(
+        editmeta
+    )
     assert [v["name"] for v in by_id["components"]["allowedValues"]] == ["Backend", "Frontend", "API"]
 
     # Paging: startAt/maxResults/isLast like every paged DC resource.
