@@ -107,7 +107,11 @@ class JiraImportRequestSerializer(JiraProjectKeyMixin, JiraCredentialsSerializer
     )
     tracker_name = serializers.CharField(max_length=100, required=False, default="")
     tracker_shortname = serializers.SlugField(
-        max_length=25, required=False, default="", allow_blank=True, help_text="Used in references such as bug #42."
+        max_length=25,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Used in references such as bug #42.",
     )
     tracker_color = serializers.RegexField(
         r"^#[0-9a-fA-F]{6}$", max_length=7, required=False, default="#1f77b4"

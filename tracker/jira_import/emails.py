@@ -45,6 +45,8 @@ def context(jira_import: JiraImport) -> dict[str, Any]:
             ("Comments", counts.get("comments", 0)),
             ("Attachments", counts.get("attachments", 0)),
             ("Links", counts.get("links", 0)),
+            ("Sprints", counts.get("sprints", 0)),
+            ("Time entries", counts.get("time_entries", 0)),
         ],
         "skipped": jira_import.skipped or [],
         "matched": report.get("matched", []),
