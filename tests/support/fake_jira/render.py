@@ -532,7 +532,7 @@ class Renderer:
         return out
 
     def sprint_value(self, sprint: Sprint) -> Any:
-        """Cloud: an object with boardId; Server: the Java toString() of the sprint (goals may hold commas)."""
+        """Cloud: an object with boardId; Server: the sprint's Java toString() (goals may hold commas)."""
         if self.cloud:
             out = self.sprint(sprint)
             out["boardId"] = out.pop("originBoardId")

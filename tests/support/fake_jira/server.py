@@ -1059,7 +1059,7 @@ class FakeJiraServer:
         self._agile()
         board = next((b for b in self.data.boards if b.id == int(id)), None)
         if board is None:
-            raise _HttpError(404, f"Board does not exist or you do not have permission to see it.")
+            raise _HttpError(404, "Board does not exist or you do not have permission to see it.")
         if board.type != "scrum":
             raise _HttpError(400, "The board does not support sprints")
         sprints = [s for s in self.data.sprints.values() if s.board_id == board.id]

@@ -112,7 +112,7 @@ class ProjectJiraImports(mixins.ListModelMixin, JsonApiView):
         return self.list(request)
 
     @extend_schema(
-        summary="Start importing a Jira project (or one issue type) into new trackers (project administrators)",
+        summary="Start importing a Jira project, or one issue type, into new trackers (project admins)",
         description="Give issue_type_ids (empty: every issue type) and a layout (multi: one tracker per "
         "issue type, mono: one tracker with an Issue type field), or the earlier form with one "
         "issue_type_id and the tracker's names. The import runs in a backend worker; follow it at "

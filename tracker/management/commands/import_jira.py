@@ -129,8 +129,8 @@ class Command(BaseCommand):
             f"{t.name} ({t.shortname})" for t in jira_import.planned_trackers.filter(role="issues")
         )
         self.stdout.write(
-            f"Import #{jira_import.pk}: the {jira_import.issue_type_name} issues of {jira_import.jira_project_key} "
-            f"into the tracker{'s' if ',' in planned else ''} {planned} of {project.shortname}."
+            f"Import #{jira_import.pk}: the {jira_import.issue_type_name} issues of "
+            + f"{jira_import.jira_project_key} into the tracker{'s' if ',' in planned else ''} {planned} of {project.shortname}."
         )
         bar = ProgressBar(f"Importing {jira_import.jira_project_key}", self.stderr)
         try:
@@ -149,8 +149,9 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Done: import #{jira_import.pk}, tracker #{jira_import.tracker_id} with {counts.get('issues', 0)} "
-                f"issues, {counts.get('changesets', 0)} changesets, {counts.get('comments', 0)} comments, "
+                f"Done: import #{jira_import.pk}, tracker #{jira_import.tracker_id} with "
+                + f"{counts.get('issues', 0)} issues, {counts.get('changesets', 0)} changesets, "
+                + f"{counts.get('comments', 0)} comments, "
                 f"{counts.get('attachments', 0)} attachments, {counts.get('links', 0)} links, "
                 f"{counts.get('sprints', 0)} sprints, {counts.get('time_entries', 0)} time entries "
                 f"(trackers: {trackers})."
