@@ -128,9 +128,10 @@ class Command(BaseCommand):
         planned = ", ".join(
             f"{t.name} ({t.shortname})" for t in jira_import.planned_trackers.filter(role="issues")
         )
+        plural = "s" if "," in planned else ""
+        what = f"the {jira_import.issue_type_name} issues of {jira_import.jira_project_key}"
         self.stdout.write(
-            f"Import #{jira_import.pk}: the {jira_import.issue_type_name} issues of "
-            + f"{jira_import.jira_project_key} into the tracker{'s' if ',' in planned else ''} {planned} of {project.shortname}."
+            f"Import #{jira_import.pk}: {what} into the tracker{plural} {planned} of {project.shortname}."
         )
         bar = ProgressBar(f"Importing {jira_import.jira_project_key}", self.stderr)
         try:
