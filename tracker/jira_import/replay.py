@@ -27,19 +27,16 @@ from django.utils.html import escape, linebreaks
 
 from tracker.jira_import import adf
 from tracker.jira_import.fetch import MAX_COMMENTS, FetchedIssue, parse_timestamp
+from tracker.jira_import.links import LinkReplay
 from tracker.jira_import.mapping import (
     CHANGELOG_ALIASES,
-    EPIC_LINK,
     RESOLUTION_DATE,
-    SPRINT,
     FieldPlan,
     cascading_label,
 )
 from tracker.jira_import.people import Person
-from tracker.jira_import.sprints import sprints_of
 from tracker.models import Changeset, Field
 from tracker.services.bulk_import import (
-    LINK_SOURCE_ID,
     ImportedArtifact,
     ImportedAttachment,
     ImportedChangeset,
@@ -49,21 +46,10 @@ from tracker.services.bulk_import import (
 from tracker.services.history import sanitize_html
 from tracker.services.values import LIST_MAX_ITEMS, STRING_MAX_LENGTH, TEXT_MAX_LENGTH
 
-MAX_LINKS = LIST_MAX_ITEMS
-PARENT_OF = "parent of"
-SUBTASK_OF = "sub-task of"
-# An epic's issues, and a Cloud issue whose parent is not a sub-task's parent: "child of".
-CHILD_OF = "child of"
-IN_SPRINT = "in sprint"
 # Kinds whose changelog adds or removes one value per item, instead of giving the whole value.
 ITEMIZED = {"named_items", "attachments"}
 # Kinds the changelog never changes (the always-created metadata).
 FIXED = {"key", "url", "creator", "created", "updated", "resolution"}
-# Changelog items about links: "Link" (issue links, both sides; Cloud's fieldId "issuelinks"),
-# "Epic Link" (Server's epic link field), "IssueParentAssociation" and "Parent" (Cloud's parent),
-# "Sprint" (the sprint field, ids in from/to).
-LINK_ITEM_FIELDS = {"Link", "issuelinks"}
-PARENT_ITEM_FIELDS = {"IssueParentAssociation", "Parent", "parent"}
 
 
 class OptionResolver(Protocol):
@@ -99,16 +85,6 @@ class TextValue:
 
     raw: str
     html: str | None = None
-
-
-@dataclass(frozen=True)
-class LinkRef:
-    """One link of the links field while replaying: to a Jira issue (by id, or key) or a sprint."""
-
-    type: str
-    key: str
-    source: str  # the Jira id (or key) of the issue, or "sprint-<id>"
-    url: str
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -185,13 +161,6 @@ def _changeset(
     )
 
 
-def _link_type_of(text: Any, key: str) -> str:
-    """ "This issue blocks DEMO-2" -> "blocks" (how the changelog words an issue link)."""
-    words = " ".join(str(text or "").split())
-    words = words.removeprefix("This issue ").removesuffix(key).strip()
-    return words[:50] or "relates to"
-
-
 class Replay:
     """Plans the artifacts of one tracker's bindings; ``browse_url`` gives an issue key's Jira page."""
 
@@ -218,9 +187,8 @@ class Replay:
         }
         self.resolution = next((b for b in bindings if b.plan.name == RESOLUTION_DATE), None)
         self.links = next((b for b in bindings if b.kind == "links"), None)
-        self.link_fields = dict(link_fields or {})
-        self.link_field_names = {names.get(fid, ""): role for fid, role in self.link_fields.items()}
-        self.link_field_names.pop("", None)
+        self.linking = LinkReplay(browse_url, link_fields or {}, names)
+        self.link_fields = self.linking.link_fields
 
     def plan(self, fetched: FetchedIssue) -> ImportedArtifact:
         """The issue's changesets (its attachments come from :meth:`attachments`). Raises KeyError,
@@ -238,7 +206,7 @@ class Replay:
             "url": self.browse_url(quote(key)),
             "creator": creator,
             "created": created,
-            "links": self._links(issue),
+            "links": self.linking.current(issue),
             "rendered": issue.get("renderedFields") or {},
             "raw_text": {
                 b.plan.jira_id: fields.get(b.plan.jira_id) for b in self.bindings if b.kind == "text"
@@ -454,7 +422,7 @@ class Replay:
     def _undo(self, binding: Binding, value: Any, item: dict[str, Any]) -> Any:
         """The value before ``item``, given the value after it."""
         if binding.kind == "links":
-            return self._undo_link(value, item)
+            return self.linking.undo(value, item)
         before = (item.get("from"), item.get("fromString"))
         if binding.kind in ITEMIZED:
             values = set(value or ())
@@ -472,7 +440,7 @@ class Replay:
             return None
         kind = binding.kind
         if kind == "links":
-            return self._stored_links(value)
+            return self.linking.stored(value)
         if kind == "text":
             raw = value.raw
             rendered = context["rendered"].get(binding.plan.jira_id)
@@ -498,7 +466,7 @@ class Replay:
         return value
 
     def _binding_of(self, item: dict[str, Any]) -> Binding | None:
-        if self._link_role(item) is not None:
+        if self.linking.role(item) is not None:
             return self.links
         field_id = item.get("fieldId")
         if field_id:
@@ -507,99 +475,6 @@ class Replay:
         if item.get("fieldtype") == "custom":
             return self.by_custom_name.get(name)
         return self.by_jira_id.get(CHANGELOG_ALIASES.get(name, name))
-
-    # -- links ------------------------------------------------------------------------------------
-
-    def _ref(self, link_type: str, key: str, source: str) -> LinkRef:
-        key = str(key or "")[:100]
-        return LinkRef(
-            " ".join(link_type.split())[:50], key, str(source or key)[:50], self.browse_url(quote(key))
-        )
-
-    def _sprint_ref(self, sprint_id: str, name: str) -> LinkRef:
-        return LinkRef(IN_SPRINT, (name or f"Sprint {sprint_id}")[:100], f"sprint-{sprint_id}"[:50], "")
-
-    def _links(self, issue: dict[str, Any]) -> list[LinkRef]:
-        """The issue's links now: issue links, sub-tasks, parent, epic, sprints (resolved to artifacts
-        by the writer's link pass when the other end was imported)."""
-        fields = issue["fields"]
-        found: list[LinkRef] = []
-        for link in fields.get("issuelinks") or []:
-            kind = link.get("type") or {}
-            for side, verb in (("outwardIssue", "outward"), ("inwardIssue", "inward")):
-                other = link.get(side)
-                if isinstance(other, dict) and other.get("key"):
-                    words = str(kind.get(verb) or kind.get("name") or "relates to")
-                    found.append(self._ref(words, other["key"], other.get("id")))
-        found += [self._ref(PARENT_OF, sub.get("key"), sub.get("id")) for sub in fields.get("subtasks") or []]
-        parent = fields.get("parent")
-        if isinstance(parent, dict) and parent.get("key"):
-            found.append(self._ref(self._parent_type(issue), parent["key"], parent.get("id")))
-        for field_id, role in self.link_fields.items():
-            value = fields.get(field_id)
-            if role == EPIC_LINK and isinstance(value, str) and value.strip():
-                found.append(self._ref(CHILD_OF, value.strip(), value.strip()))
-            elif role == SPRINT:
-                found += [self._sprint_ref(sprint.id, sprint.name) for sprint in sprints_of(value)]
-        unique: list[LinkRef] = []
-        for ref in found:
-            if ref.key and ref not in unique:
-                unique.append(ref)
-        return unique[:MAX_LINKS]
-
-    @staticmethod
-    def _parent_type(issue: dict[str, Any]) -> str:
-        """A sub-task's parent is "sub-task of"; any other parent (Cloud's epics) "child of"."""
-        issue_type = issue["fields"].get("issuetype")
-        return SUBTASK_OF if isinstance(issue_type, dict) and issue_type.get("subtask") else CHILD_OF
-
-    def _link_role(self, item: dict[str, Any]) -> str | None:
-        """Which part of the links a changelog item changes: "link", "parent", EPIC_LINK, SPRINT."""
-        field_id, name = str(item.get("fieldId") or ""), str(item.get("field") or "")
-        if name in LINK_ITEM_FIELDS or field_id in LINK_ITEM_FIELDS:
-            return "link"
-        if name in PARENT_ITEM_FIELDS or field_id in PARENT_ITEM_FIELDS:
-            return "parent"
-        if field_id in self.link_fields:
-            return self.link_fields[field_id]
-        if item.get("fieldtype") == "custom" and name in self.link_field_names:
-            return self.link_field_names[name]
-        return None
-
-    def _undo_link(self, value: Any, item: dict[str, Any]) -> frozenset[LinkRef]:
-        links = set(value or ())
-        role = self._link_role(item)
-        if role == "link":
-            for raw, text, present in (("to", "toString", False), ("from", "fromString", True)):
-                key = str(item.get(raw) or "").strip()
-                if not key:
-                    continue
-                kind = _link_type_of(item.get(text), key)
-                if present:
-                    if not any(ref.key == key and ref.type == kind for ref in links):
-                        links.add(self._ref(kind, key, key))
-                else:
-                    links -= {ref for ref in links if ref.key == key and ref.type == kind}
-        elif role in ("parent", EPIC_LINK):
-            kinds = {CHILD_OF, SUBTASK_OF} if role == "parent" else {CHILD_OF}
-            old = [ref for ref in links if ref.type in kinds]
-            links -= set(old)
-            key, source = str(item.get("fromString") or "").strip(), str(item.get("from") or "").strip()
-            if key:
-                kind = old[0].type if old else CHILD_OF
-                links.add(self._ref(kind, key, source or key))
-        elif role == SPRINT:
-            links -= {ref for ref in links if ref.type == IN_SPRINT}
-            ids, names = _split(item.get("from")), _split(item.get("fromString"))
-            for n, sprint_id in enumerate(ids):
-                links.add(self._sprint_ref(sprint_id, names[n] if len(names) == len(ids) else ""))
-        return frozenset(links)
-
-    def _stored_links(self, value: frozenset[LinkRef]) -> list[dict[str, Any]] | None:
-        ordered = sorted(value, key=lambda ref: (ref.type, ref.key))[:MAX_LINKS]
-        return [
-            {"key": ref.key, "url": ref.url, "type": ref.type, LINK_SOURCE_ID: ref.source} for ref in ordered
-        ] or None
 
     def _comments(self, comments: list[dict[str, Any]]) -> list[ImportedChangeset]:
         planned = []

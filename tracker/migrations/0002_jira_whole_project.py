@@ -5,6 +5,30 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def earlier_imports_get_their_tracker_row(apps, schema_editor):
+    """Imports made before whole-project imports: one issues tracker each, reserved while active."""
+    JiraImport = apps.get_model("tracker", "JiraImport")
+    JiraImportTracker = apps.get_model("tracker", "JiraImportTracker")
+    rows = [
+        JiraImportTracker(
+            jira_import=jira_import,
+            project_id=jira_import.project_id,
+            role="issues",
+            issue_type_ids=[jira_import.issue_type_id],
+            name=jira_import.tracker_name,
+            shortname=jira_import.tracker_shortname,
+            color=jira_import.tracker_color,
+            tracker_id=jira_import.tracker_id,
+            active=jira_import.status in ("pending", "running"),
+        )
+        for jira_import in JiraImport.objects.all().iterator()
+    ]
+    JiraImportTracker.objects.bulk_create(rows)
+    for jira_import in JiraImport.objects.filter(issue_types=[]).iterator():
+        jira_import.issue_types = [{"id": jira_import.issue_type_id, "name": jira_import.issue_type_name}]
+        jira_import.save(update_fields=["issue_types"])
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -169,4 +193,5 @@ class Migration(migrations.Migration):
             model_name='timeentry',
             constraint=models.CheckConstraint(condition=models.Q(('seconds__gt', 0)), name='time_entry_seconds_positive'),
         ),
+        migrations.RunPython(earlier_imports_get_their_tracker_row, migrations.RunPython.noop),
     ]
