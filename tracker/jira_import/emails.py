@@ -39,6 +39,15 @@ def context(jira_import: JiraImport) -> dict[str, Any]:
         "project": jira_import.project,
         "project_url": f"{settings.SITE_URL}{project_url}",
         "tracker_url": tracker_url,
+        # Every tracker the import made (a whole project: one per issue type, and the sprints').
+        "trackers": [
+            (
+                t.name,
+                t.shortname,
+                f"{settings.SITE_URL}{reverse('tracker:tracker-detail', args=[t.tracker_id])}",
+            )
+            for t in jira_import.planned_trackers.exclude(tracker=None)
+        ],
         "counts": [
             ("Issues", counts.get("issues", 0)),
             ("Changesets", counts.get("changesets", 0)),
@@ -62,10 +71,17 @@ def send_outcome(jira_import: JiraImport) -> bool:
         return False
     name = f"emails/jira_import_{jira_import.status}"
     data = context(jira_import)
+    several = len(jira_import.issue_types or []) > 1
     subject = SUBJECTS[jira_import.status].format(
         key=jira_import.jira_project_key,
-        issue_type=jira_import.issue_type_name or jira_import.issue_type_id,
-        tracker=jira_import.tracker_name,
+        issue_type=(
+            f"{len(jira_import.issue_types)} issue types"
+            if several
+            else jira_import.issue_type_name or jira_import.issue_type_id
+        ),
+        tracker=", ".join(name for name, _, _ in data["trackers"])
+        if several and data["trackers"]
+        else (jira_import.tracker_name),
     )
     message = EmailMultiAlternatives(
         subject=" ".join(subject.split()),
