@@ -33,7 +33,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.html import escape, linebreaks
 
-from tracker.jira_import import discovery, survey
+from tracker.jira_import import discovery, records, survey
 from tracker.jira_import.client import (
     JiraAccessError,
     JiraClient,
@@ -66,13 +66,10 @@ from tracker.jira_import.replay import Binding, Replay
 from tracker.jira_import.runs import ImportRun
 from tracker.jira_import.sprints import SprintInfo, board_sprints
 from tracker.models import (
-    Artifact,
     Field,
     FieldType,
     JiraImport,
-    JiraImportedItem,
     JiraImportTracker,
-    JiraIssueRecord,
     Tracker,
 )
 from tracker.services import bulk_import
@@ -219,7 +216,10 @@ class Importer:
                     self.total = max(self.total, page.total)
                 self._import_page(page, runs)
                 self.checkpoint()
-        self._resolve_links(client, {run.tracker.pk: run for run in runs.values()}, sprint_tracker)
+        targets = records.link_targets(self.jira_import, client.base_url.lower(), sprint_tracker)
+        for run in {run.tracker.pk: run for run in runs.values()}.values():
+            if run.links is not None:
+                bulk_import.resolve_links(run.tracker, run.links, targets)
         self.checkpoint()
         return trackers + ([sprint_tracker] if sprint_tracker else [])
 
@@ -394,7 +394,7 @@ class Importer:
             with transaction.atomic():
                 rows = writer.write(planned)
                 if site is not None:
-                    self._record(site, planned, rows)
+                    records.record(self.jira_import, site, planned, rows)
         except IntegrityError:
             self.import_run.check_owner()  # RunSuperseded: the run that took over wrote these issues
             raise
@@ -409,53 +409,6 @@ class Importer:
                 f"Jira sent the issue {error.reference} with a value that does not fit the field "
                 f"{error.field.label} ({error.problem}); the import stopped."
             ) from None
-
-    def _record(self, site: str, planned: list[ImportedArtifact], rows: list[Artifact]) -> None:
-        JiraIssueRecord.objects.bulk_create(
-            JiraIssueRecord(
-                jira_site=site,
-                jira_issue_id=imported.source_id,
-                jira_issue_key=imported.reference,
-                artifact=row,
-                jira_import=self.jira_import,
-            )
-            for imported, row in zip(planned, rows, strict=True)
-        )
-        items = []
-        for imported, row in zip(planned, rows, strict=True):
-            seen: set[tuple[str, str]] = set()
-            for changeset in imported.changesets:
-                if changeset.source and changeset.source[1] and changeset.source not in seen:
-                    seen.add(changeset.source)
-                    items.append((row.pk, changeset.source[0], changeset.source[1], changeset.stored_pk))
-            items += [(row.pk, "worklog", entry.jira_worklog_id, None) for entry in imported.time_entries]
-            items += [(row.pk, "attachment", a.jira_attachment_id, None) for a in imported.attachments]
-        bulk_import.insert_rows(JiraImportedItem, ("artifact", "kind", "jira_id", "changeset"), items)
-
-    # -- links ------------------------------------------------------------------------------------
-
-    def _resolve_links(
-        self, client: JiraClient, runs: dict[int, TrackerRun], sprints: Tracker | None
-    ) -> None:
-        """Links to issues of this import (any tracker), of earlier imports of the same Jira site, and
-        to sprints become artifact links; the others keep the Jira key and URL."""
-        targets: dict[str, int] = {}
-        site = client.base_url.lower()
-        earlier = JiraIssueRecord.objects.filter(jira_site=site).exclude(jira_import=self.jira_import)
-        for issue_id, issue_key, artifact_id in earlier.order_by("pk").values_list(
-            "jira_issue_id", "jira_issue_key", "artifact_id"
-        ):
-            targets[issue_id] = targets[issue_key] = artifact_id
-        records = JiraIssueRecord.objects.filter(jira_import=self.jira_import)
-        for issue_id, issue_key, artifact_id in records.values_list(
-            "jira_issue_id", "jira_issue_key", "artifact_id"
-        ):
-            targets[issue_id] = targets[issue_key] = artifact_id
-        if sprints is not None:
-            targets.update(bulk_import.imported_ids(sprints))
-        for run in runs.values():
-            if run.links is not None:
-                bulk_import.resolve_links(run.tracker, run.links, targets)
 
 
 def _type_of(issue: dict[str, Any]) -> str:
