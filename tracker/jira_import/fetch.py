@@ -133,9 +133,10 @@ def search_pages(
     params: dict[str, Any] = {
         "jql": jql,
         "fields": ",".join(fields),
-        "expand": expand,
         "maxResults": page_size or settings.JIRA_IMPORT_PAGE_SIZE,
     }
+    if expand:
+        params["expand"] = expand
     if client.is_cloud:
         token: str | None = None
         while True:

@@ -81,10 +81,22 @@ UNSUPPORTED_SYSTEM_FIELDS = {
     "votes": "who voted for an issue is not imported",
     "watches": "who watches an issue is not imported (people watch artifacts here themselves)",
 }
-# What the search asks of every issue besides its mapped fields.
-SEARCHED_SYSTEM_FIELDS = (IMPLIED_SYSTEM_FIELDS - {"project", "timetracking", "thumbnail"}) | {
+# What the search asks of every issue besides its mapped fields (not the computed ones).
+SEARCHED_SYSTEM_FIELDS = {
     "summary",
     "reporter",
+    "issuetype",
+    "status",
+    "resolutiondate",
+    "created",
+    "updated",
+    "creator",
+    "attachment",
+    "issuelinks",
+    "subtasks",
+    "parent",
+    "comment",
+    "worklog",
 }
 # The last part of schema.custom for Atlassian's own custom field types -> (our type, value kind)
 CUSTOM_FIELDS: dict[str, tuple[str, str]] = {

@@ -2,11 +2,13 @@
 
 Create metadata lists the fields of the create screen only; many projects set priority, assignee,
 versions and custom fields after creation, through the edit screen. So the import first reads every
-issue once (``fields=*all``, ``expand=editmeta``; no history, no comments, no files) and keeps, per
-issue type: the fields of the issues' edit metadata (``editmeta.fields``: the same entries as create
-metadata, keyed by field id; developer.atlassian.com, "Get edit issue metadata" and the search's
-``expand=editmeta``), and how many issues have a value in each field. It also gathers the sprints
-the sprint field names and counts the issues, for the progress bar.
+issue once (``fields=*all`` less what the main pass reads anyway: no history, comments, files or
+work logs) and keeps, per issue type, how many issues have a value in each field, and the edit
+metadata of its first issue (``GET issue/{key}/editmeta``: the same entries as create metadata, keyed
+by field id; developer.atlassian.com, "Get edit issue metadata"). The edit screen is the project's
+and issue type's, the same for all its issues, so once per type is enough: asking
+``expand=editmeta`` on every issue would repeat it (with every allowed value) on each. It also
+gathers the sprints the sprint field names and counts the issues, for the progress bar.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracker.jira_import import sprints
-from tracker.jira_import.client import JiraClient
+from tracker.jira_import.client import JiraAccessError, JiraClient
 from tracker.jira_import.discovery import JiraFieldInfo, field_info
 from tracker.jira_import.fetch import search_pages
 
 SURVEY_PAGE = 100
+# What the main pass reads anyway (and the import stands for): not worth a second download.
+NOT_SURVEYED = ("-comment", "-attachment", "-worklog", "-issuelinks", "-subtasks")
 # Values Jira puts on every issue that say nothing: no votes, nobody watching, no progress.
 COUNTERS = {"votes": "votes", "watches": "watchCount"}
 
@@ -33,6 +37,7 @@ class TypeSurvey:
     editmeta: dict[str, JiraFieldInfo] = field(default_factory=dict)
     carried: Counter[str] = field(default_factory=Counter)
     issues: int = 0
+    first_key: str = ""
 
 
 @dataclass
@@ -77,8 +82,8 @@ def survey(
     pages = search_pages(
         client,
         f"{where} ORDER BY created ASC, key ASC",
-        fields=["*all", "-comment"],
-        expand="editmeta",
+        fields=["*all", *NOT_SURVEYED],
+        expand="",
         what=f"reading which fields the issues of {key} carry",
         page_size=SURVEY_PAGE,
     )
@@ -88,6 +93,7 @@ def survey(
             type_id = str((fields.get("issuetype") or {}).get("id", ""))
             part = found.types.setdefault(type_id, TypeSurvey())
             part.issues += 1
+            part.first_key = part.first_key or str(issue.get("key") or "")
             for field_id, value in fields.items():
                 if has_value(field_id, value):
                     part.carried[field_id] += 1
@@ -95,11 +101,23 @@ def survey(
                         for sprint in sprints.sprints_of(value):
                             known = found.sprints.setdefault(sprint.id, sprint)
                             known.merge(sprint)
-            meta = (issue.get("editmeta") or {}).get("fields") or {}
-            if isinstance(meta, dict):
-                for field_id, entry in meta.items():
-                    if field_id not in part.editmeta and isinstance(entry, dict):
-                        part.editmeta[field_id] = field_info(field_id, entry)
         found.total += len(issues)
         progress(found.total)
+    for part in found.types.values():
+        if part.first_key:
+            part.editmeta = edit_fields(client, part.first_key)
     return found
+
+
+def edit_fields(client: JiraClient, key: str) -> dict[str, JiraFieldInfo]:
+    """The fields of an issue's edit screen (an issue these credentials may not edit has none)."""
+    try:
+        data = client.get_json(f"issue/{key}/editmeta", what=f"reading the edit screen of {key}")
+    except JiraAccessError as error:
+        if error.status in (403, 404):
+            return {}
+        raise
+    meta = data.get("fields") if isinstance(data, dict) else None
+    if not isinstance(meta, dict):
+        return {}
+    return {fid: field_info(fid, entry) for fid, entry in meta.items() if isinstance(entry, dict)}
