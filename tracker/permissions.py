@@ -34,11 +34,16 @@ def readable_projects(user: AnyUser) -> QuerySet[Project]:
     return Project.objects.filter(Q(is_public=True) | Exists(is_member))
 
 
-def trackers_being_imported() -> QuerySet[JiraImportTracker]:
-    """Ids of trackers a Jira import is still filling (each of its trackers): nobody sees them half-built."""
-    return JiraImportTracker.objects.filter(
-        jira_import__status__in=JiraImport.ACTIVE, tracker__isnull=False
-    ).values("tracker_id")
+def trackers_being_imported() -> QuerySet[Tracker]:
+    """Trackers a Jira import is still filling (each of its trackers): nobody sees them half-built."""
+    return Tracker.objects.filter(
+        Q(pk__in=JiraImport.objects.filter(status__in=JiraImport.ACTIVE).values("tracker_id"))
+        | Q(
+            pk__in=JiraImportTracker.objects.filter(jira_import__status__in=JiraImport.ACTIVE).values(
+                "tracker_id"
+            )
+        )
+    ).values("pk")
 
 
 def visible_trackers(project: Project) -> QuerySet[Tracker]:
