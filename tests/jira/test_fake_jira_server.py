@@ -766,3 +766,45 @@ def test_builder_makes_targeted_datasets() -> None:
     assert [len(h.changes) for h in built.histories] == [2, 2]
     with pytest.raises(KeyError):
         data.add_issue("TINY", "Bug", "x", reporter="alice", **{"Severity": "Not an option"})
+
+
+# --------------------------------------------------------------------------- agile, work logs, edit screens
+
+
+def test_the_jira_library_reads_the_fakes_boards_sprints_and_work_logs(srv: FakeJiraServer) -> None:
+    jira = srv.client()
+    boards = jira.boards(projectKeyOrID="DEMO")
+    assert [(b.name, b.type) for b in boards] == [("DEMO board", "scrum"), ("DEMO kanban", "kanban")]
+    sprints = jira.sprints(boards[0].id)
+    assert [(s.name, s.state) for s in sprints] == [
+        ("Sprint 1", "closed"),
+        ("Sprint 2", "active"),
+        ("Sprint 3", "future"),
+    ]
+    # A kanban board has no sprints: Jira answers 400.
+    assert raw(srv, f"/rest/agile/1.0/board/{boards[1].id}/sprint").status_code == 400
+    worklogs = jira.worklogs("DEMO-12")
+    assert len(worklogs) == 25 and worklogs[0].timeSpentSeconds == 1800
+    # The search embeds 20 of them, with the total.
+    embedded = jira.issue("DEMO-12", fields="worklog").raw["fields"]["worklog"]
+    assert (len(embedded["worklogs"]), embedded["total"]) == (20, 25)
+
+
+def test_a_late_link_is_in_both_changelogs_and_sprints_in_the_dialects_form(srv: FakeJiraServer) -> None:
+    jira = srv.client()
+    items = [
+        item
+        for h in jira.issue("DEMO-15", expand="changelog").raw["changelog"]["histories"]
+        for item in h["items"]
+    ]
+    assert {"field": "Link", "toString": "This issue is blocked by DEMO-12"}.items() <= next(
+        i for i in items if i["field"] == "Link"
+    ).items()
+    value = jira.issue("DEMO-11", fields="customfield_10026").raw["fields"]["customfield_10026"]
+    if srv.cloud:
+        assert [s["name"] for s in value] == ["Sprint 1", "Sprint 2"] and value[0]["boardId"] == 1
+    else:
+        assert (
+            value[0].startswith("com.atlassian.greenhopper.service.sprint.Sprint@")
+            and "name=Sprint 1," in value[0]
+        )

@@ -82,7 +82,9 @@ def field_for(tracker: Tracker, label: str) -> Field | None:
 
 @pytest.mark.parametrize("layout", ["multi", "mono"])
 def test_every_issue_and_field_is_what_jira_said(jira, public_project, alice, bob, dave, layout) -> None:
+    jira.worklog_page_cap = 10  # DEMO-12's 25 work logs: 20 in the search, then 3 pages of the endpoint
     jira_import = run_whole_import(jira, public_project, alice, layout)
+    assert len(jira.requests_to(r"/issue/DEMO-12/worklog$")) == 3
     data = jira.data
     trackers = {t.tracker.name: t.tracker for t in jira_import.planned_trackers.exclude(tracker=None)}
     issue_trackers = [
