@@ -16,15 +16,13 @@ from tracker.services.bulk_import import ImportedArtifact
 
 def record(jira_import: JiraImport, site: str, planned: list[ImportedArtifact], rows: list[Artifact]) -> None:
     """The records of a batch of issues just written (``rows``, in the order of ``planned``)."""
-    JiraIssueRecord.objects.bulk_create(
-        JiraIssueRecord(
-            jira_site=site,
-            jira_issue_id=imported.source_id,
-            jira_issue_key=imported.reference,
-            artifact=row,
-            jira_import=jira_import,
-        )
-        for imported, row in zip(planned, rows, strict=True)
+    bulk_import.insert_rows(
+        JiraIssueRecord,
+        ("jira_site", "jira_issue_id", "jira_issue_key", "artifact", "jira_import"),
+        [
+            (site, imported.source_id, imported.reference, row.pk, jira_import.pk)
+            for imported, row in zip(planned, rows, strict=True)
+        ],
     )
     items = []
     for imported, row in zip(planned, rows, strict=True):

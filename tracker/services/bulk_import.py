@@ -27,6 +27,7 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import Model
+from django.utils import timezone
 
 from tracker.models import (
     Artifact,
@@ -135,6 +136,7 @@ class ImportWriter:
         if not artifacts:
             return []
         self._check(artifacts)
+        now = timezone.now()
         with transaction.atomic():
             rows, waiting = zip(*(self._artifact(imported) for imported in artifacts), strict=True)
             Artifact.objects.bulk_create(rows)
@@ -159,17 +161,14 @@ class ImportWriter:
             Changeset.objects.bulk_create([changeset for _, _, changeset in changesets])
             for _, planned, changeset in changesets:
                 planned.stored_pk = changeset.pk
-            TimeEntry.objects.bulk_create(
-                TimeEntry(
-                    artifact=row,
-                    user_id=entry.user_id,
-                    started_on=entry.started_on,
-                    seconds=entry.seconds,
-                    comment=entry.comment,
-                    jira_worklog_id=entry.jira_worklog_id,
-                )
-                for imported, row in zip(artifacts, rows, strict=True)
-                for entry in imported.time_entries
+            insert_rows(
+                TimeEntry,
+                ("artifact", "user", "started_on", "seconds", "comment", "created_on", "jira_worklog_id"),
+                [
+                    (row.pk, e.user_id, e.started_on, e.seconds, e.comment, now, e.jira_worklog_id)
+                    for imported, row in zip(artifacts, rows, strict=True)
+                    for e in imported.time_entries
+                ],
             )
             insert_rows(
                 ChangesetValue,
