@@ -100,3 +100,22 @@ def test_an_import_can_be_cancelled_in_the_middle_of_a_trickling_download(
     assert time.monotonic() - cancelled_at < 10
     assert not Artifact.objects.exists()
     worker.kill()
+
+
+def test_look_ups_leave_no_watchdog_thread_behind_even_when_they_fail(cloud, settings) -> None:
+    from tracker.jira_import import discovery
+    from tracker.jira_import.client import JiraAccessError
+
+    def watchdogs() -> int:
+        return sum(1 for t in threading.enumerate() if t.name == "jira-request-watchdog" and t.is_alive())
+
+    before = watchdogs()
+    assert discovery.list_projects(credentials_for(cloud))
+    cloud.fail_next(r"/serverInfo$", 401)
+    try:
+        discovery.list_projects(credentials_for(cloud))
+    except JiraAccessError as error:
+        assert error.status == 401
+    else:  # pragma: no cover - the fake answered 401
+        raise AssertionError("the look-up should have failed")
+    wait_for(lambda: watchdogs() == before, timeout=5)

@@ -466,9 +466,15 @@ def connect(credentials: JiraCredentials, *, interactive: bool = False) -> JiraC
         # The whole look-up, every request of it, answers within one JIRA_REQUEST_TIMEOUT.
         client.budget_until = time.monotonic() + settings.JIRA_REQUEST_TIMEOUT
         client.max_retry_delay = min(settings.JIRA_RETRY_MAX_DELAY, 5)
-    info = client.get_json("serverInfo", what="reading the server information")
-    if not isinstance(info, dict):
-        raise JiraResponseError(f"{_host(url)} did not answer like a Jira site (serverInfo); check the URL.")
+    try:
+        info = client.get_json("serverInfo", what="reading the server information")
+        if not isinstance(info, dict):
+            raise JiraResponseError(
+                f"{_host(url)} did not answer like a Jira site (serverInfo); check the URL."
+            )
+    except BaseException:
+        client.close()  # nobody else will: its watchdog thread and session end here
+        raise
     client.flavor = "cloud" if str(info.get("deploymentType", "")).lower() == "cloud" else "server"
     numbers = info.get("versionNumbers")
     if isinstance(numbers, list) and all(isinstance(n, int) for n in numbers):
