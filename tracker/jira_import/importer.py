@@ -355,7 +355,7 @@ class Importer:
             creation = ImportedChangeset(when, importer.pk, values=values, is_creation=True)
             planned.append(ImportedArtifact(sprint.source_id, sprint.name, [creation]))
         if planned:
-            self._write(ImportWriter(tracker, list(fields.values())), planned, site=None)
+            self._write([(ImportWriter(tracker, list(fields.values())), planned)], site=None)
         return tracker
 
     # -- one page ---------------------------------------------------------------------------------
@@ -376,24 +376,26 @@ class Importer:
                     raise unexpected_shape(self.jira_import.pk, key, error) from None
             by_tracker = {run.tracker.pk: run for run in runs.values()}
             site = self.client.base_url.lower() if self.client else ""
-            with transaction.atomic():
-                for tracker_id, pairs in planned.items():
-                    run = by_tracker[tracker_id]
-                    # The files' authors are matched last: the page's histories may have looked them up.
-                    for artifact, fetched in pairs:
-                        artifact.attachments = run.replay.attachments(fetched)
-                    self._write(run.writer, [artifact for artifact, _ in pairs], site=site)
+            batches = []
+            for tracker_id, pairs in planned.items():
+                run = by_tracker[tracker_id]
+                # The files' authors are matched last: the page's histories may have looked them up.
+                for artifact, fetched in pairs:
+                    artifact.attachments = run.replay.attachments(fetched)
+                batches.append((run.writer, [artifact for artifact, _ in pairs]))
+            self._write(batches, site=site)  # the page, all its trackers, in one transaction
         except BaseException:
             page.discard_files()  # the page's rows are rolled back: its files go too
             raise
         self.done += page.size
 
-    def _write(self, writer: ImportWriter, planned: list[ImportedArtifact], *, site: str | None) -> None:
+    def _write(self, batches: list[tuple[ImportWriter, list[ImportedArtifact]]], *, site: str | None) -> None:
         """Write the artifacts and, for issues, the record of what each became (same transaction)."""
         try:
             with transaction.atomic():
-                rows = writer.write(planned)
+                rows = bulk_import.write_batches(batches)
                 if site is not None:
+                    planned = [imported for _, batch in batches for imported in batch if batch]
                     records.record(self.jira_import, site, planned, rows)
         except IntegrityError:
             self.import_run.check_owner()  # RunSuperseded: the run that took over wrote these issues

@@ -133,60 +133,7 @@ class ImportWriter:
         Raises InvalidImportedValue before writing anything, and IntegrityError when an artifact of
         the same source id is there already.
         """
-        if not artifacts:
-            return []
-        self._check(artifacts)
-        now = timezone.now()
-        with transaction.atomic():
-            rows, waiting = zip(*(self._artifact(imported) for imported in artifacts), strict=True)
-            Artifact.objects.bulk_create(rows)
-            attachments = [
-                Attachment(artifact=row, **vars(a))
-                for imported, row in zip(artifacts, rows, strict=True)
-                for a in imported.attachments
-            ]
-            Attachment.objects.bulk_create(attachments)
-            ids = {(a.artifact_id, a.jira_attachment_id): a.pk for a in attachments}
-
-            def stored(row: Artifact, value: Any) -> Any:
-                if isinstance(value, SourceFiles):
-                    return sorted(ids[(row.pk, source_id)] for source_id in value.ids) or None
-                return value
-
-            changesets = [
-                (row, c, _changeset(row, c))
-                for imported, row in zip(artifacts, rows, strict=True)
-                for c in imported.changesets
-            ]
-            Changeset.objects.bulk_create([changeset for _, _, changeset in changesets])
-            for _, planned, changeset in changesets:
-                planned.stored_pk = changeset.pk
-            insert_rows(
-                TimeEntry,
-                ("artifact", "user", "started_on", "seconds", "comment", "created_on", "jira_worklog_id"),
-                [
-                    (row.pk, e.user_id, e.started_on, e.seconds, e.comment, now, e.jira_worklog_id)
-                    for imported, row in zip(artifacts, rows, strict=True)
-                    for e in imported.time_entries
-                ],
-            )
-            insert_rows(
-                ChangesetValue,
-                ("changeset", "field", "value"),
-                [
-                    (changeset.pk, field_.pk, stored(row, value))
-                    for row, planned, changeset in changesets
-                    for field_, value in planned.values.items()
-                ],
-            )
-            for row, files in zip(rows, waiting, strict=True):
-                row.current_values.update({key: stored(row, value) for key, value in files.items()})
-            update_rows(
-                Artifact,
-                "current_values",
-                [(row.pk, row.current_values) for row, files in zip(rows, waiting, strict=True) if files],
-            )
-        return list(rows)
+        return write_batches([(self, artifacts)])
 
     def _artifact(self, imported: ImportedArtifact) -> tuple[Artifact, dict[str, SourceFiles]]:
         """The artifact row, and its files values: they wait for their attachments' ids, which wait
@@ -256,6 +203,74 @@ class ImportWriter:
         missing = users - self._users.keys()
         if missing:
             self._users.update((user.pk, user) for user in User.objects.filter(pk__in=missing).only("pk"))
+
+
+def write_batches(batches: list[tuple[ImportWriter, list[ImportedArtifact]]]) -> list[Artifact]:
+    """Store the artifacts of several trackers' writers in one transaction, with one INSERT of each
+    kind for them all (a page of a whole-project import holds issues of every tracker).
+
+    Every value is checked first (InvalidImportedValue, nothing written); IntegrityError when an
+    artifact of the same source id is there already. The rows come back in the order given.
+    """
+    batches = [(writer, artifacts) for writer, artifacts in batches if artifacts]
+    if not batches:
+        return []
+    for writer, artifacts in batches:
+        writer._check(artifacts)
+    artifacts = [imported for _, batch in batches for imported in batch]
+    now = timezone.now()
+    with transaction.atomic():
+        rows, waiting = zip(
+            *(writer._artifact(imported) for writer, batch in batches for imported in batch), strict=True
+        )
+        Artifact.objects.bulk_create(rows)
+        attachments = [
+            Attachment(artifact=row, **vars(a))
+            for imported, row in zip(artifacts, rows, strict=True)
+            for a in imported.attachments
+        ]
+        Attachment.objects.bulk_create(attachments)
+        ids = {(a.artifact_id, a.jira_attachment_id): a.pk for a in attachments}
+
+        def stored(row: Artifact, value: Any) -> Any:
+            if isinstance(value, SourceFiles):
+                return sorted(ids[(row.pk, source_id)] for source_id in value.ids) or None
+            return value
+
+        changesets = [
+            (row, c, _changeset(row, c))
+            for imported, row in zip(artifacts, rows, strict=True)
+            for c in imported.changesets
+        ]
+        Changeset.objects.bulk_create([changeset for _, _, changeset in changesets])
+        for _, planned, changeset in changesets:
+            planned.stored_pk = changeset.pk
+        insert_rows(
+            TimeEntry,
+            ("artifact", "user", "started_on", "seconds", "comment", "created_on", "jira_worklog_id"),
+            [
+                (row.pk, e.user_id, e.started_on, e.seconds, e.comment, now, e.jira_worklog_id)
+                for imported, row in zip(artifacts, rows, strict=True)
+                for e in imported.time_entries
+            ],
+        )
+        insert_rows(
+            ChangesetValue,
+            ("changeset", "field", "value"),
+            [
+                (changeset.pk, field_.pk, stored(row, value))
+                for row, planned, changeset in changesets
+                for field_, value in planned.values.items()
+            ],
+        )
+        for row, files in zip(rows, waiting, strict=True):
+            row.current_values.update({key: stored(row, value) for key, value in files.items()})
+        update_rows(
+            Artifact,
+            "current_values",
+            [(row.pk, row.current_values) for row, files in zip(rows, waiting, strict=True) if files],
+        )
+    return list(rows)
 
 
 def _changeset(row: Artifact, planned: ImportedChangeset) -> Changeset:
