@@ -16,7 +16,7 @@ from tests.jira_import.conftest import artifact_by_key, changesets_of, credentia
 from tests.support.fake_jira import FakeJiraServer
 from tests.support.fake_jira.model import LINK_CHANGE
 from tracker.jira_import import services
-from tracker.models import Artifact, ChangesetValue, Field, JiraImport, TimeEntry, Tracker
+from tracker.models import Artifact, ChangesetValue, Field, JiraImport, JiraImportedItem, TimeEntry, Tracker
 from tracker.services.history import ValueRenderer, history
 
 pytestmark = pytest.mark.slow
@@ -224,6 +224,17 @@ def test_every_issue_and_field_is_what_jira_said(jira, public_project, alice, bo
         entry.author_name for a in Artifact.objects.filter(tracker__in=issue_trackers) for entry in history(a)
     }
     assert "Carol Diaz (Jira)" in names and "Jira importer" not in " ".join(names)
+
+    # What each entry, comment, work log and file became is kept by its Jira id (for updates from Jira),
+    # with when Jira last changed it: bob's comment was edited 20 minutes after he wrote it.
+    items = JiraImportedItem.objects.filter(artifact=story)
+    jira_story = data.get_issue("DEMO-2")
+    assert {i.jira_id for i in items if i.kind == "comment"} == {str(c.id) for c in jira_story.comments}
+    assert {i.jira_id for i in items if i.kind == "changelog"} == {str(h.id) for h in jira_story.histories}
+    assert {i.jira_id for i in items if i.kind == "attachment"} == {str(a.id) for a in jira_story.attachments}
+    edited = [i for i in items if i.kind == "comment" and i.jira_updated > i.changeset.submitted_on]
+    assert len(edited) == 1 and (edited[0].jira_updated - edited[0].changeset.submitted_on).seconds == 20 * 60
+    assert JiraImportedItem.objects.filter(artifact=blocker, kind="worklog").count() == 25
 
     # The comment an app wrote in ADF only arrives as HTML.
     fourteen = Artifact.objects.get(jira_record__jira_issue_key="DEMO-14")

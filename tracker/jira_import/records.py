@@ -30,10 +30,15 @@ def record(jira_import: JiraImport, site: str, planned: list[ImportedArtifact], 
         for changeset in imported.changesets:
             if changeset.source and changeset.source[1] and changeset.source not in seen:
                 seen.add(changeset.source)
-                items.append((row.pk, changeset.source[0], changeset.source[1], changeset.stored_pk))
-        items += [(row.pk, "worklog", entry.jira_worklog_id, None) for entry in imported.time_entries]
-        items += [(row.pk, "attachment", a.jira_attachment_id, None) for a in imported.attachments]
-    bulk_import.insert_rows(JiraImportedItem, ("artifact", "kind", "jira_id", "changeset"), items)
+                kind, jira_id = changeset.source
+                items.append((row.pk, kind, jira_id, changeset.stored_pk, changeset.source_updated))
+        items += [
+            (row.pk, "worklog", entry.jira_worklog_id, None, entry.updated) for entry in imported.time_entries
+        ]
+        items += [(row.pk, "attachment", a.jira_attachment_id, None, None) for a in imported.attachments]
+    bulk_import.insert_rows(
+        JiraImportedItem, ("artifact", "kind", "jira_id", "changeset", "jira_updated"), items
+    )
 
 
 def link_targets(jira_import: JiraImport, site: str, sprints: Tracker | None) -> dict[str, int]:

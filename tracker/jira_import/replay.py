@@ -286,7 +286,14 @@ class Replay:
             text = adf.to_text(comment) if adf.is_adf(comment) else str(comment or "").strip()
             person = self.people.person(worklog.get("author"))
             entries.append(
-                ImportedTimeEntry(jira_id, person.user_id if person else None, started, seconds, text[:5000])
+                ImportedTimeEntry(
+                    jira_id,
+                    person.user_id if person else None,
+                    started,
+                    seconds,
+                    text[:5000],
+                    parse_timestamp(worklog.get("updated")),
+                )
             )
         return entries
 
@@ -499,5 +506,6 @@ class Replay:
                     when, self.people.person(comment.get("author")), comment=text, comment_format=text_format
                 )
                 changeset.source = ("comment", str(comment.get("id") or "")[:50])
+                changeset.source_updated = parse_timestamp(comment.get("updated"))
                 planned.append(changeset)
         return planned

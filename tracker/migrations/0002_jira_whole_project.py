@@ -42,6 +42,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('changelog', 'Changelog entry'), ('comment', 'Comment'), ('worklog', 'Work log'), ('attachment', 'Attachment')], max_length=10)),
                 ('jira_id', models.CharField(max_length=50)),
+                ('jira_updated', models.DateTimeField(blank=True, help_text='When Jira last changed it (comments and work logs can be edited).', null=True)),
             ],
         ),
         migrations.CreateModel(

@@ -163,6 +163,9 @@ class JiraImportedItem(models.Model):
     artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="jira_items")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     jira_id = models.CharField(max_length=50)
+    jira_updated = models.DateTimeField(
+        null=True, blank=True, help_text="When Jira last changed it (comments and work logs can be edited)."
+    )
     changeset = models.ForeignKey(
         Changeset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

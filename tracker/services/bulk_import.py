@@ -67,6 +67,7 @@ class ImportedChangeset:
     is_creation: bool = False
     # What the source called it, such as ("comment", "10001"): kept by the caller once stored.
     source: tuple[str, str] | None = None
+    source_updated: dt.datetime | None = None  # when the source last changed it (an edited comment)
     stored_pk: int | None = None  # set by the writer
 
 
@@ -92,6 +93,7 @@ class ImportedTimeEntry:
     started_on: dt.datetime
     seconds: int
     comment: str = ""
+    updated: dt.datetime | None = None  # when the source last changed it
 
 
 @dataclass
