@@ -15,6 +15,13 @@ in a throw-away SQLite database (or BENCH_DATABASE_URL, an empty database you ca
    issues minus that of one importing 200 -- goal < 50 MB (the import streams page by page);
 3. SQL statements per imported issue (counted with ``connection.execute_wrapper``), printed.
 
+The same three figures for the whole-project case: another generated project of 2,000 issues over
+4 issue types (Task, Bug, Story, and every 10th a Sub-task of the issue before it; every 50th is made
+an Epic, the four issues after it its children through the epic link), each issue in one of 10
+sprints of a scrum board and with 2 work logs, imported in one run into one tracker per issue type
+(plus the Sprints tracker). Its fetch baseline asks the library for the same: every issue type's
+issues, the work log and sprint fields, every attachment.
+
 Not a test: it prints the figures of one run.
 """
 
@@ -63,6 +70,37 @@ def every_issue_a_task(data: Any) -> None:
         generated.build = functools.lru_cache(maxsize=4096)(as_task)
 
 
+def whole_project(data: Any, generated: Any, sprints: list[int]) -> None:
+    """Epics with children, sprints and work logs on a generated project (its issues built lazily)."""
+    from tests.support.fake_jira.model import Worklog
+
+    build = generated._build
+    epic_of = {index: index - index % 50 for index in range(generated.n) if 0 < index % 50 <= 4}
+
+    def with_agile_life(index: int) -> Any:
+        issue = build(index)
+        if index % 50 == 0 and not generated.is_subtask(index):
+            issue.initial["issuetype"] = "Epic"
+        elif index in epic_of and not generated.is_subtask(index):
+            issue.initial["customfield_10024"] = generated.key(epic_of[index])
+        issue.initial["customfield_10026"] = [sprints[index % len(sprints)]]
+        issue.worklogs = [
+            Worklog(
+                50_000_000 + generated.id_base + 2 * index + n,
+                ("alice", "bob")[n],
+                issue.created,
+                1800 * (n + 1),
+                f"log {n}",
+                issue.created,
+            )
+            for n in range(2)
+        ]
+        issue.invalidate()
+        return issue
+
+    generated.build = functools.lru_cache(maxsize=4096)(with_agile_life)
+
+
 def fake_jira() -> Any:
     from tests.support.fake_jira import FakeJiraData, FakeJiraServer
 
@@ -73,6 +111,13 @@ def fake_jira() -> Any:
         "SMALL", SMALL, changelog_per_issue=5, comments_per_issue=3, attachment_bytes=10_240
     )
     every_issue_a_task(data)
+    for key, count in (("WHOLE", ISSUES), ("WSMALL", SMALL)):
+        data.add_generated_project(
+            key, count, changelog_per_issue=5, comments_per_issue=3, attachment_bytes=10_240
+        )
+        board = data.add_board(key, f"{key} board")
+        sprints = [data.add_sprint(board, f"{key} sprint {n + 1}", "closed").id for n in range(10)]
+        whole_project(data, data._generated[-1], sprints)
     return FakeJiraServer(data, flavor="cloud")
 
 
@@ -80,7 +125,9 @@ def fake_jira() -> Any:
 
 
 def child_fetch(url: str, key: str, raw: bool) -> dict[str, Any]:
-    """What the jira library alone needs to fetch the import's data: search pages and attachments."""
+    """What the jira library alone needs to fetch the import's data: search pages and attachments
+    (every issue type, the work logs and sprints too for the whole-project case)."""
+    whole = key.startswith("W")
     from jira import JIRA
 
     from tests.support.fake_jira import CLOUD_API_TOKEN, CLOUD_EMAIL
@@ -91,11 +138,12 @@ def child_fetch(url: str, key: str, raw: bool) -> dict[str, Any]:
         "summary", "issuetype", "status", "resolution", "resolutiondate", "created", "updated", "creator",
         "reporter", "attachment", "issuelinks", "subtasks", "parent", "comment", "description", "priority",
         "labels", "components", "fixVersions", "assignee", "duedate",
-    ] + [f"customfield_{n}" for n in range(10010, 10026)]  # fmt: skip
+    ] + [f"customfield_{n}" for n in range(10010, 10029)] + ["worklog"]  # fmt: skip
     token, issues, attachments, size = None, 0, 0, 0
+    where = f'project = "{key}"' if whole else f'project = "{key}" AND issuetype = {TASK}'
     while True:
         page = jira.enhanced_search_issues(
-            f'project = "{key}" AND issuetype = {TASK} ORDER BY created ASC, key ASC',
+            f"{where} ORDER BY created ASC, key ASC",
             nextPageToken=token,
             maxResults=PAGE_SIZE,
             fields=fields,
@@ -151,15 +199,25 @@ def child_import(url: str, key: str, run: str) -> dict[str, Any]:
     from tracker.models import Project
 
     project = Project.objects.get(shortname="bench")
-    jira_import = services.create_import(
-        project=project,
-        requested_by=None,  # nobody to email: the benchmark writes no mail file
-        credentials=JiraCredentials(url, CLOUD_EMAIL, CLOUD_API_TOKEN),
-        jira_project_key=key,
-        issue_type_id=TASK,
-        tracker_name=f"{key} tasks {run}",
-        tracker_shortname=f"{key.lower()}-{run}",
-    )
+    credentials = JiraCredentials(url, CLOUD_EMAIL, CLOUD_API_TOKEN)
+    if key.startswith("W"):  # the whole project: every issue type, one tracker each
+        jira_import = services.create_import(
+            project=project,
+            requested_by=None,
+            credentials=credentials,
+            jira_project_key=key,
+            issue_type_ids=[],
+        )
+    else:
+        jira_import = services.create_import(
+            project=project,
+            requested_by=None,  # nobody to email: the benchmark writes no mail file
+            credentials=credentials,
+            jira_project_key=key,
+            issue_type_id=TASK,
+            tracker_name=f"{key} tasks {run}",
+            tracker_shortname=f"{key.lower()}-{run}",
+        )
     statements = 0
 
     def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
@@ -247,10 +305,28 @@ def main() -> int:
                 imports.append(run_child(env, "import", jira.url, "BENCH", str(round_)))
             fetch_resources = run_child(env, "fetch", jira.url, "BENCH", "resources")
             small = run_child(env, "import", jira.url, "SMALL", "0")
+            run_child(env, "fetch", jira.url, "WHOLE", "raw")  # warm-up
+            run_child(env, "fetch", jira.url, "WSMALL", "raw")
+            whole_fetches, whole_imports = [], []
+            for round_ in range(ROUNDS):
+                whole_fetches.append(run_child(env, "fetch", jira.url, "WHOLE", "raw"))
+                whole_imports.append(run_child(env, "import", jira.url, "WHOLE", str(round_)))
+            whole_resources = run_child(env, "fetch", jira.url, "WHOLE", "resources")
+            whole_small = run_child(env, "import", jira.url, "WSMALL", "0")
         fetch_raw = min(fetches, key=lambda r: r["seconds"])
         big = min(imports, key=lambda r: r["seconds"])
         say(f"rounds: fetch {seconds(fetches)} s; import {seconds(imports)} s")
-        return report(fetch_raw, fetch_resources, big, small)
+        single = report(fetch_raw, fetch_resources, big, small)
+        say("")
+        say("whole project (4 issue types, epics, sprints, work logs):")
+        say(f"rounds: fetch {seconds(whole_fetches)} s; import {seconds(whole_imports)} s")
+        whole = report(
+            min(whole_fetches, key=lambda r: r["seconds"]),
+            whole_resources,
+            min(whole_imports, key=lambda r: r["seconds"]),
+            whole_small,
+        )
+        return single or whole
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -275,8 +351,9 @@ def report(fetch_raw: dict, fetch_resources: dict, big: dict, small: dict) -> in
     counts = big["counts"]
     say(
         f"import of {counts['issues']} issues ({counts['changesets']} changesets, "
-        f"{counts['comments']} comments, "
-        f"{counts['attachments']} attachments, {counts['links']} links): {big['seconds']:.2f} s"
+        f"{counts['comments']} comments, {counts['attachments']} attachments, {counts['links']} links, "
+        f"{counts.get('sprints', 0)} sprints, {counts.get('time_entries', 0)} time entries): "
+        f"{big['seconds']:.2f} s"
     )
     say(
         f"  time ratio import / fetch (JSON): {ratio:.2f} (goal <= 2.0) -> "

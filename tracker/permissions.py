@@ -21,7 +21,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from tracker.models import Artifact, JiraImport, Membership, Project, Tracker, User
+from tracker.models import Artifact, JiraImport, JiraImportTracker, Membership, Project, Tracker, User
 
 AnyUser = User | AnonymousUser
 
@@ -36,9 +36,16 @@ def readable_projects(user: AnyUser) -> QuerySet[Project]:
     return Project.objects.filter(Q(is_public=True) | Exists(is_member))
 
 
-def trackers_being_imported() -> QuerySet[JiraImport]:
-    """Ids of trackers a Jira import is still filling: nobody sees them half-built."""
-    return JiraImport.objects.filter(status__in=JiraImport.ACTIVE, tracker__isnull=False).values("tracker_id")
+def trackers_being_imported() -> QuerySet[Tracker]:
+    """Trackers a Jira import is still filling (each of its trackers): nobody sees them half-built."""
+    return Tracker.objects.filter(
+        Q(pk__in=JiraImport.objects.filter(status__in=JiraImport.ACTIVE).values("tracker_id"))
+        | Q(
+            pk__in=JiraImportTracker.objects.filter(jira_import__status__in=JiraImport.ACTIVE).values(
+                "tracker_id"
+            )
+        )
+    ).values("pk")
 
 
 def visible_trackers(project: Project) -> QuerySet[Tracker]:

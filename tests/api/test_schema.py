@@ -19,6 +19,7 @@ def test_schema_describes_every_endpoint(client: Client) -> None:
         "/api/projects/",
         "/api/projects/{id}/",
         "/api/projects/{id}/members/",
+        "/api/artifacts/{id}/time-entries/",
         "/api/projects/{id}/trackers/",
         "/api/trackers/{id}/",
         "/api/trackers/{id}/artifacts/",

@@ -262,9 +262,10 @@ def test_createmeta_old_style_on_cloud(cloud: FakeJiraServer) -> None:
         "labels",
         "version",
         "multiversion",
-        "gh-epic-link",
         "cascadingselect",
     }
+    # Cloud's create screens have no fix versions, epic link or sprint (set after creation).
+    assert {"fixVersions", "customfield_10024", "customfield_10026"}.isdisjoint(bug)
     assert "versions" not in types["Task"]["fields"]  # only bugs have "Affects Version/s"
     assert types["Sub-task"]["fields"]["parent"]["required"] is True
     # Without the expand there is no field metadata, and filters apply.
@@ -282,12 +283,20 @@ def test_createmeta_paged_endpoints_on_server_9(server: FakeJiraServer) -> None:
         bug_id = next(t["id"] for t in types["values"] if t["name"] == "Bug")
         fields = jira.createmeta_fieldtypes("DEMO", bug_id)
     by_id = {f["fieldId"]: f for f in fields["values"]}
-    assert by_id["customfield_10017"]["schema"] == {
-        "type": "array",
-        "items": "option",
-        "custom": "com.atlassian.jira.plugin.system.customfieldtypes:multiselect",
-        "customId": 10017,
+    assert by_id["customfield_10011"]["schema"] == {
+        "type": "string",
+        "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textarea",
+        "customId": 10011,
     }
+    # Like the Server projects recorded live: priority, people, versions, due date and most custom
+    # fields are on the edit screen only.
+    assert {"priority", "assignee", "reporter", "fixVersions", "duedate", "customfield_10017"}.isdisjoint(
+        by_id
+    )
+    editmeta = jira._get_json("issue/DEMO-3/editmeta")["fields"]
+    assert {"priority", "assignee", "reporter", "fixVersions", "duedate", "customfield_10017"} <= set(
+        editmeta
+    )
     assert [v["name"] for v in by_id["components"]["allowedValues"]] == ["Backend", "Frontend", "API"]
 
     # Paging: startAt/maxResults/isLast like every paged DC resource.
@@ -317,7 +326,7 @@ def test_createmeta_old_style_on_server_8(data: FakeJiraData) -> None:
             warnings.simplefilter("ignore", DeprecationWarning)
             meta = jira.createmeta(projectKeys="DEMO", expand="projects.issuetypes.fields")
         story = next(t for t in meta["projects"][0]["issuetypes"] if t["name"] == "Story")
-        assert story["fields"]["customfield_10012"]["schema"]["type"] == "number"
+        assert story["fields"]["customfield_10011"]["schema"]["custom"].endswith(":textarea")
     with FakeJiraServer(data, "server", server_version=(8, 0, 0)) as srv:
         assert raw(srv, "/rest/api/2/issue/createmeta/DEMO/issuetypes").status_code == 404
 
@@ -432,7 +441,11 @@ def test_issue_payload_shape(srv: FakeJiraServer) -> None:
         "indeterminate",
     )
     assert f.reporter.displayName == "Alice Martin"
-    assert f.customfield_10012 == 5.0 and f.customfield_10024 == "DEMO-1"
+    assert f.customfield_10012 == 5.0
+    if srv.cloud:  # Cloud has no epic link field: the epic is the story's parent.
+        assert not hasattr(f, "customfield_10024") and f.parent.key == "DEMO-1"
+    else:
+        assert f.customfield_10024 == "DEMO-1"
     assert [s.key for s in f.subtasks] == ["DEMO-4", "DEMO-5"]
     assert jira.issue("DEMO-4").fields.parent.key == "DEMO-2"
     links = {(link.type.name, "out" if hasattr(link, "outwardIssue") else "in") for link in f.issuelinks}
@@ -753,3 +766,45 @@ def test_builder_makes_targeted_datasets() -> None:
     assert [len(h.changes) for h in built.histories] == [2, 2]
     with pytest.raises(KeyError):
         data.add_issue("TINY", "Bug", "x", reporter="alice", **{"Severity": "Not an option"})
+
+
+# --------------------------------------------------------------------------- agile, work logs, edit screens
+
+
+def test_the_jira_library_reads_the_fakes_boards_sprints_and_work_logs(srv: FakeJiraServer) -> None:
+    jira = srv.client()
+    boards = jira.boards(projectKeyOrID="DEMO")
+    assert [(b.name, b.type) for b in boards] == [("DEMO board", "scrum"), ("DEMO kanban", "kanban")]
+    sprints = jira.sprints(boards[0].id)
+    assert [(s.name, s.state) for s in sprints] == [
+        ("Sprint 1", "closed"),
+        ("Sprint 2", "active"),
+        ("Sprint 3", "future"),
+    ]
+    # A kanban board has no sprints: Jira answers 400.
+    assert raw(srv, f"/rest/agile/1.0/board/{boards[1].id}/sprint").status_code == 400
+    worklogs = jira.worklogs("DEMO-12")
+    assert len(worklogs) == 25 and worklogs[0].timeSpentSeconds == 1800
+    # The search embeds 20 of them, with the total.
+    embedded = jira.issue("DEMO-12", fields="worklog").raw["fields"]["worklog"]
+    assert (len(embedded["worklogs"]), embedded["total"]) == (20, 25)
+
+
+def test_a_late_link_is_in_both_changelogs_and_sprints_in_the_dialects_form(srv: FakeJiraServer) -> None:
+    jira = srv.client()
+    items = [
+        item
+        for h in jira.issue("DEMO-15", expand="changelog").raw["changelog"]["histories"]
+        for item in h["items"]
+    ]
+    assert {"field": "Link", "toString": "This issue is blocked by DEMO-12"}.items() <= next(
+        i for i in items if i["field"] == "Link"
+    ).items()
+    value = jira.issue("DEMO-11", fields="customfield_10026").raw["fields"]["customfield_10026"]
+    if srv.cloud:
+        assert [s["name"] for s in value] == ["Sprint 1", "Sprint 2"] and value[0]["boardId"] == 1
+    else:
+        assert (
+            value[0].startswith("com.atlassian.greenhopper.service.sprint.Sprint@")
+            and "name=Sprint 1," in value[0]
+        )

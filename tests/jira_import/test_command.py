@@ -27,8 +27,8 @@ def test_it_imports_with_a_progress_bar(server, public_project, alice, monkeypat
     tracker = Tracker.objects.get(project=public_project, shortname="demo-bug")
     assert tracker.name == "Demo Project Bug"  # named after the Jira project and issue type
     assert Artifact.objects.filter(tracker=tracker).count() == 7
-    assert "Done: tracker #" in out.getvalue() and "7 issues" in out.getvalue()
-    assert "Not imported: Epic Link" in out.getvalue()
+    assert "Done: import #" in out.getvalue() and "7 issues" in out.getvalue()
+    assert "Every field was imported." in out.getvalue()  # the epic link became links
     assert "Permissions are not imported" in out.getvalue()
     assert "7/7 issues" in err.getvalue()
     assert {r.auth_scheme for r in server.requests} == {"bearer"}
@@ -115,6 +115,6 @@ def test_a_failed_import_exits_non_zero_with_the_error(
     failed = import_demo_bugs(manage_py, cloud.url, env)
     assert failed.returncode != 0
     assert "The import failed: Jira at 127.0.0.1" in failed.stderr
-    assert "server error (500) when searching the issues of DEMO" in failed.stderr
+    assert "server error (500) when reading which fields the issues of DEMO carry" in failed.stderr
     assert CLOUD_API_TOKEN not in failed.stdout + failed.stderr
     assert not Tracker.objects.filter(shortname="demo-bug").exists()

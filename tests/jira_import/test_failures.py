@@ -237,7 +237,7 @@ def test_a_timeout_fails_the_import(jira, public_project, alice, mailoutbox, set
     jira.delay(SEARCH, 3)
     assert_run_fails_cleanly(
         jira_import,
-        "did not answer within 1 seconds when searching the issues of DEMO",
+        "did not answer in 1 s when reading which fields the issues of DEMO carry",
         mailoutbox,
         settings.MEDIA_ROOT,
     )
@@ -250,12 +250,12 @@ def test_a_timeout_fails_the_import(jira, public_project, alice, mailoutbox, set
         pytest.param(lambda jira: jira.forbid_project("DEMO"), "403 Forbidden", id="access-lost-403"),
         pytest.param(
             lambda jira: jira.malformed(SEARCH),
-            "sent an answer that is not valid JSON when searching",
+            "sent an answer that is not valid JSON when reading which fields",
             id="malformed-json",
         ),
         pytest.param(
             lambda jira: jira.fail_next(SEARCH, 200, body={"issues": "not a list"}),
-            "unexpected shape when searching",
+            "unexpected shape when reading which fields",
             id="wrong-shape",
         ),
     ],

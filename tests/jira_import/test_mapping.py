@@ -72,16 +72,20 @@ def test_fields_the_import_stands_for_are_neither_mapped_nor_listed_as_skipped()
 @pytest.mark.parametrize(
     ("info", "reason"),
     [
-        (custom("cascadingselect", "option-with-child"), "cascading selects"),
+        (custom("grouppicker", "group"), "groups are not imported"),
         (
             JiraFieldInfo(
                 "customfield_2",
-                "Epic Link",
-                {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-epic-link"},
+                "Rank",
+                {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-lexo-rank"},
             ),
-            "its type (com.pyxis.greenhopper.jira:gh-epic-link) has no equivalent here",
+            "the board's rank",
         ),
-        (system("timetracking", "timetracking"), "'timetracking' has no equivalent here"),
+        (system("votes", "votes"), "who voted"),
+        (
+            JiraFieldInfo("customfield_4", "App thing", {"type": "array", "custom": "com.example.app:thing"}),
+            "its type (com.example.app:thing) has no equivalent here",
+        ),
         (JiraFieldInfo("customfield_3", "No schema", {}), "Jira does not describe its type"),
     ],
 )
@@ -89,8 +93,32 @@ def test_other_types_are_skipped_with_a_reason(info: JiraFieldInfo, reason: str)
     assert reason in classify(info)
 
 
+def test_the_epic_link_and_sprint_fields_feed_the_links_and_cascading_selects_are_one_select() -> None:
+    epic = JiraFieldInfo(
+        "customfield_2", "Epic Link", {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-epic-link"}
+    )
+    sprint = JiraFieldInfo(
+        "customfield_5", "Sprint", {"type": "array", "custom": "com.pyxis.greenhopper.jira:gh-sprint"}
+    )
+    assert classify(epic) is None and classify(sprint) is None
+    plan = plan_fields([epic, sprint], [], carried={"customfield_2": 3, "customfield_5": 2})
+    assert plan.link_fields == {"customfield_2": "epic", "customfield_5": "sprint"} and plan.skipped == []
+    assert classify(custom("cascadingselect", "option-with-child")) == (FieldType.SELECT, "cascading")
+    assert classify(system("timetracking", "timetracking")) is None  # its three parts are fields
+
+
+def test_only_fields_that_carried_a_value_are_listed_as_not_imported_with_their_count() -> None:
+    group = custom("grouppicker", "group")
+    plan = plan_fields([group], [], carried={})
+    assert plan.skipped == []  # nothing was lost
+    plan = plan_fields([group], [], carried={"customfield_1": 4})
+    assert [s.as_dict() for s in plan.skipped] == [
+        {"field": "Grouppicker", "reason": "groups are not imported", "issues": 4}
+    ]
+
+
 def test_a_plan_names_fields_uniquely_and_always_adds_the_jira_fields() -> None:
-    plans, skipped = plan_fields(
+    fields_plan = plan_fields(
         [
             JiraFieldInfo("customfield_1", "Status", {"type": "string", "custom": CF + "textfield"}),
             JiraFieldInfo("customfield_2", "Status", {"type": "string", "custom": CF + "textfield"}),
@@ -98,6 +126,7 @@ def test_a_plan_names_fields_uniquely_and_always_adds_the_jira_fields() -> None:
         ],
         [JiraStatusInfo("1", "Open", "new"), JiraStatusInfo("2", "Closed", "done")],
     )
+    plans, skipped = fields_plan.plans, fields_plan.skipped
     names = [p.name for p in plans]
     # The title comes first even when Jira's create screen has no summary, then the status.
     assert names[:2] == ["title", "status"]

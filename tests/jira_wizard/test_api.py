@@ -251,8 +251,18 @@ def test_readers_follow_an_import_but_see_no_emails(public_project: Project, ali
     url = f"/api/jira-imports/{jira_import.pk}/"
     data = client_for(dave).get(url).json()
     assert (data["status"], data["progress_done"], data["progress_total"]) == ("done", 25, 25)
-    assert data["counts"] == {"issues": 25, "changesets": 140, "comments": 31, "attachments": 4, "links": 6}
-    assert data["skipped"] == [{"field": "Epic Link", "reason": "unsupported"}]
+    assert data["counts"] == {
+        "issues": 25,
+        "changesets": 140,
+        "comments": 31,
+        "attachments": 4,
+        "links": 6,
+        "sprints": 0,
+        "time_entries": 0,
+        "time_spent_seconds": 0,
+    }
+    assert data["skipped"] == [{"field": "Epic Link", "reason": "unsupported", "issues": None}]
+    assert data["all_fields_imported"] is False
     assert data["user_report"]["no_account"] == [{"jira": "Erin", "email": None}]
     assert (
         client_for(alice).get(url).json()["user_report"]["no_account"][0]["email"] == "erin@elsewhere.example"

@@ -134,10 +134,10 @@ def test_an_admin_imports_jira_stories_through_the_wizard_and_gets_an_email(
     page.get_by_role("button", name="Next: issue types").click()
 
     # Step 3: the issue types; the names follow the chosen type.
-    expect(page.get_by_role("heading", name="Choose the issue type and name the tracker")).to_be_visible()
+    expect(page.get_by_role("heading", name="Choose the issue types and name the trackers")).to_be_visible()
     page.get_by_role("link", name="Story", exact=True).click()
-    expect(page.get_by_label("Tracker name")).to_have_value("Demo Project Story")
-    expect(page.get_by_label("Short name")).to_have_value("demo-story")
+    expect(page.locator("#id_tracker_name")).to_have_value("Demo Project Story")
+    expect(page.locator("#id_tracker_shortname")).to_have_value("demo-story")
     page.screenshot(path=str(SCREENSHOTS / "jira_wizard_step3.png"), full_page=True)
     page.get_by_role("button", name="Import the Story issues").click()
 

@@ -72,10 +72,47 @@ class JiraIssueTypesRequestSerializer(JiraProjectKeyMixin, JiraCredentialsSerial
     pass
 
 
+class TrackerNamesSerializer(serializers.Serializer):
+    issue_type_id = serializers.CharField(
+        max_length=20, required=False, default="", help_text="Which issue type's tracker (multi layout)."
+    )
+    name = serializers.CharField(max_length=100)
+    shortname = serializers.SlugField(max_length=25)
+    color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", max_length=7, required=False, default="#1f77b4")
+
+
 class JiraImportRequestSerializer(JiraProjectKeyMixin, JiraCredentialsSerializer):
-    issue_type_id = serializers.CharField(max_length=20, help_text="The id of the Jira issue type to import.")
-    tracker_name = serializers.CharField(max_length=100)
-    tracker_shortname = serializers.SlugField(max_length=25, help_text="Used in references such as bug #42.")
+    """Either one issue type (``issue_type_id`` with the tracker's names, the earlier form) or a whole
+    project: ``issue_type_ids`` (empty: every issue type) and ``layout``, names optional."""
+
+    issue_type_id = serializers.CharField(
+        max_length=20,
+        required=False,
+        help_text="One Jira issue type to import, into one tracker named below.",
+    )
+    issue_type_ids = serializers.ListField(
+        child=serializers.CharField(max_length=20),
+        required=False,
+        max_length=100,
+        help_text="The Jira issue types to import (empty list: all of them).",
+    )
+    layout = serializers.ChoiceField(
+        choices=JiraImport.Layout.choices,
+        required=False,
+        default=JiraImport.Layout.MULTI,
+        help_text="multi: one tracker per issue type; mono: one tracker with an Issue type field.",
+    )
+    trackers = TrackerNamesSerializer(
+        many=True, required=False, help_text="Names of the trackers (default: Jira's issue type names)."
+    )
+    tracker_name = serializers.CharField(max_length=100, required=False, default="")
+    tracker_shortname = serializers.SlugField(
+        max_length=25,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Used in references such as bug #42.",
+    )
     tracker_color = serializers.RegexField(
         r"^#[0-9a-fA-F]{6}$", max_length=7, required=False, default="#1f77b4"
     )
@@ -84,6 +121,27 @@ class JiraImportRequestSerializer(JiraProjectKeyMixin, JiraCredentialsSerializer
         if not ISSUE_TYPE_ID.fullmatch(value.strip()):
             raise serializers.ValidationError("A Jira issue type id is a number, like 10002.")
         return value.strip()
+
+    def validate_issue_type_ids(self, values: list[str]) -> list[str]:
+        if any(not ISSUE_TYPE_ID.fullmatch(v.strip()) for v in values):
+            raise serializers.ValidationError("Jira issue type ids are numbers, like 10002.")
+        return [v.strip() for v in values]
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        single, several = "issue_type_id" in data, "issue_type_ids" in data
+        if single == several:
+            raise serializers.ValidationError(
+                {"issue_type_ids": ["Give issue_type_ids (a list, empty for all), or one issue_type_id."]}
+            )
+        if single and not (data.get("tracker_name") and data.get("tracker_shortname")):
+            raise serializers.ValidationError(
+                {
+                    "tracker_name": [
+                        "With one issue_type_id, name the tracker (tracker_name, tracker_shortname)."
+                    ]
+                }
+            )
+        return data
 
 
 # Responses ------------------------------------------------------------------------------------------
@@ -107,11 +165,25 @@ class CountsSerializer(serializers.Serializer):
     comments = serializers.IntegerField(read_only=True)
     attachments = serializers.IntegerField(read_only=True)
     links = serializers.IntegerField(read_only=True)
+    sprints = serializers.IntegerField(read_only=True)
+    time_entries = serializers.IntegerField(read_only=True)
+    time_spent_seconds = serializers.IntegerField(read_only=True)
 
 
 class SkippedSerializer(serializers.Serializer):
     field = serializers.CharField(read_only=True)
     reason = serializers.CharField(read_only=True)
+    issues = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="How many issues carried a value (null: not a field)."
+    )
+
+
+class ImportTrackerSerializer(serializers.Serializer):
+    tracker = serializers.IntegerField(read_only=True, allow_null=True, help_text="Null until it is created.")
+    name = serializers.CharField(read_only=True)
+    shortname = serializers.CharField(read_only=True)
+    role = serializers.CharField(read_only=True, help_text="issues or sprints")
+    issue_type_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
 
 
 class MatchedUserSerializer(serializers.Serializer):
@@ -134,7 +206,8 @@ class UserReportSerializer(serializers.Serializer):
     no_account = UnmatchedUserSerializer(many=True, read_only=True)
 
 
-COUNT_KEYS = ("issues", "changesets", "comments", "attachments", "links")
+COUNT_KEYS = ("issues", "changesets", "comments", "attachments", "links", "sprints", "time_entries")
+COUNT_KEYS += ("time_spent_seconds",)
 
 
 def _int(value: Any) -> int:
@@ -153,6 +226,10 @@ class JiraImportSerializer(serializers.ModelSerializer):
     active = serializers.BooleanField(source="is_active", read_only=True)
     counts = serializers.SerializerMethodField()
     skipped = serializers.SerializerMethodField()
+    all_fields_imported = serializers.SerializerMethodField(
+        help_text="True only when the import is done and nothing with a value was left out."
+    )
+    trackers = serializers.SerializerMethodField()
     user_report = serializers.SerializerMethodField()
 
     class Meta:
@@ -175,10 +252,15 @@ class JiraImportSerializer(serializers.ModelSerializer):
             "jira_project_name",
             "issue_type_id",
             "issue_type_name",
+            "issue_types",
+            "layout",
+            "trackers",
             "requested_by",
             "error",
             "counts",
             "skipped",
+            "all_fields_imported",
+            "notes",
             "user_report",
             "created_at",
             "started_at",
@@ -195,9 +277,29 @@ class JiraImportSerializer(serializers.ModelSerializer):
     def get_skipped(self, jira_import: JiraImport) -> list[dict[str, str]]:
         items = jira_import.skipped if isinstance(jira_import.skipped, list) else []
         return [
-            {"field": _text(item.get("field")), "reason": _text(item.get("reason"))}
+            {
+                "field": _text(item.get("field")),
+                "reason": _text(item.get("reason")),
+                "issues": item["issues"] if isinstance(item.get("issues"), int) else None,
+            }
             for item in items
             if isinstance(item, dict)
+        ]
+
+    def get_all_fields_imported(self, jira_import: JiraImport) -> bool:
+        return jira_import.status == JiraImport.Status.DONE and not jira_import.skipped
+
+    @extend_schema_field(ImportTrackerSerializer(many=True))
+    def get_trackers(self, jira_import: JiraImport) -> list[dict[str, Any]]:
+        return [
+            {
+                "tracker": t.tracker_id,
+                "name": t.name,
+                "shortname": t.shortname,
+                "role": t.role,
+                "issue_type_ids": [str(i) for i in t.issue_type_ids],
+            }
+            for t in jira_import.planned_trackers.all()
         ]
 
     @extend_schema_field(UserReportSerializer)

@@ -442,8 +442,14 @@ class ChangesetSerializer(serializers.Serializer):
     """One entry of an artifact's history (a :class:`HistoryEntry`)."""
 
     id = serializers.IntegerField(source="changeset.id")
-    author = serializers.SerializerMethodField(help_text="The author's username; null for imported authors.")
-    author_name = serializers.CharField()
+    author = serializers.SerializerMethodField(
+        help_text="The author's username. For a person an import brought without an account here, the "
+        "username of the inactive placeholder account standing for them: use author_name to show them."
+    )
+    author_name = serializers.CharField(
+        help_text="The name to show: the account's name, or for imported people without an account here "
+        'their name in the source marked as such, e.g. "Carol Diaz (Jira)".'
+    )
     submitted_on = serializers.DateTimeField(source="changeset.submitted_on")
     is_creation = serializers.BooleanField(source="changeset.is_creation")
     comment = serializers.CharField(source="changeset.comment")

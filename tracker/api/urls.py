@@ -4,7 +4,7 @@ from django.urls import URLPattern, URLResolver, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from tracker.api.errors import not_found
-from tracker.api.views import artifacts, auth, jira_imports, projects, trackers, users
+from tracker.api.views import artifacts, auth, jira_imports, projects, time_entries, trackers, users
 
 app_name = "api"
 
@@ -29,6 +29,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("artifacts/<int:pk>/", artifacts.ArtifactDetail.as_view(), name="artifact-detail"),
     path(
         "artifacts/<int:pk>/changesets/", artifacts.ArtifactChangesets.as_view(), name="artifact-changesets"
+    ),
+    path(
+        "artifacts/<int:pk>/time-entries/",
+        time_entries.ArtifactTimeEntries.as_view(),
+        name="artifact-time-entries",
     ),
     path(
         "projects/<int:pk>/jira-imports/",

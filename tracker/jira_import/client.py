@@ -25,10 +25,12 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from django.conf import settings
 from jira import JIRA, JIRAError
 
 from tracker.jira_import.credentials import CONTROL, NOT_LATIN1, header_problem
+from tracker.jira_import.deadline import CancelProbe, RequestCancelled, Watch, Watchdog
 from tracker.jira_import.url_guard import GuardedAdapter, RefusedURL, check_url
 
 logger = logging.getLogger("tracker.jira_import")
@@ -146,7 +148,7 @@ def transport_error(error: Exception, *, what: str, url: str) -> JiraAccessError
     elif isinstance(error, requests.exceptions.ConnectTimeout):
         message = f"Could not connect to {host} within {timeout} seconds when {what}."
     elif isinstance(error, requests.exceptions.Timeout):
-        message = f"Jira at {host} did not answer within {timeout} seconds when {what}."
+        message = f"Jira at {host} did not answer in {timeout} s when {what}."
     elif isinstance(error, requests.exceptions.TooManyRedirects):
         message = f"Jira at {host} redirected too many times when {what}."
     elif isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
@@ -168,6 +170,13 @@ class JiraClient:
         # The prefetch thread downloads while the main thread may look a user up: one request at a time
         # through the shared session (requests does not promise a Session is thread-safe).
         self._lock = threading.Lock()
+        self.watchdog = Watchdog()
+        # Whether the import was cancelled, asked by the watchdog during a request that lasts.
+        self.cancel_probe: CancelProbe | None = None
+        self.aborting = False
+        # A person waiting on a form: every request of the client ends before this (monotonic) time.
+        self.budget_until: float | None = None
+        self.max_retry_delay = settings.JIRA_RETRY_MAX_DELAY
         self.flavor = ""
         self.version: tuple[int, ...] = (0, 0, 0)
 
@@ -187,9 +196,21 @@ class JiraClient:
         return (ours.scheme, ours.netloc.lower()) == (theirs.scheme, theirs.netloc.lower())
 
     def close(self) -> None:
+        self.watchdog.close()
         self.jira.close()
 
     # -- requests ---------------------------------------------------------------------------------
+
+    def abort(self) -> None:
+        """Cut the request in flight short, as a cancel would (for the import's main thread)."""
+        self.aborting = True
+
+    def _probe(self) -> bool:
+        return self.aborting or (self.cancel_probe is not None and self.cancel_probe())
+
+    def _deadline(self) -> float:
+        at = time.monotonic() + settings.JIRA_REQUEST_TIMEOUT
+        return at if self.budget_until is None else min(at, self.budget_until)
 
     def _call(
         self,
@@ -202,55 +223,106 @@ class JiraClient:
         params: dict[str, Any] | None = None,
         body: Any = None,
     ) -> Any:
-        """Send, then ``consume(response)``; transient failures are retried with a short backoff.
+        """Send, then ``consume(response, watch)``, all of it before the request's deadline.
 
-        The library itself already retried 429/503 (honouring Retry-After) and connection errors;
-        read timeouts and gateway errors, which it does not retry, are retried here.
+        Transient failures (429 and 503 honouring Retry-After, gateway errors, dropped connections)
+        are retried with a bounded wait, never past an interactive client's budget. The library's
+        own session is used for its authentication, but not its ``request`` (whose retries would
+        sleep outside any deadline and which reads every body whole before we can bound it).
         """
         attempt = 0
         while True:
-            # Failures are raised after the except blocks, so that no JIRAError (whose str() holds the
-            # request headers) is kept as the new exception's __context__.
-            failure: JiraAccessError | None = None
-            try:
-                with self._lock:
-                    response = self.jira._session.request(
-                        method,
-                        url,
-                        params=params,
-                        data=json.dumps(body) if body is not None else None,
-                        stream=True,
-                    )
-                    try:
-                        return consume(response)
-                    finally:
-                        response.close()
-            except JIRAError as error:
-                status = error.status_code
-                headers = getattr(error.response, "headers", None)
-                if status in TRANSIENT_STATUSES and attempt < self.retries:
+            if self.aborting:
+                raise RequestCancelled
+            outcome = self._attempt(method, url, what=what, consume=consume, params=params, body=body)
+            if isinstance(outcome, _Failed):
+                status, headers = outcome.status, outcome.headers
+                delay = self._retry_wait(status, headers, attempt, outcome.transport)
+                if delay is not None:
                     attempt += 1
-                    time.sleep(_retry_delay(attempt))
+                    time.sleep(delay)
                     continue
-                failure = http_error(status, headers, what=what, url=self.base_url, not_found=not_found)
+                if outcome.transport is not None:
+                    raise transport_error(outcome.transport, what=what, url=self.base_url)
+                raise http_error(status, headers, what=what, url=self.base_url, not_found=not_found)
+            return outcome.value
+
+    def _retry_wait(
+        self, status: int | None, headers: Any, attempt: int, transport: Exception | None
+    ) -> float | None:
+        """How long to wait before trying again, or None when the failure is final."""
+        if attempt >= self.retries:
+            return None
+        if transport is not None:
+            retryable = isinstance(
+                transport,
+                (
+                    requests.exceptions.ConnectionError,
+                    requests.exceptions.ReadTimeout,
+                    requests.exceptions.ChunkedEncodingError,
+                ),
+            ) and not isinstance(
+                transport, (requests.exceptions.SSLError, requests.exceptions.ConnectTimeout)
+            )
+            if not retryable:
+                return None
+            delay = _retry_delay(attempt + 1)
+        elif status in (429, 503):
+            retry_after = str((headers or {}).get("Retry-After", "")).strip()
+            suggested = float(retry_after) if retry_after.isdigit() else _retry_delay(attempt + 1)
+            delay = min(float(self.max_retry_delay), max(1.0, suggested))
+        elif status in TRANSIENT_STATUSES:
+            delay = _retry_delay(attempt + 1)
+        else:
+            return None
+        delay = min(delay, float(self.max_retry_delay))
+        if self.budget_until is not None and time.monotonic() + delay >= self.budget_until:
+            return None  # a person is waiting: no retry that the budget cannot hold
+        return delay
+
+    def _attempt(
+        self, method: str, url: str, *, what: str, consume: Any, params: Any, body: Any
+    ) -> _Done | _Failed:
+        """One request under its deadline; errors other than Jira's own answers are returned, not raised."""
+        timeout = settings.JIRA_REQUEST_TIMEOUT
+        aborted: str | None = None
+        with self._lock, self.watchdog.watching(self._deadline(), self._probe) as watch:
+            remaining = max(0.05, watch.remaining)
+            try:
+                response = requests.Session.request(
+                    self.jira._session,
+                    method,
+                    url,
+                    params=params,
+                    data=json.dumps(body) if body is not None else None,
+                    stream=True,
+                    timeout=(min(remaining, timeout), remaining),
+                )
+                try:
+                    if response.status_code >= 400:
+                        # The body is never read: messages come from the status alone.
+                        return _Failed(response.status_code, response.headers, None)
+                    return _Done(consume(response, watch))
+                finally:
+                    response.close()
             except RefusedURL:
                 raise
-            except requests.exceptions.RequestException as error:
-                retryable = isinstance(
-                    error, (requests.exceptions.ReadTimeout, requests.exceptions.ChunkedEncodingError)
-                )
-                if retryable and attempt < self.retries:
-                    attempt += 1
-                    time.sleep(_retry_delay(attempt))
-                    continue
-                failure = transport_error(error, what=what, url=self.base_url)
-            raise failure
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+                if watch.reason is None:
+                    return _Failed(None, None, error)
+                aborted = watch.reason
+            except TimeoutError:  # Watch.check() between chunks
+                aborted = watch.reason or "deadline"
+        if aborted == "cancelled":
+            raise RequestCancelled
+        return _Failed(None, None, DeadlinePassed())
 
     def _read_json(self, what: str) -> Any:
-        def consume(response: requests.Response) -> Any:
+        def consume(response: requests.Response, watch: Watch) -> Any:
             chunks = []
             size = 0
             for chunk in response.iter_content(CHUNK):
+                watch.check()
                 size += len(chunk)
                 if size > MAX_JSON_BYTES:
                     raise JiraResponseError(
@@ -272,13 +344,14 @@ class JiraClient:
         self, path: str, params: dict[str, Any] | None = None, *, what: str, not_found: NotFound | None = None
     ) -> Any:
         """``GET /rest/api/2/<path>`` as JSON."""
+        return self.get_url_json(self.api_url(path), params, what=what, not_found=not_found)
+
+    def get_url_json(
+        self, url: str, params: dict[str, Any] | None = None, *, what: str, not_found: NotFound | None = None
+    ) -> Any:
+        """``GET`` of a URL of the site (the agile API lives outside /rest/api/2) as JSON."""
         return self._call(
-            "GET",
-            self.api_url(path),
-            params=params,
-            what=what,
-            not_found=not_found,
-            consume=self._read_json(what),
+            "GET", url, params=params, what=what, not_found=not_found, consume=self._read_json(what)
         )
 
     def post_json(self, path: str, body: Any, *, what: str) -> Any:
@@ -289,7 +362,7 @@ class JiraClient:
     def download(self, url: str, destination: IO[bytes], *, max_size: int, what: str) -> int | None:
         """Copy the file at ``url`` into ``destination``; its size, or None when over ``max_size``."""
 
-        def consume(response: requests.Response) -> int | None:
+        def consume(response: requests.Response, watch: Watch) -> int | None:
             destination.seek(0)
             destination.truncate()
             declared = response.headers.get("Content-Length")
@@ -297,6 +370,7 @@ class JiraClient:
                 return None
             size = 0
             for chunk in response.iter_content(CHUNK):
+                watch.check()
                 size += len(chunk)
                 if size > max_size:  # the declared size lied, or there was none
                     return None
@@ -304,6 +378,22 @@ class JiraClient:
             return size
 
         return self._call("GET", url, what=what, not_found=None, consume=consume)
+
+
+class DeadlinePassed(requests.exceptions.ReadTimeout):
+    """The request was cut short at its deadline (retried like any read timeout)."""
+
+
+@dataclass
+class _Done:
+    value: Any
+
+
+@dataclass
+class _Failed:
+    status: int | None
+    headers: Any
+    transport: Exception | None
 
 
 @contextmanager
@@ -368,16 +458,23 @@ def connect(credentials: JiraCredentials, *, interactive: bool = False) -> JiraC
     if failure is not None:
         raise failure
     session = jira._session
-    session.max_retry_delay = (
-        settings.JIRA_RETRY_MAX_DELAY if not interactive else min(settings.JIRA_RETRY_MAX_DELAY, 5)
-    )
     session.trust_env = False  # no proxy or .netrc credentials from the worker's environment
     for prefix in ("http://", "https://"):
         session.mount(prefix, GuardedAdapter())
     client = JiraClient(jira, credentials, retries=retries)
-    info = client.get_json("serverInfo", what="reading the server information")
-    if not isinstance(info, dict):
-        raise JiraResponseError(f"{_host(url)} did not answer like a Jira site (serverInfo); check the URL.")
+    if interactive:
+        # The whole look-up, every request of it, answers within one JIRA_REQUEST_TIMEOUT.
+        client.budget_until = time.monotonic() + settings.JIRA_REQUEST_TIMEOUT
+        client.max_retry_delay = min(settings.JIRA_RETRY_MAX_DELAY, 5)
+    try:
+        info = client.get_json("serverInfo", what="reading the server information")
+        if not isinstance(info, dict):
+            raise JiraResponseError(
+                f"{_host(url)} did not answer like a Jira site (serverInfo); check the URL."
+            )
+    except BaseException:
+        client.close()  # nobody else will: its watchdog thread and session end here
+        raise
     client.flavor = "cloud" if str(info.get("deploymentType", "")).lower() == "cloud" else "server"
     numbers = info.get("versionNumbers")
     if isinstance(numbers, list) and all(isinstance(n, int) for n in numbers):

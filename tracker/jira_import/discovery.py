@@ -1,4 +1,7 @@
-"""What a Jira site offers: its projects, a project's issue types, statuses and fields (create metadata).
+"""What a Jira site offers: its projects, a project's issue types, statuses, priorities and fields.
+
+Fields come from create metadata (per issue type) and from ``GET /rest/api/2/field`` (every field of
+the site with its name and schema: the names of the fields found in edit metadata and issues).
 
 The wizard calls the ``credentials`` functions (each opens its own connection); the importer calls the
 ``client`` ones on the connection it already has. Everything raises JiraAccessError or RefusedURL.
@@ -225,6 +228,57 @@ def create_fields(client: JiraClient, key: str, issue_type_id: str) -> list[Jira
         return _old_create_fields(client, key, issue_type_id)
     except (KeyError, TypeError, AttributeError, ValueError):
         raise _unexpected(client, f"reading the fields of {key}") from None
+
+
+def site_fields(client: JiraClient) -> dict[str, JiraFieldInfo]:
+    """Every field of the site by id, named, with its schema (``GET /rest/api/2/field``).
+
+    Documented at developer.atlassian.com, "Get fields": ``id``, ``name``, ``custom``, ``schema``
+    (``type``, ``system`` or ``custom``/``customId``); the same on Server and Cloud.
+    """
+    what = "reading the fields of the site"
+    data = client.get_json("field", what=what)
+    if not isinstance(data, list):
+        raise _unexpected(client, what)
+    found = {}
+    for entry in data:
+        if isinstance(entry, dict) and entry.get("id"):
+            found[str(entry["id"])] = _field(entry["id"], entry)
+    return found
+
+
+def priorities(client: JiraClient) -> list[tuple[str, str]]:
+    """(id, name) of the site's priorities in Jira's order (highest first)."""
+    what = "reading the priorities"
+    try:
+        data = client.get_json("priority", what=what)
+        return [(str(p["id"]), str(p["name"]).strip()[:255]) for p in data if str(p.get("name", "")).strip()]
+    except (KeyError, TypeError, AttributeError):
+        raise _unexpected(client, what) from None
+
+
+def statuses_by_type(client: JiraClient, key: str) -> dict[str, list[JiraStatusInfo]]:
+    """The statuses of each issue type's workflow in the project, with their category."""
+    key = check_project_key(key)
+    what = f"reading the statuses of {key}"
+    data = client.get_json(f"project/{key}/statuses", what=what, not_found=_not_found(key))
+    try:
+        return {
+            str(entry["id"]): [
+                JiraStatusInfo(
+                    str(s["id"]), str(s["name"]), str((s.get("statusCategory") or {}).get("key", ""))
+                )
+                for s in entry.get("statuses") or []
+            ]
+            for entry in data
+        }
+    except (KeyError, TypeError, AttributeError):
+        raise _unexpected(client, what) from None
+
+
+def field_info(field_id: Any, meta: dict[str, Any]) -> JiraFieldInfo:
+    """A field as create or edit metadata describes it."""
+    return _field(field_id, meta)
 
 
 # -- for the wizard: one connection per call ------------------------------------------------------

@@ -39,12 +39,23 @@ def context(jira_import: JiraImport) -> dict[str, Any]:
         "project": jira_import.project,
         "project_url": f"{settings.SITE_URL}{project_url}",
         "tracker_url": tracker_url,
+        # Every tracker the import made (a whole project: one per issue type, and the sprints').
+        "trackers": [
+            (
+                t.name,
+                t.shortname,
+                f"{settings.SITE_URL}{reverse('tracker:tracker-detail', args=[t.tracker_id])}",
+            )
+            for t in jira_import.planned_trackers.exclude(tracker=None)
+        ],
         "counts": [
             ("Issues", counts.get("issues", 0)),
             ("Changesets", counts.get("changesets", 0)),
             ("Comments", counts.get("comments", 0)),
             ("Attachments", counts.get("attachments", 0)),
             ("Links", counts.get("links", 0)),
+            ("Sprints", counts.get("sprints", 0)),
+            ("Time entries", counts.get("time_entries", 0)),
         ],
         "skipped": jira_import.skipped or [],
         "matched": report.get("matched", []),
@@ -60,10 +71,17 @@ def send_outcome(jira_import: JiraImport) -> bool:
         return False
     name = f"emails/jira_import_{jira_import.status}"
     data = context(jira_import)
+    several = len(jira_import.issue_types or []) > 1
     subject = SUBJECTS[jira_import.status].format(
         key=jira_import.jira_project_key,
-        issue_type=jira_import.issue_type_name or jira_import.issue_type_id,
-        tracker=jira_import.tracker_name,
+        issue_type=(
+            f"{len(jira_import.issue_types)} issue types"
+            if several
+            else jira_import.issue_type_name or jira_import.issue_type_id
+        ),
+        tracker=", ".join(name for name, _, _ in data["trackers"])
+        if several and data["trackers"]
+        else (jira_import.tracker_name),
     )
     message = EmailMultiAlternatives(
         subject=" ".join(subject.split()),

@@ -1,9 +1,10 @@
-"""Fetching a Jira issue type's issues: everything of the import that takes the network.
+"""Fetching a Jira project's issues: everything of the import that takes the network.
 
-:class:`Fetcher` pages the search (Cloud's ``search/jql`` with ``nextPageToken``, Server's ``search``
-with ``startAt`` and ``total``), reads the history and comments a search page did not embed, and
-downloads the attachments into the file storage. :class:`Prefetcher` runs it one page ahead in a
-thread and hands the main thread :class:`FetchedPage` objects, so the network and the database work
+:func:`search_pages` pages a search (Cloud's ``search/jql`` with ``nextPageToken``, Server's
+``search`` with ``startAt`` and ``total``). :class:`Fetcher` reads the history, comments and work
+logs a search page did not embed, and downloads the attachments into the file storage.
+:class:`Prefetcher` runs it one page ahead in a thread and hands the main thread :class:`FetchedPage`
+objects, so the network and the database work
 overlap instead of adding up. Nothing here touches the database or knows the import's engine.
 """
 
@@ -15,8 +16,8 @@ import queue
 import re
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -34,8 +35,12 @@ logger = logging.getLogger("tracker.jira_import")
 # Bounds on one issue: Jira content is untrusted, and a real issue has far less than this.
 MAX_HISTORIES = 10_000
 MAX_COMMENTS = 10_000
+MAX_WORKLOGS = 10_000
 CHANGELOG_PAGE = 100
 COMMENT_PAGE = 100
+# Search answers embed at most 20 work logs ("worklog": {"total": n, "worklogs": [...]}); the rest
+# are paged from /issue/{key}/worklog (startAt, maxResults; Cloud and Server alike).
+WORKLOG_PAGE = 100
 SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError)
 
 
@@ -93,6 +98,7 @@ class FetchedIssue:
     comments: list[dict[str, Any]]
     attachments: list[FetchedAttachment]
     skipped: list[SkippedField]
+    worklogs: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -107,72 +113,91 @@ class FetchedPage:
                 default_storage.delete(attachment.name)
 
 
-class Fetcher:
-    """Reads one project's issues of one type from Jira, downloading their files under the tracker's
-    folder of the storage. ``fields``: what the search asks of every issue."""
+def _issues_of(page: Any, what: str) -> list[dict[str, Any]]:
+    issues = page.get("issues") if isinstance(page, dict) else None
+    if not isinstance(issues, list) or not all(isinstance(i, dict) for i in issues):
+        raise JiraResponseError(f"Jira answered in an unexpected shape when {what}; the import stopped.")
+    return issues
 
-    def __init__(self, client: JiraClient, *, import_id: int, tracker_id: int, fields: Sequence[str]) -> None:
+
+def search_pages(
+    client: JiraClient,
+    jql: str,
+    *,
+    fields: Sequence[str],
+    expand: str,
+    what: str,
+    page_size: int | None = None,
+) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
+    """A search's pages, in the JQL's order: their issues, and the total when Jira gives one."""
+    params: dict[str, Any] = {
+        "jql": jql,
+        "fields": ",".join(fields),
+        "maxResults": page_size or settings.JIRA_IMPORT_PAGE_SIZE,
+    }
+    if expand:
+        params["expand"] = expand
+    if client.is_cloud:
+        token: str | None = None
+        while True:
+            if token:
+                params["nextPageToken"] = token
+            page = client.get_json("search/jql", params, what=what)
+            yield _issues_of(page, what), None
+            token = page.get("nextPageToken")
+            if not token or page.get("isLast") is True:
+                return
+    start = 0
+    while True:
+        params["startAt"] = start
+        page = client.get_json("search", params, what=what)
+        issues = _issues_of(page, what)
+        total = page.get("total")
+        total = total if isinstance(total, int) else None
+        yield issues, total
+        start += len(issues)
+        if not issues or (total is not None and start >= total):
+            return
+
+
+def approximate_count(client: JiraClient, where: str) -> int:
+    """Cloud's estimate of a search's size (its search gives no total), or 0."""
+    try:
+        answer = client.post_json("search/approximate-count", {"jql": where}, what="counting the issues")
+    except JiraAccessError as error:
+        if error.status in (401, 403):
+            raise
+        return 0  # only for the progress bar: the import goes on without a total
+    count = answer.get("count") if isinstance(answer, dict) else None
+    return count if isinstance(count, int) and count >= 0 else 0
+
+
+class Fetcher:
+    """Reads a project's issues from Jira, downloading their files under their tracker's folder of the
+    storage (``folder``: an issue's tracker id). ``fields``: what the search asks of every issue."""
+
+    def __init__(
+        self,
+        client: JiraClient,
+        *,
+        import_id: int,
+        folder: Callable[[dict[str, Any]], int],
+        fields: Sequence[str],
+    ) -> None:
         self.client = client
         self.import_id = import_id
-        self.tracker_id = tracker_id
+        self.folder = folder
         self.fields = list(fields)
 
-    @staticmethod
-    def _where(key: str, issue_type_id: str) -> str:
-        return f'project = "{key}" AND issuetype = {issue_type_id}'
-
-    def search(self, key: str, issue_type_id: str) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
-        """The search's pages, oldest issues first: their issues, and the total when Jira gives one."""
-        client = self.client
-        params: dict[str, Any] = {
-            "jql": f"{self._where(key, issue_type_id)} ORDER BY created ASC, key ASC",
-            "fields": ",".join(self.fields),
-            "expand": "changelog,renderedFields",
-            "maxResults": settings.JIRA_IMPORT_PAGE_SIZE,
-        }
-        what = f"searching the issues of {key}"
-        if client.is_cloud:
-            token: str | None = None
-            while True:
-                if token:
-                    params["nextPageToken"] = token
-                page = client.get_json("search/jql", params, what=what)
-                yield self._issues_of(page, what), None
-                token = page.get("nextPageToken")
-                if not token or page.get("isLast") is True:
-                    return
-        start = 0
-        while True:
-            params["startAt"] = start
-            page = client.get_json("search", params, what=what)
-            issues = self._issues_of(page, what)
-            total = page.get("total")
-            total = total if isinstance(total, int) else None
-            yield issues, total
-            start += len(issues)
-            if not issues or (total is not None and start >= total):
-                return
-
-    def _issues_of(self, page: Any, what: str) -> list[dict[str, Any]]:
-        issues = page.get("issues") if isinstance(page, dict) else None
-        if not isinstance(issues, list) or not all(isinstance(i, dict) for i in issues):
-            raise JiraResponseError(f"Jira answered in an unexpected shape when {what}; the import stopped.")
-        return issues
-
-    def approximate_count(self, key: str, issue_type_id: str) -> int:
-        """Cloud's estimate of the search's size (its search gives no total), or 0."""
-        try:
-            answer = self.client.post_json(
-                "search/approximate-count",
-                {"jql": self._where(key, issue_type_id)},
-                what="counting the issues",
-            )
-        except JiraAccessError as error:
-            if error.status in (401, 403):
-                raise
-            return 0  # only for the progress bar: the import goes on without a total
-        count = answer.get("count") if isinstance(answer, dict) else None
-        return count if isinstance(count, int) and count >= 0 else 0
+    def search(self, where: str, key: str) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
+        """The search's pages, oldest issues first."""
+        return search_pages(
+            self.client,
+            f"{where} ORDER BY created ASC, key ASC",
+            fields=self.fields,
+            expand="changelog,renderedFields",
+            what=f"searching the issues of {key}",
+        )
 
     def fetch(self, issue: dict[str, Any]) -> FetchedIssue:
         """Everything of the issue that takes the network (run by the prefetch thread)."""
@@ -185,6 +210,7 @@ class Fetcher:
                 self._comments(issue, key),
                 self._attachments(issue, key, skipped),
                 skipped,
+                self._worklogs(issue, key),
             )
         except SHAPE_ERRORS as error:
             raise unexpected_shape(self.import_id, key, error) from None
@@ -262,6 +288,26 @@ class Fetcher:
             c | {"renderedBody": c.get("renderedBody") or rendered.get(str(c.get("id")))} for c in comments
         ]
 
+    def _worklogs(self, issue: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        """The issue's work logs, oldest first: those the search embedded, or all of them paged."""
+        embedded = issue["fields"].get("worklog") or {}
+        worklogs = [w for w in embedded.get("worklogs") or [] if isinstance(w, dict)]
+        total = embedded.get("total")
+        if isinstance(total, int) and total > len(worklogs):
+            worklogs, start = [], 0
+            while start < min(total, MAX_WORKLOGS):
+                page = self.client.get_json(
+                    f"issue/{key}/worklog",
+                    {"startAt": start, "maxResults": WORKLOG_PAGE},
+                    what=f"reading the work logs of {key}",
+                )
+                values = [w for w in page.get("worklogs") or [] if isinstance(w, dict)]
+                worklogs += values
+                start += len(values)
+                if not values:
+                    break
+        return worklogs[:MAX_WORKLOGS]
+
     def _attachments(
         self, issue: dict[str, Any], key: str, skipped: list[SkippedField]
     ) -> list[FetchedAttachment]:
@@ -305,7 +351,7 @@ class Fetcher:
                         continue
                     buffer.seek(0)
                     name = default_storage.save(
-                        f"attachments/{self.tracker_id}/jira/{issue['id']}-{_storage_name(filename)}",
+                        f"attachments/{self.folder(issue)}/jira/{issue['id']}-{_storage_name(filename)}",
                         File(buffer),
                         max_length=500,
                     )
@@ -340,10 +386,10 @@ class Prefetcher:
 
     DONE = object()
 
-    def __init__(self, fetcher: Fetcher, key: str, issue_type_id: str, already: set[str]) -> None:
+    def __init__(self, fetcher: Fetcher, where: str, key: str, already: set[str]) -> None:
         self.fetcher = fetcher
+        self.where = where
         self.key = key
-        self.issue_type_id = issue_type_id
         self.already = already
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=1)
         self.stop = threading.Event()
@@ -386,7 +432,7 @@ class Prefetcher:
 
     def _work(self) -> None:
         try:
-            for issues, total in self.fetcher.search(self.key, self.issue_type_id):
+            for issues, total in self.fetcher.search(self.where, self.key):
                 page = FetchedPage([], len(issues), total)
                 for issue in issues:
                     if self.stop.is_set():

@@ -1,16 +1,22 @@
-"""The Jira import engine: one run of one import, one Jira issue type into a new tracker with its history.
+"""The Jira import engine: one run of one import, a whole Jira project into new trackers with their history.
 
 :meth:`Importer.run` puts the other modules to work, in order:
 
-1. connects, and reads the project, the issue type, its fields and statuses (:mod:`.discovery`);
-2. plans the tracker's fields (:mod:`.mapping`) and creates the tracker (:mod:`.runs`), or finds it
-   when the run resumes an interrupted one;
-3. streams the issues page by page (``JIRA_IMPORT_PAGE_SIZE``), never holding the whole project: a
-   thread fetches the next page (:mod:`.fetch`: search, remaining history and comments, attachment
-   files) while the current one is replayed into planned changesets (:mod:`.replay`) and written in
-   one transaction (:mod:`tracker.services.bulk_import`);
-4. turns the links between imported issues into artifact links (their target may come later);
-5. between pages, records its progress (:mod:`.runs`), which stops the run on a cancel request, and
+1. connects, and reads the project, its issue types, statuses and priorities, and the site's
+   fields (:mod:`.discovery`);
+2. reads every chosen issue once (:mod:`.survey`): the fields of their edit metadata, the fields
+   that hold a value (and on how many issues), their sprints, how many they are;
+3. plans each tracker's fields (:mod:`.mapping`: create metadata, edit metadata and carried fields)
+   and creates the trackers (:mod:`.runs`): one per issue type, or one for all of them, and one for
+   the sprints; or finds them when the run resumes an interrupted one;
+4. streams the issues page by page (``JIRA_IMPORT_PAGE_SIZE``), never holding the whole project: a
+   thread fetches the next page (:mod:`.fetch`: search, remaining history, comments and work logs,
+   attachment files) while the current one is replayed into planned changesets (:mod:`.replay`) and
+   written per tracker in one transaction (:mod:`tracker.services.bulk_import`), with the record of
+   which artifact each Jira issue, changelog entry, comment, work log and attachment became;
+5. turns the links to imported issues (in any of the import's trackers, or in an earlier import
+   from the same Jira site) and to sprints into artifact links;
+6. between pages, records its progress (:mod:`.runs`), which stops the run on a cancel request, and
    quietly when another run has taken the import over.
 
 An issue already imported (``Artifact.jira_issue_id``, unique per tracker) is skipped, so a job retried
@@ -20,21 +26,59 @@ after its worker was killed carries on where the last committed page ended.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
+from django.utils.html import escape, linebreaks
 
-from tracker.jira_import import discovery
-from tracker.jira_import.client import JiraClient, JiraCredentials, JiraResponseError, connect
-from tracker.jira_import.fetch import SHAPE_ERRORS, FetchedPage, Fetcher, Prefetcher, unexpected_shape
-from tracker.jira_import.mapping import LINKS, SEARCHED_SYSTEM_FIELDS, FieldPlan, SkippedField, plan_fields
+from tracker.jira_import import discovery, records, survey
+from tracker.jira_import.client import (
+    JiraAccessError,
+    JiraClient,
+    JiraCredentials,
+    JiraResponseError,
+    connect,
+)
+from tracker.jira_import.discovery import JiraFieldInfo
+from tracker.jira_import.fetch import (
+    SHAPE_ERRORS,
+    FetchedPage,
+    Fetcher,
+    Prefetcher,
+    approximate_count,
+    unexpected_shape,
+)
+from tracker.jira_import.mapping import (
+    LINKS,
+    SEARCHED_SYSTEM_FIELDS,
+    SPRINT,
+    SPRINT_FIELDS,
+    FieldPlan,
+    SkippedField,
+    link_role,
+    plan_fields,
+)
 from tracker.jira_import.options import Options
 from tracker.jira_import.people import People
 from tracker.jira_import.replay import Binding, Replay
 from tracker.jira_import.runs import ImportRun
-from tracker.models import Field, FieldType, Tracker
+from tracker.jira_import.sprints import SprintInfo, board_sprints
+from tracker.models import (
+    Field,
+    FieldType,
+    JiraImport,
+    JiraImportTracker,
+    Tracker,
+)
 from tracker.services import bulk_import
-from tracker.services.bulk_import import ImportedArtifact, ImportWriter, InvalidImportedValue
+from tracker.services.bulk_import import (
+    ImportedArtifact,
+    ImportedChangeset,
+    ImportWriter,
+    InvalidImportedValue,
+)
 from tracker.services.trackers import TrackerSpec
 
 logger = logging.getLogger("tracker.jira_import")
@@ -42,9 +86,26 @@ logger = logging.getLogger("tracker.jira_import")
 Progress = Callable[[int, int], None]
 
 
-def search_fields(bindings: list[Binding]) -> list[str]:
+@dataclass
+class TrackerRun:
+    """One tracker of the run: its row, its fields bound to Jira's, and how its issues are written."""
+
+    planned: JiraImportTracker
+    tracker: Tracker
+    bindings: list[Binding]
+    replay: Replay
+    writer: ImportWriter
+
+    @property
+    def links(self) -> Field | None:
+        return next((b.field for b in self.bindings if b.plan.name == LINKS), None)
+
+
+def search_fields(bindings: Iterable[Binding], link_fields: Iterable[str]) -> list[str]:
     """What the search asks of every issue: the mapped fields and those the engine reads anyway."""
-    return sorted(SEARCHED_SYSTEM_FIELDS | {b.plan.jira_id for b in bindings if b.plan.jira_id})
+    return sorted(
+        SEARCHED_SYSTEM_FIELDS | {b.plan.jira_id for b in bindings if b.plan.jira_id} | set(link_fields)
+    )
 
 
 class Importer:
@@ -62,48 +123,109 @@ class Importer:
         self.credentials = credentials
         self.progress = progress
         self.client = client
-        self.skipped: list[dict[str, str]] = list(self.jira_import.skipped or [])
+        self.skipped: list[dict[str, Any]] = list(self.jira_import.skipped or [])
         self.people = People(None, self.jira_import.user_report or None)
-        self.tracker: Tracker | None = self.jira_import.tracker
         self.done = 0
         self.total = 0
+        self.notes: list[str] = []
 
-    def run(self) -> Tracker:
+    # -- the run ----------------------------------------------------------------------------------
+
+    def run(self) -> list[Tracker]:
         ji = self.jira_import
         if self.client is None:
             self.client = connect(self.credentials)
         client = self.client
+        import_id = ji.pk
+        # A cancel reaches a request in flight (a slow page, a long download) within about a second.
+        client.cancel_probe = lambda: JiraImport.objects.filter(pk=import_id, cancel_requested=True).exists()
         self.people.client = client
+        self.people.site = client.base_url.lower()
         self.import_run.record_flavor(client.flavor)
         key = discovery.check_project_key(ji.jira_project_key)
         project = discovery.project(client, key)
-        issue_type = discovery.issue_type(client, key, ji.issue_type_id)
-        self.import_run.record_names(str(project.get("name") or key), issue_type.name)
-        fields = discovery.create_fields(client, key, issue_type.id)
-        statuses = discovery.statuses(client, key, issue_type.id)
-        plans, skipped = plan_fields(fields, statuses)
-        self._note_skipped(skipped)
-        tracker = self.tracker = self._tracker(plans)
-        bindings = self._bind(tracker, plans)
-        replay = Replay(bindings, self.people, client.browse_url)
-        writer = ImportWriter(tracker, [b.field for b in bindings])
-        fetcher = Fetcher(client, import_id=ji.pk, tracker_id=tracker.pk, fields=search_fields(bindings))
-        # Issues an interrupted run imported already (a resumed job skips them).
-        already = set(bulk_import.imported_ids(tracker))
-        if client.is_cloud:  # Cloud's search gives no total; Server's first page does
-            self.total = fetcher.approximate_count(key, issue_type.id)
+        available = {t.id: t for t in discovery.issue_types(client, key)}
+        chosen = [str(t["id"]) for t in ji.issue_types or []] or [ji.issue_type_id]
+        missing = [type_id for type_id in chosen if type_id not in available]
+        if missing:
+            raise JiraAccessError(
+                f"The Jira project {key} has no issue type with id {', '.join(missing)} any more.",
+                field="issue_type_id",
+            )
+        self.import_run.record_names(
+            str(project.get("name") or key), ", ".join(available[t].name for t in chosen)
+        )
+        site_fields = discovery.site_fields(client)
+        names = {fid: info.name for fid, info in site_fields.items()}
+        sprint_fields = {fid for fid, info in site_fields.items() if link_role(info) == SPRINT}
+        where = f'project = "{key}" AND issuetype in ({", ".join(chosen)})'
         self.checkpoint()
-        with Prefetcher(fetcher, key, issue_type.id, already) as pages:
+        carried = survey.survey(
+            client, where, key, sprint_fields=sprint_fields.__contains__, progress=self._surveyed
+        )
+        self.total = carried.total
+        statuses = discovery.statuses_by_type(client, key)
+        priorities = discovery.priorities(client)
+        rows = list(JiraImportTracker.objects.filter(jira_import=ji).order_by("rank", "id"))
+        runs: dict[str, TrackerRun] = {}
+        for row in rows:
+            if row.role != JiraImportTracker.Role.ISSUES:
+                continue
+            type_ids = [str(t) for t in row.issue_type_ids] or chosen
+            part = carried.of(type_ids)
+            fields = self._fields(client, key, type_ids, part, site_fields)
+            plan = plan_fields(
+                fields,
+                [s for type_id in type_ids for s in statuses.get(type_id, [])],
+                carried=part.carried,
+                priorities=priorities,
+                issue_types=[(t, available[t].name) for t in type_ids] if len(type_ids) > 1 else None,
+            )
+            self._note_skipped(plan.skipped)
+            tracker = row.tracker or self.import_run.create_tracker(
+                row, self._spec(row, plan.plans, site=client)
+            )
+            bindings = self._bind(tracker, plan.plans)
+            replay = Replay(
+                bindings, self.people, client.browse_url, link_fields=plan.link_fields, field_names=names
+            )
+            run = TrackerRun(
+                row, tracker, bindings, replay, ImportWriter(tracker, [b.field for b in bindings])
+            )
+            for type_id in type_ids:
+                runs[type_id] = run
+        sprint_tracker = self._sprints(client, key, rows, carried.sprints)
+        link_fields = {fid for run in runs.values() for fid in run.replay.link_fields}
+        fetcher = Fetcher(
+            client,
+            import_id=ji.pk,
+            folder=lambda issue: runs[_type_of(issue)].tracker.pk,
+            fields=search_fields(
+                [b for run in runs.values() for b in run.bindings], link_fields | {"worklog"}
+            ),
+        )
+        # Issues an interrupted run imported already (a resumed job skips them).
+        trackers = list({run.tracker.pk: run.tracker for run in runs.values()}.values())
+        already = {source for tracker in trackers for source in bulk_import.imported_ids(tracker)}
+        if not self.total and client.is_cloud:
+            self.total = approximate_count(client, where)
+        self.checkpoint()
+        with Prefetcher(fetcher, where, key, already) as pages:
             for page in pages:
                 if page.total is not None:
-                    self.total = page.total
-                self._import_page(page, replay, writer)
+                    self.total = max(self.total, page.total)
+                self._import_page(page, runs)
                 self.checkpoint()
-        links = next((b for b in bindings if b.plan.name == LINKS), None)
-        if links is not None:
-            bulk_import.resolve_links(tracker, links.field)
+        targets = records.link_targets(self.jira_import, client.base_url.lower(), sprint_tracker)
+        for run in {run.tracker.pk: run for run in runs.values()}.values():
+            if run.links is not None:
+                bulk_import.resolve_links(run.tracker, run.links, targets)
         self.checkpoint()
-        return tracker
+        return trackers + ([sprint_tracker] if sprint_tracker else [])
+
+    def _surveyed(self, read: int) -> None:
+        self.total = read
+        self.checkpoint()
 
     def checkpoint(self) -> None:
         """Record progress; stop if cancelled, or if another run owns the import now."""
@@ -120,24 +242,49 @@ class Importer:
             if item not in self.skipped:
                 self.skipped.append(item)
 
-    # -- the tracker ------------------------------------------------------------------------------
+    # -- the trackers -----------------------------------------------------------------------------
 
-    def _tracker(self, plans: list[FieldPlan]) -> Tracker:
-        if self.tracker is not None:
-            return self.tracker  # a resumed run: the tracker and its fields are there
+    def _fields(
+        self,
+        client: JiraClient,
+        key: str,
+        type_ids: list[str],
+        part: survey.TypeSurvey,
+        site_fields: dict[str, JiraFieldInfo],
+    ) -> list[JiraFieldInfo]:
+        """Create metadata, then edit metadata, then every field that holds a value: their union."""
+        found: dict[str, JiraFieldInfo] = {}
+        for type_id in type_ids:
+            try:
+                created = discovery.create_fields(client, key, type_id)
+            except JiraAccessError as error:
+                # No Create Issues permission, or a site without create metadata: the edit metadata
+                # and the values still say which fields the issues have.
+                if error.status not in (403, 404) and not (
+                    error.status is None and error.field == "issue_type_id"
+                ):
+                    raise
+                created = []
+            for info in created:
+                found.setdefault(info.id, _named(info, site_fields))
+        for field_id, info in part.editmeta.items():
+            found.setdefault(field_id, _named(info, site_fields))
+        for field_id in part.carried:
+            if field_id not in found:
+                found[field_id] = site_fields.get(field_id) or JiraFieldInfo(field_id, field_id, {})
+        return list(found.values())
+
+    def _spec(self, row: JiraImportTracker, plans: list[FieldPlan], *, site: JiraClient) -> TrackerSpec:
         ji = self.jira_import
-        site = self.client.base_url if self.client else ji.jira_url
-        return self.import_run.create_tracker(
-            TrackerSpec(
-                name=ji.tracker_name,
-                shortname=ji.tracker_shortname,
-                color=ji.tracker_color,
-                description=(
-                    f"Imported from the Jira project {ji.jira_project_key} ({ji.issue_type_name}) at "
-                    f"{site}. Jira permissions are not imported."
-                ),
-                fields=[plan.spec() for plan in plans],
-            )
+        return TrackerSpec(
+            name=row.name,
+            shortname=row.shortname,
+            color=row.color,
+            description=(
+                f"Imported from the Jira project {ji.jira_project_key} at {site.base_url}. "
+                "Jira permissions are not imported."
+            ),
+            fields=[plan.spec() for plan in plans],
         )
 
     def _bind(self, tracker: Tracker, plans: list[FieldPlan]) -> list[Binding]:
@@ -153,30 +300,103 @@ class Importer:
             bindings.append(Binding(plan, field_, Options(field_, plan.options) if choice else None))
         return bindings
 
+    # -- sprints ----------------------------------------------------------------------------------
+
+    def _sprints(
+        self, client: JiraClient, key: str, rows: list[JiraImportTracker], named: dict[str, SprintInfo]
+    ) -> Tracker | None:
+        """The Sprints tracker and its artifacts: what the issues name, completed by the boards' sprints."""
+        row = next((r for r in rows if r.role == JiraImportTracker.Role.SPRINTS), None)
+        if row is None or not named:
+            return None  # the imported issues have no sprint: no Sprints tracker
+        found = {sprint_id: sprint for sprint_id, sprint in named.items()}
+        boards, refused = board_sprints(client, key)
+        if refused and refused not in self.notes:
+            self.notes.append(refused)
+            self.import_run.record_notes(self.notes)
+        for sprint in boards:
+            if sprint.id in found:
+                found[sprint.id].merge(sprint)
+            else:
+                found[sprint.id] = sprint
+        if not found:
+            return None
+        tracker = row.tracker or self.import_run.create_tracker(
+            row,
+            TrackerSpec(
+                name=row.name,
+                shortname=row.shortname,
+                color=row.color,
+                description=f"The sprints of the Jira project {key}, imported with its issues.",
+                fields=SPRINT_FIELDS,
+            ),
+        )
+        fields = {f.name: f for f in Field.objects.filter(tracker=tracker)}
+        already = set(bulk_import.imported_ids(tracker))
+        importer = self.people.importer
+        planned = []
+        for sprint in sorted(
+            found.values(), key=lambda s: (s.start or "9999", int(s.id) if s.id.isdigit() else 0)
+        ):
+            if sprint.source_id in already:
+                continue
+            when = _moment(sprint.start) or self.jira_import.created_at
+            values = {
+                fields["title"]: sprint.name,
+                fields["state"]: sprint.state or None,
+                fields["start_date"]: sprint.start,
+                fields["end_date"]: sprint.end,
+                fields["complete_date"]: sprint.complete,
+                fields["goal"]: str(linebreaks(escape(sprint.goal))) if sprint.goal.strip() else None,
+                fields["jira_sprint_id"]: sprint.id,
+                fields["board"]: sprint.board or None,
+            }
+            values = {f: v for f, v in values.items() if v is not None}
+            creation = ImportedChangeset(when, importer.pk, values=values, is_creation=True)
+            planned.append(ImportedArtifact(sprint.source_id, sprint.name, [creation]))
+        if planned:
+            self._write([(ImportWriter(tracker, list(fields.values())), planned)], site=None)
+        return tracker
+
     # -- one page ---------------------------------------------------------------------------------
 
-    def _import_page(self, page: FetchedPage, replay: Replay, writer: ImportWriter) -> None:
+    def _import_page(self, page: FetchedPage, runs: dict[str, TrackerRun]) -> None:
         try:
-            planned: list[ImportedArtifact] = []
+            planned: dict[int, list[tuple[ImportedArtifact, Any]]] = {}
             for fetched in page.issues:
                 self._note_skipped(fetched.skipped)
+                run = runs.get(_type_of(fetched.issue))
+                key = str(fetched.issue.get("key", "?"))
+                if run is None:  # its type changed to one not imported between the search and now
+                    self._note_skipped([SkippedField(key, "its issue type is not one of those imported")])
+                    continue
                 try:
-                    planned.append(replay.plan(fetched))
+                    planned.setdefault(run.tracker.pk, []).append((run.replay.plan(fetched), fetched))
                 except SHAPE_ERRORS as error:
-                    key = str(fetched.issue.get("key", "?"))
                     raise unexpected_shape(self.jira_import.pk, key, error) from None
-            # The files' authors are matched last: the page's histories may have looked them up.
-            for artifact, fetched in zip(planned, page.issues, strict=True):
-                artifact.attachments = replay.attachments(fetched)
-            self._write(writer, planned)
+            by_tracker = {run.tracker.pk: run for run in runs.values()}
+            site = self.client.base_url.lower() if self.client else ""
+            batches = []
+            for tracker_id, pairs in planned.items():
+                run = by_tracker[tracker_id]
+                # The files' authors are matched last: the page's histories may have looked them up.
+                for artifact, fetched in pairs:
+                    artifact.attachments = run.replay.attachments(fetched)
+                batches.append((run.writer, [artifact for artifact, _ in pairs]))
+            self._write(batches, site=site)  # the page, all its trackers, in one transaction
         except BaseException:
             page.discard_files()  # the page's rows are rolled back: its files go too
             raise
         self.done += page.size
 
-    def _write(self, writer: ImportWriter, planned: list[ImportedArtifact]) -> None:
+    def _write(self, batches: list[tuple[ImportWriter, list[ImportedArtifact]]], *, site: str | None) -> None:
+        """Write the artifacts and, for issues, the record of what each became (same transaction)."""
         try:
-            writer.write(planned)
+            with transaction.atomic():
+                rows = bulk_import.write_batches(batches)
+                if site is not None:
+                    planned = [imported for _, batch in batches for imported in batch if batch]
+                    records.record(self.jira_import, site, planned, rows)
         except IntegrityError:
             self.import_run.check_owner()  # RunSuperseded: the run that took over wrote these issues
             raise
@@ -191,3 +411,28 @@ class Importer:
                 f"Jira sent the issue {error.reference} with a value that does not fit the field "
                 f"{error.field.label} ({error.problem}); the import stopped."
             ) from None
+
+
+def _type_of(issue: dict[str, Any]) -> str:
+    fields = issue.get("fields") if isinstance(issue.get("fields"), dict) else {}
+    return str((fields.get("issuetype") or {}).get("id", ""))
+
+
+def _named(info: JiraFieldInfo, site_fields: dict[str, JiraFieldInfo]) -> JiraFieldInfo:
+    """Metadata's entry, with the site's name and schema where the metadata lacks them."""
+    known = site_fields.get(info.id)
+    if known is None:
+        return info
+    return JiraFieldInfo(
+        info.id,
+        info.name if info.name and info.name != info.id else known.name,
+        info.schema or known.schema,
+        info.required,
+        info.allowed_values,
+    )
+
+
+def _moment(value: str | None) -> Any:
+    from tracker.jira_import.fetch import parse_timestamp
+
+    return parse_timestamp(value) if value else None

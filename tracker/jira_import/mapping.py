@@ -1,17 +1,22 @@
-"""Which tracker fields a Jira issue type becomes, and which Jira fields are skipped (and why).
+"""Which tracker fields Jira fields become, and which are not imported (and why, and on how many issues).
 
 Jira describes each field with a schema: ``schema.system`` names a built-in field, ``schema.custom``
-the type of a custom field. The table below maps both to our field types; each mapped field also gets a
-``kind`` telling the replay (:mod:`tracker.jira_import.replay`) how Jira writes its values (in the
-issue and in the changelog).
+the type of a custom field (``GET /rest/api/2/field`` lists them all, with their names). The tables
+below map both to our field types; each mapped field also gets a ``kind`` telling the replay
+(:mod:`tracker.jira_import.replay`) how Jira writes its values (in the issue and in the changelog).
 
-Besides the mapped fields, every imported tracker has the same "always created" fields: the Jira key,
-a link to the original issue, created by / on, last update, resolution date, status, attachments, links.
+The fields of an issue type are the union of its create metadata, the edit metadata of its issues
+and every field that has a value on at least one of its issues (:mod:`tracker.jira_import.survey`):
+many fields (priority, assignee, fix versions on many Server projects) are not on the create screen.
+
+Some Jira fields are not fields here but links (:data:`LINK_FIELDS`): the epic link and the sprint
+field. Every imported tracker also has the same "always created" fields: the Jira key, a link to the
+original issue, created by / on, last update, resolution date, status, attachments, links.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from django.utils.text import slugify
@@ -21,26 +26,35 @@ from tracker.models import FieldType
 from tracker.services.trackers import FieldSpec
 
 ATLASSIAN_CUSTOM = "com.atlassian.jira.plugin.system.customfieldtypes:"
+GREENHOPPER = "com.pyxis.greenhopper.jira:"
 
 # schema.system -> (our type, value kind)
 SYSTEM_FIELDS: dict[str, tuple[str, str]] = {
     "summary": (FieldType.STRING, "string"),
     "description": (FieldType.TEXT, "text"),
+    "environment": (FieldType.TEXT, "text"),
     "duedate": (FieldType.DATE, "date"),
     "priority": (FieldType.SELECT, "named"),
+    "resolution": (FieldType.SELECT, "named"),
     "components": (FieldType.MULTI_SELECT, "named_items"),
     "versions": (FieldType.MULTI_SELECT, "named_items"),
     "fixVersions": (FieldType.MULTI_SELECT, "named_items"),
     "labels": (FieldType.OPEN_LIST, "labels"),
     "assignee": (FieldType.USER, "user"),
     "reporter": (FieldType.USER, "user"),
+    # Permissions are not imported: the level's name is kept as text, for the record.
+    "security": (FieldType.STRING, "named_text"),
+    # Jira keeps seconds; the tracker shows hours.
+    "timeoriginalestimate": (FieldType.FLOAT, "seconds"),
+    "timeestimate": (FieldType.FLOAT, "seconds"),
+    "timespent": (FieldType.FLOAT, "seconds"),
 }
-# Jira system fields the always-created fields stand for, or that the import itself implies.
+# Jira system fields the always-created fields, the links, the time entries or the trackers stand
+# for, and those Jira computes from others (aggregates, progress): nothing of them is lost.
 IMPLIED_SYSTEM_FIELDS = {
     "issuetype",
     "project",
     "status",
-    "resolution",
     "resolutiondate",
     "created",
     "updated",
@@ -49,13 +63,46 @@ IMPLIED_SYSTEM_FIELDS = {
     "issuelinks",
     "subtasks",
     "parent",
+    "comment",
+    "worklog",
+    "timetracking",
+    "aggregatetimeoriginalestimate",
+    "aggregatetimeestimate",
+    "aggregatetimespent",
+    "aggregateprogress",
+    "progress",
+    "workratio",
+    "lastViewed",
+    "statuscategorychangedate",
+    "thumbnail",
 }
-# What the search asks of every issue besides its mapped fields: the implied fields an issue holds,
-# its summary (every tracker has a title), its reporter (the creator's stand-in) and its comments.
-SEARCHED_SYSTEM_FIELDS = (IMPLIED_SYSTEM_FIELDS - {"project"}) | {"summary", "reporter", "comment"}
+# Fields with a value that nothing here holds.
+UNSUPPORTED_SYSTEM_FIELDS = {
+    "votes": "who voted for an issue is not imported",
+    "watches": "who watches an issue is not imported (people watch artifacts here themselves)",
+}
+# What the search asks of every issue besides its mapped fields (not the computed ones).
+SEARCHED_SYSTEM_FIELDS = {
+    "summary",
+    "reporter",
+    "issuetype",
+    "status",
+    "resolutiondate",
+    "created",
+    "updated",
+    "creator",
+    "attachment",
+    "issuelinks",
+    "subtasks",
+    "parent",
+    "comment",
+    "worklog",
+}
 # The last part of schema.custom for Atlassian's own custom field types -> (our type, value kind)
 CUSTOM_FIELDS: dict[str, tuple[str, str]] = {
     "textfield": (FieldType.STRING, "string"),
+    "url": (FieldType.STRING, "string"),
+    "readonlyfield": (FieldType.STRING, "string"),
     "textarea": (FieldType.TEXT, "text"),
     "float": (FieldType.FLOAT, "number"),
     "datepicker": (FieldType.DATE, "date"),
@@ -69,6 +116,36 @@ CUSTOM_FIELDS: dict[str, tuple[str, str]] = {
     "labels": (FieldType.OPEN_LIST, "labels"),
     "userpicker": (FieldType.USER, "user"),
     "multiuserpicker": (FieldType.USERS, "users"),
+    # One select of "Parent / Child" values: the pair is one choice in Jira and one changelog item,
+    # so one field keeps each change one change (two fields would split it, and a child means
+    # nothing without its parent).
+    "cascadingselect": (FieldType.SELECT, "cascading"),
+}
+UNSUPPORTED_CUSTOM_FIELDS = {
+    "grouppicker": "groups are not imported",
+    "multigrouppicker": "groups are not imported",
+    "project": "project pickers name Jira projects, which are not imported",
+}
+# Jira Software's fields (schema.custom after GREENHOPPER).
+SOFTWARE_FIELDS: dict[str, tuple[str, str]] = {
+    "gh-epic-label": (FieldType.STRING, "string"),
+    "gh-epic-color": (FieldType.STRING, "string"),
+    "gh-epic-status": (FieldType.SELECT, "option"),
+    "jsw-story-points": (FieldType.FLOAT, "number"),
+}
+UNSUPPORTED_SOFTWARE_FIELDS = {
+    "gh-lexo-rank": "the board's rank (the order of the backlog) is not imported",
+}
+# Fields that become links: the epic link (Server; Cloud uses ``parent``) and the sprints.
+EPIC_LINK = "epic"
+SPRINT = "sprint"
+LINK_FIELDS = {"gh-epic-link": EPIC_LINK, "gh-sprint": SPRINT}
+# An app's field of one of these schema types has a well-known value shape: imported as such.
+PLAIN_SCHEMA_TYPES: dict[str, tuple[str, str]] = {
+    "string": (FieldType.STRING, "string"),
+    "number": (FieldType.FLOAT, "number"),
+    "date": (FieldType.DATE, "date"),
+    "datetime": (FieldType.DATETIME, "datetime"),
 }
 # Names the changelog of Jira Server gives system fields (Cloud adds fieldId to every item).
 CHANGELOG_ALIASES = {
@@ -77,6 +154,11 @@ CHANGELOG_ALIASES = {
     "Component": "components",
     "Attachment": "attachment",
     "duedate": "duedate",
+    "Security": "security",
+    "Environment": "environment",
+    "timeoriginalestimate": "timeoriginalestimate",
+    "timeestimate": "timeestimate",
+    "timespent": "timespent",
 }
 
 # The always-created fields, by our field name.
@@ -87,9 +169,12 @@ CREATED_ON = "created_on"
 LAST_UPDATE = "last_update"
 RESOLUTION_DATE = "resolution_date"
 STATUS = "status"
+ISSUE_TYPE = "issue_type"
 ATTACHMENTS = "attachments"
 LINKS = "links"
 TITLE = "title"
+RESERVED = {JIRA_KEY, JIRA_URL, CREATED_BY, CREATED_ON, LAST_UPDATE, RESOLUTION_DATE, STATUS, ISSUE_TYPE}
+RESERVED |= {ATTACHMENTS, LINKS, TITLE}
 
 
 @dataclass
@@ -133,41 +218,76 @@ class FieldPlan:
 class SkippedField:
     field: str
     reason: str
+    issues: int | None = None  # how many issues carried a value (None: not about a field's values)
 
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "reason": self.reason}
+    def as_dict(self) -> dict[str, object]:
+        item: dict[str, object] = {"field": self.field, "reason": self.reason}
+        if self.issues is not None:
+            item["issues"] = self.issues
+        return item
 
 
-def option_label(value: dict[str, object]) -> str:
+@dataclass
+class FieldsPlan:
+    """A tracker's fields, what was not imported, and which Jira fields feed its links."""
+
+    plans: list[FieldPlan]
+    skipped: list[SkippedField]
+    link_fields: dict[str, str]  # Jira field id -> EPIC_LINK or SPRINT
+
+
+def option_label(value: Mapping[str, object]) -> str:
     """The label of an allowed value or a value: options have ``value``, the others ``name``."""
     label = value.get("value", value.get("name"))
     return str(label if label is not None else value.get("id", "")).strip()[:255]
 
 
 def classify(info: JiraFieldInfo) -> tuple[str, str] | str | None:
-    """(type, kind) when the field is imported; a reason when skipped; None when implied by the import."""
+    """(type, kind) when imported as a field; a reason when not imported; None when implied.
+
+    Link fields (epic link, sprints) are implied: :func:`link_role` says what they feed.
+    """
     system = info.schema.get("system")
-    custom = info.schema.get("custom")
+    custom = str(info.schema.get("custom") or "")
     if system and not custom:
         if system in SYSTEM_FIELDS:
             return SYSTEM_FIELDS[system]
         if system in IMPLIED_SYSTEM_FIELDS:
             return None
+        if system in UNSUPPORTED_SYSTEM_FIELDS:
+            return UNSUPPORTED_SYSTEM_FIELDS[system]
         return f"the Jira field type {system!r} has no equivalent here"
     if custom:
-        custom = str(custom)
         if custom.startswith(ATLASSIAN_CUSTOM):
             short = custom.removeprefix(ATLASSIAN_CUSTOM)
             if short in CUSTOM_FIELDS:
                 return CUSTOM_FIELDS[short]
-            if short == "cascadingselect":
-                return "cascading selects (a parent and a child option) have no equivalent here"
-        if info.schema.get("type") == "number":
-            return FieldType.FLOAT, "number"
+            if short in UNSUPPORTED_CUSTOM_FIELDS:
+                return UNSUPPORTED_CUSTOM_FIELDS[short]
+        if custom.startswith(GREENHOPPER):
+            short = custom.removeprefix(GREENHOPPER)
+            if short in LINK_FIELDS:
+                return None
+            if short in SOFTWARE_FIELDS:
+                return SOFTWARE_FIELDS[short]
+            if short in UNSUPPORTED_SOFTWARE_FIELDS:
+                return UNSUPPORTED_SOFTWARE_FIELDS[short]
+        plain = PLAIN_SCHEMA_TYPES.get(str(info.schema.get("type")))
+        if plain is not None and info.schema.get("type") != "array":
+            return plain
         return f"its type ({custom}) has no equivalent here"
+    if info.id in SYSTEM_FIELDS:
+        return SYSTEM_FIELDS[info.id]
     if info.id in IMPLIED_SYSTEM_FIELDS:
         return None
+    if info.id in UNSUPPORTED_SYSTEM_FIELDS:
+        return UNSUPPORTED_SYSTEM_FIELDS[info.id]
     return "Jira does not describe its type"
+
+
+def link_role(info: JiraFieldInfo) -> str | None:
+    custom = str(info.schema.get("custom") or "")
+    return LINK_FIELDS.get(custom.removeprefix(GREENHOPPER)) if custom.startswith(GREENHOPPER) else None
 
 
 def _slug(text: str) -> str:
@@ -175,15 +295,27 @@ def _slug(text: str) -> str:
 
 
 def plan_fields(
-    fields: Iterable[JiraFieldInfo], statuses: Iterable[JiraStatusInfo]
-) -> tuple[list[FieldPlan], list[SkippedField]]:
-    """The fields of the tracker (mapped first, then the always-created ones) and the skipped ones."""
-    fields = list(fields)
-    reserved = {JIRA_KEY, JIRA_URL, CREATED_BY, CREATED_ON, LAST_UPDATE, RESOLUTION_DATE, STATUS}
-    reserved |= {ATTACHMENTS, LINKS, TITLE}
-    used: set[str] = set(reserved)
+    fields: Iterable[JiraFieldInfo],
+    statuses: Iterable[JiraStatusInfo],
+    *,
+    carried: Mapping[str, int] | None = None,
+    priorities: list[tuple[str, str]] | None = None,
+    issue_types: list[tuple[str, str]] | None = None,
+) -> FieldsPlan:
+    """The fields of a tracker (mapped first, then the always-created ones) and the skipped ones.
+
+    ``fields``: every field of the issue type (metadata and values); ``carried``: Jira field id ->
+    how many issues had a value (a field left out is listed only if some issue had a value: nothing
+    else was lost). ``priorities``: Jira's priorities in Jira's order, the options of the priority
+    field. ``issue_types``: (id, name) for a tracker holding several issue types (an "Issue type"
+    field then tells them apart).
+    """
+    carried = carried or {}
+    fields = list({f.id: f for f in fields}.values())
+    used: set[str] = set(RESERVED)
     plans: list[FieldPlan] = []
     skipped: list[SkippedField] = []
+    link_fields: dict[str, str] = {}
 
     def unique(base: str) -> str:
         name, n = base, 2
@@ -193,18 +325,24 @@ def plan_fields(
         used.add(name)
         return name
 
-    by_id = {f.id: f for f in fields}
-    if "summary" not in by_id:  # every tracker needs its title, whatever the create screen shows
+    if not any(f.id == "summary" for f in fields):  # every tracker needs its title
         fields.insert(0, JiraFieldInfo("summary", "Summary", {"type": "string", "system": "summary"}))
     for info in fields:
+        role = link_role(info)
+        if role is not None:
+            link_fields[info.id] = role
+            continue
         outcome = classify(info)
         if outcome is None:
             continue
         if isinstance(outcome, str):
-            skipped.append(SkippedField(info.name, outcome))
+            if carried.get(info.id):
+                skipped.append(SkippedField(info.name, outcome, carried[info.id]))
             continue
         kind_type, kind = outcome
         label = info.name.strip()[:100] or info.id
+        if kind == "seconds":
+            label = f"{label} (hours)"[:100]
         if info.id == "summary":
             plan = FieldPlan(TITLE, label, kind_type, kind, info.id, required=True, is_title=True)
         elif info.id == "description":
@@ -213,13 +351,17 @@ def plan_fields(
             plan = FieldPlan(unique("assigned_to"), label, kind_type, kind, info.id, notify=True)
         else:
             plan = FieldPlan(unique(_slug(label)), label, kind_type, kind, info.id)
-        if kind_type in (FieldType.SELECT, FieldType.MULTI_SELECT):
+        if info.id == "priority" and priorities:
+            plan.options = list(priorities)
+        elif kind == "cascading":
+            plan.options = cascading_options(info.allowed_values)
+        elif kind_type in (FieldType.SELECT, FieldType.MULTI_SELECT):
             plan.options = [(str(v.get("id", "")), option_label(v)) for v in info.allowed_values]
             plan.options = [(jid, label) for jid, label in plan.options if label]
         plans.append(plan)
-    # Title first, then the workflow's status, then the rest in the create screen's order.
+    # Title first, then the workflow's status (and the issue type), then the rest in Jira's order.
     plans.sort(key=lambda p: not p.is_title)
-    statuses = list(statuses)
+    statuses = list({s.id: s for s in statuses}.values())
     status = FieldPlan(
         STATUS,
         "Status",
@@ -230,6 +372,19 @@ def plan_fields(
         closed={s.name.strip()[:255] for s in statuses if s.category == "done"},
     )
     plans.insert(1, status)
+    if issue_types:
+        plans.insert(
+            2,
+            FieldPlan(
+                ISSUE_TYPE,
+                "Issue type",
+                FieldType.SELECT,
+                "named",
+                "issuetype",
+                options=[(type_id, name.strip()[:255]) for type_id, name in issue_types],
+                help_text="The issue's type in Jira.",
+            ),
+        )
     plans += [
         FieldPlan(JIRA_KEY, "Jira key", FieldType.STRING, "key", help_text="The issue's key in Jira."),
         FieldPlan(JIRA_URL, "Jira link", FieldType.STRING, "url", help_text="The original issue in Jira."),
@@ -240,4 +395,46 @@ def plan_fields(
         FieldPlan(ATTACHMENTS, "Attachments", FieldType.FILES, "attachments", "attachment"),
         FieldPlan(LINKS, "Links", FieldType.LINKS, "links", "issuelinks"),
     ]
-    return plans, skipped
+    return FieldsPlan(plans, skipped, link_fields)
+
+
+def cascading_label(parent: str, child: str | None) -> str:
+    return f"{parent} / {child}"[:255] if child else parent[:255]
+
+
+def cascading_options(allowed: list[dict[str, object]]) -> list[tuple[str, str]]:
+    """A cascading select's options: each parent alone, then each "Parent / Child" pair."""
+    options: list[tuple[str, str]] = []
+    for parent in allowed:
+        parent_label = option_label(parent)
+        if not parent_label:
+            continue
+        options.append((str(parent.get("id", "")), parent_label))
+        for child in parent.get("children") or []:  # type: ignore[union-attr]
+            if isinstance(child, dict) and option_label(child):
+                options.append(
+                    (
+                        f"{parent.get('id', '')}/{child.get('id', '')}",
+                        cascading_label(parent_label, option_label(child)),
+                    )
+                )
+    return options
+
+
+# Fields for the Sprints tracker (the sprint field's values, and the board's sprints).
+SPRINT_FIELDS = (
+    FieldSpec("title", "Name", FieldType.STRING, required=True, is_title=True),
+    FieldSpec(
+        "state",
+        "State",
+        FieldType.SELECT,
+        options=("future", "active", "closed"),
+        closed_options=("closed",),
+    ),
+    FieldSpec("start_date", "Start date", FieldType.DATETIME),
+    FieldSpec("end_date", "End date", FieldType.DATETIME),
+    FieldSpec("complete_date", "Complete date", FieldType.DATETIME),
+    FieldSpec("goal", "Goal", FieldType.TEXT),
+    FieldSpec("jira_sprint_id", "Jira sprint id", FieldType.STRING),
+    FieldSpec("board", "Board", FieldType.STRING),
+)

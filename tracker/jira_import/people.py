@@ -1,23 +1,33 @@
 """Who is who: Jira users matched to platform accounts by email.
 
 A Jira user whose email is shared and matches exactly one active account here (whatever the case) is
-that account, as author and as value of user fields. Anyone else is the "Jira importer" user, and
-their Jira display name is kept next to what they wrote (``Changeset.imported_author_name``).
+that account, as author and as value of user fields. Anyone else gets a placeholder account
+(:class:`~tracker.models.JiraPerson`: inactive, no email, no password, one per Jira site and user)
+holding their display name, so the history, user values and emails name them
+"<display name> (Jira)"; their name is also kept next to what they wrote
+(``Changeset.imported_author_name``). A Jira user with no id at all is the "Jira importer" user.
 The import's user report lists the three groups: matched, email hidden, no account here.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import IntegrityError, transaction
+
 from tracker.jira_import.client import JiraAccessError, JiraClient
-from tracker.models import User
+from tracker.models import JiraPerson, User
 
 logger = logging.getLogger("tracker.jira_import")
 
 IMPORTER_USERNAME = "jira-importer"
+# Placeholder accounts: "jira.<hash>", their last name marks where they come from (see
+# tracker.services.history.person_name, which names them "<display name> (Jira)").
+PLACEHOLDER_PREFIX = "jira."
+PLACEHOLDER_MARK = "(Jira)"
 MAX_LOOKUPS = 1000  # users known only from the changelog, looked up once each
 
 
@@ -51,8 +61,11 @@ def reference(user: dict[str, Any]) -> str:
 class People:
     """Matches each Jira user once per import, and remembers the report."""
 
-    def __init__(self, client: JiraClient | None, report: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, client: JiraClient | None, report: dict[str, Any] | None = None, *, site: str = ""
+    ) -> None:
         self.client = client
+        self.site = site.rstrip("/").lower()
         self._importer: User | None = None
         self._by_ref: dict[str, Person] = {}
         self._lookups = 0
@@ -81,7 +94,34 @@ class People:
             self.no_account[name] = {"jira": name, "email": email[:254]}
         else:
             self.email_hidden.add(name)
-        return Person(self.importer.pk, name, False)
+        ref = reference(user)
+        return Person(self._placeholder(ref, name) if ref else self.importer.pk, name, False)
+
+    def _placeholder(self, ref: str, name: str) -> int:
+        """The placeholder account of a Jira user (created once per site and user, renamed if needed)."""
+        site = self.site or (self.client.base_url.lower() if self.client is not None else "")
+        ref = ref[:255]
+        known = JiraPerson.objects.filter(jira_site=site, reference=ref).select_related("user").first()
+        if known is None:
+            digest = hashlib.sha256(f"{site}\n{ref}".encode()).hexdigest()[:16]
+            try:
+                with transaction.atomic():
+                    user = User(
+                        username=f"{PLACEHOLDER_PREFIX}{digest}",
+                        first_name=name[:150],
+                        last_name=PLACEHOLDER_MARK,
+                        is_active=False,
+                    )
+                    user.set_unusable_password()
+                    user.save()
+                    JiraPerson.objects.create(jira_site=site, reference=ref, display_name=name, user=user)
+                return user.pk
+            except IntegrityError:  # another import of the same site made it meanwhile
+                known = JiraPerson.objects.select_related("user").get(jira_site=site, reference=ref)
+        if known.display_name != name:
+            JiraPerson.objects.filter(pk=known.pk).update(display_name=name)
+            User.objects.filter(pk=known.user_id).update(first_name=name[:150])
+        return known.user_id
 
     def person(self, user: dict[str, Any] | None) -> Person | None:
         """The person for a user object of an issue, comment or history (None for nobody)."""

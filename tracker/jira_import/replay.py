@@ -25,27 +25,31 @@ from urllib.parse import quote
 
 from django.utils.html import escape, linebreaks
 
+from tracker.jira_import import adf
 from tracker.jira_import.fetch import MAX_COMMENTS, FetchedIssue, parse_timestamp
-from tracker.jira_import.mapping import CHANGELOG_ALIASES, RESOLUTION_DATE, FieldPlan
+from tracker.jira_import.links import LinkReplay
+from tracker.jira_import.mapping import (
+    CHANGELOG_ALIASES,
+    RESOLUTION_DATE,
+    FieldPlan,
+    cascading_label,
+)
 from tracker.jira_import.people import Person
 from tracker.models import Changeset, Field
 from tracker.services.bulk_import import (
-    LINK_SOURCE_ID,
     ImportedArtifact,
     ImportedAttachment,
     ImportedChangeset,
+    ImportedTimeEntry,
     SourceFiles,
 )
 from tracker.services.history import sanitize_html
 from tracker.services.values import LIST_MAX_ITEMS, STRING_MAX_LENGTH, TEXT_MAX_LENGTH
 
-MAX_LINKS = LIST_MAX_ITEMS
-PARENT_OF = "parent of"
-SUBTASK_OF = "sub-task of"
 # Kinds whose changelog adds or removes one value per item, instead of giving the whole value.
 ITEMIZED = {"named_items", "attachments"}
 # Kinds the changelog never changes (the always-created metadata).
-FIXED = {"key", "url", "creator", "created", "updated", "links", "resolution"}
+FIXED = {"key", "url", "creator", "created", "updated", "resolution"}
 
 
 class OptionResolver(Protocol):
@@ -76,9 +80,11 @@ class Binding:
 
 @dataclass(frozen=True)
 class TextValue:
-    """A rich text as Jira wrote it (wiki markup), made HTML when stored."""
+    """A rich text as Jira wrote it (wiki markup), made HTML when stored; ``html`` when only
+    Atlassian Document Format came (converted already)."""
 
     raw: str
+    html: str | None = None
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -92,6 +98,39 @@ def _date(value: Any) -> str | None:
         return dt.date.fromisoformat(value[:10]).isoformat()
     except ValueError:
         return None
+
+
+def option_label_of(value: Any) -> str:
+    if not isinstance(value, dict):
+        return ""
+    label = value.get("value", value.get("name"))
+    return " ".join(str(label if label is not None else "").split())[:255]
+
+
+def _hours(value: Any) -> float | None:
+    """Jira's seconds (a number, or the changelog's string) as hours."""
+    try:
+        seconds = float(str(value).strip()) if value is not None and str(value).strip() else None
+    except ValueError:
+        return None
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return round(seconds / 3600, 4)
+
+
+def _cascading_side(binding: Binding, raw: Any, text: Any) -> int | None:
+    """A cascading select's changelog side: "Parent values: EMEA(10140)Level 1 values: France(10141)"."""
+    if text is None and raw is None:
+        return None
+    words = str(text or "")
+    parent, _, child = words.partition("Level 1 values:")
+    parent = parent.replace("Parent values:", "").strip()
+    parent_label = parent.rsplit("(", 1)[0].strip() if parent.endswith(")") else parent
+    child_label = child.strip().rsplit("(", 1)[0].strip() if child.strip().endswith(")") else child.strip()
+    if not parent_label:
+        return None
+    assert binding.options is not None
+    return binding.options.resolve(None, cascading_label(parent_label, child_label or None))
 
 
 def _split(value: Any, separator: str = ",") -> list[str]:
@@ -125,13 +164,31 @@ def _changeset(
 class Replay:
     """Plans the artifacts of one tracker's bindings; ``browse_url`` gives an issue key's Jira page."""
 
-    def __init__(self, bindings: list[Binding], people: Directory, browse_url: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        bindings: list[Binding],
+        people: Directory,
+        browse_url: Callable[[str], str],
+        *,
+        link_fields: dict[str, str] | None = None,
+        field_names: dict[str, str] | None = None,
+    ) -> None:
+        """``link_fields``: Jira field id -> EPIC_LINK or SPRINT (fields that feed the links);
+        ``field_names``: Jira field id -> name, to know the changelog's names of custom fields."""
         self.bindings = bindings
         self.people = people
         self.browse_url = browse_url
         self.by_jira_id = {b.plan.jira_id: b for b in bindings if b.plan.jira_id}
-        self.by_custom_name = {b.plan.label: b for b in bindings if b.plan.jira_id.startswith("customfield_")}
+        names = field_names or {}
+        self.by_custom_name = {
+            names.get(b.plan.jira_id, b.plan.label): b
+            for b in bindings
+            if b.plan.jira_id.startswith("customfield_")
+        }
         self.resolution = next((b for b in bindings if b.plan.name == RESOLUTION_DATE), None)
+        self.links = next((b for b in bindings if b.kind == "links"), None)
+        self.linking = LinkReplay(browse_url, link_fields or {}, names)
+        self.link_fields = self.linking.link_fields
 
     def plan(self, fetched: FetchedIssue) -> ImportedArtifact:
         """The issue's changesets (its attachments come from :meth:`attachments`). Raises KeyError,
@@ -149,7 +206,7 @@ class Replay:
             "url": self.browse_url(quote(key)),
             "creator": creator,
             "created": created,
-            "links": self._links(issue),
+            "links": self.linking.current(issue),
             "rendered": issue.get("renderedFields") or {},
             "raw_text": {
                 b.plan.jira_id: fields.get(b.plan.jira_id) for b in self.bindings if b.kind == "text"
@@ -168,7 +225,6 @@ class Replay:
                     continue
                 if item.get("fieldId", item.get("field")) == "resolution":
                     resolution_items[index] = item
-                    continue
                 binding = self._binding_of(item)
                 if binding is not None and binding.kind not in FIXED:
                     touched.setdefault(binding, []).append(item)
@@ -206,8 +262,40 @@ class Replay:
                 if new != stored[resolution]:
                     values[resolution.field] = stored[resolution] = new
             if values:
-                changesets.append(_changeset(when, self.people.person(event.get("author")), values))
-        return ImportedArtifact(str(issue["id"])[:50], key, changesets)
+                changeset = _changeset(when, self.people.person(event.get("author")), values)
+                changeset.source = ("changelog", str(event.get("id") or "")[:50])
+                changesets.append(changeset)
+        return ImportedArtifact(
+            str(issue["id"])[:50], key, changesets, time_entries=self._time_entries(fetched.worklogs)
+        )
+
+    def _time_entries(self, worklogs: list[dict[str, Any]]) -> list[ImportedTimeEntry]:
+        """Work logs as time entries: who, when they started, how long, what they wrote."""
+        entries = []
+        seen: set[str] = set()
+        for worklog in worklogs:
+            jira_id = str(worklog.get("id") or "")[:50]
+            started = parse_timestamp(worklog.get("started")) or parse_timestamp(worklog.get("created"))
+            seconds = worklog.get("timeSpentSeconds")
+            if not jira_id or jira_id in seen or started is None:
+                continue
+            if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
+                continue
+            seen.add(jira_id)
+            comment = worklog.get("comment")
+            text = adf.to_text(comment) if adf.is_adf(comment) else str(comment or "").strip()
+            person = self.people.person(worklog.get("author"))
+            entries.append(
+                ImportedTimeEntry(
+                    jira_id,
+                    person.user_id if person else None,
+                    started,
+                    seconds,
+                    text[:5000],
+                    parse_timestamp(worklog.get("updated")),
+                )
+            )
+        return entries
 
     def attachments(self, fetched: FetchedIssue) -> list[ImportedAttachment]:
         """The issue's downloaded files, each with its author matched."""
@@ -229,7 +317,22 @@ class Replay:
         if kind == "string":
             return _one_line(raw) if isinstance(raw, (str, int, float)) else None
         if kind == "text":
+            if adf.is_adf(raw):
+                html = adf.to_html(raw)
+                return TextValue(html, html) if html else None
             return TextValue(raw) if isinstance(raw, str) and raw.strip() else None
+        if kind == "seconds":
+            return _hours(raw)
+        if kind == "named_text":
+            return _one_line(raw.get("name")) if isinstance(raw, dict) else None
+        if kind == "cascading":
+            if not isinstance(raw, dict):
+                return None
+            assert binding.options is not None
+            child = raw.get("child") if isinstance(raw.get("child"), dict) else None
+            label = cascading_label(option_label_of(raw), option_label_of(child) if child else None)
+            jira_id = f"{raw.get('id')}/{child.get('id')}" if child else raw.get("id")
+            return binding.options.resolve(jira_id, label)
         if kind == "number":
             return float(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else None
         if kind == "date":
@@ -269,14 +372,19 @@ class Replay:
         if kind == "attachments":
             return frozenset(str(a.get("id")) for a in raw or [] if isinstance(a, dict))
         if kind == "links":
-            return context["links"] or None
+            return frozenset(context["links"])
         return None  # pragma: no cover - every kind of mapping.py is handled above
 
     def _side(self, binding: Binding, raw: Any, text: Any) -> Any:
         """One side (``from``/``fromString`` or ``to``/``toString``) of a changelog item, as a state value."""
         kind = binding.kind
-        if kind == "string":
+        if kind in ("string", "named_text"):
             return _one_line(text)
+        if kind == "seconds":
+            return _hours(raw if raw is not None else text)
+        if kind == "cascading":
+            assert binding.options is not None
+            return _cascading_side(binding, raw, text)
         if kind == "text":
             return TextValue(str(text)) if text is not None and str(text).strip() else None
         if kind == "number":
@@ -320,6 +428,8 @@ class Replay:
 
     def _undo(self, binding: Binding, value: Any, item: dict[str, Any]) -> Any:
         """The value before ``item``, given the value after it."""
+        if binding.kind == "links":
+            return self.linking.undo(value, item)
         before = (item.get("from"), item.get("fromString"))
         if binding.kind in ITEMIZED:
             values = set(value or ())
@@ -336,10 +446,14 @@ class Replay:
         if value is None:
             return None
         kind = binding.kind
+        if kind == "links":
+            return self.linking.stored(value)
         if kind == "text":
             raw = value.raw
             rendered = context["rendered"].get(binding.plan.jira_id)
-            if raw == context["raw_text"].get(binding.plan.jira_id) and isinstance(rendered, str):
+            if value.html is not None:
+                html = value.html
+            elif raw == context["raw_text"].get(binding.plan.jira_id) and isinstance(rendered, str):
                 html = sanitize_html(rendered[:TEXT_MAX_LENGTH])
             else:  # the history has the wiki markup only: kept as text, made HTML like the rest
                 html = str(linebreaks(escape(raw[:TEXT_MAX_LENGTH])))
@@ -359,6 +473,8 @@ class Replay:
         return value
 
     def _binding_of(self, item: dict[str, Any]) -> Binding | None:
+        if self.linking.role(item) is not None:
+            return self.links
         field_id = item.get("fieldId")
         if field_id:
             return self.by_jira_id.get(str(field_id))
@@ -366,38 +482,6 @@ class Replay:
         if item.get("fieldtype") == "custom":
             return self.by_custom_name.get(name)
         return self.by_jira_id.get(CHANGELOG_ALIASES.get(name, name))
-
-    def _links(self, issue: dict[str, Any]) -> list[dict[str, Any]]:
-        """Links as Jira key + URL (+ Jira id until the link pass resolves the imported ones)."""
-        fields = issue["fields"]
-        found: list[tuple[str, dict[str, Any]]] = []
-        for link in fields.get("issuelinks") or []:
-            kind = link.get("type") or {}
-            if "outwardIssue" in link:
-                found.append(
-                    (str(kind.get("outward") or kind.get("name") or "relates to"), link["outwardIssue"])
-                )
-            elif "inwardIssue" in link:
-                found.append(
-                    (str(kind.get("inward") or kind.get("name") or "relates to"), link["inwardIssue"])
-                )
-        found += [(PARENT_OF, sub) for sub in fields.get("subtasks") or []]
-        if isinstance(fields.get("parent"), dict):
-            found.append((SUBTASK_OF, fields["parent"]))
-        links: list[dict[str, Any]] = []
-        for link_type, other in found[:MAX_LINKS]:
-            other_key = str(other.get("key") or "")[:100]
-            if not other_key:
-                continue
-            entry = {
-                "key": other_key,
-                "url": self.browse_url(quote(other_key)),
-                "type": " ".join(link_type.split())[:50],
-                LINK_SOURCE_ID: str(other.get("id") or ""),
-            }
-            if entry not in links:
-                links.append(entry)
-        return links
 
     def _comments(self, comments: list[dict[str, Any]]) -> list[ImportedChangeset]:
         planned = []
@@ -408,6 +492,8 @@ class Replay:
             html = comment.get("renderedBody")
             body = comment.get("body")
             text, text_format = "", Changeset.CommentFormat.TEXT
+            if adf.is_adf(body) and not (isinstance(html, str) and html.strip()):
+                html = adf.to_html(body)
             if isinstance(html, str) and html.strip():
                 text, text_format = (
                     sanitize_html(html[:TEXT_MAX_LENGTH]).strip(),
@@ -416,12 +502,10 @@ class Replay:
             if not text and isinstance(body, str):
                 text, text_format = body.strip()[:TEXT_MAX_LENGTH], Changeset.CommentFormat.TEXT
             if text:
-                planned.append(
-                    _changeset(
-                        when,
-                        self.people.person(comment.get("author")),
-                        comment=text,
-                        comment_format=text_format,
-                    )
+                changeset = _changeset(
+                    when, self.people.person(comment.get("author")), comment=text, comment_format=text_format
                 )
+                changeset.source = ("comment", str(comment.get("id") or "")[:50])
+                changeset.source_updated = parse_timestamp(comment.get("updated"))
+                planned.append(changeset)
         return planned

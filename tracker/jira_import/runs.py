@@ -15,17 +15,28 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from tracker.jira_import import emails, vault
 from tracker.jira_import.client import JiraCredentials
-from tracker.models import Artifact, Attachment, Changeset, JiraImport, Project, Tracker, User
+from tracker.models import (
+    Artifact,
+    Attachment,
+    Changeset,
+    JiraImport,
+    JiraImportTracker,
+    Project,
+    TimeEntry,
+    Tracker,
+    User,
+)
 from tracker.monitoring import metrics
 from tracker.services.bulk_import import count_links, delete_tracker
 from tracker.services.trackers import TrackerSpec, create_tracker
@@ -58,6 +69,17 @@ class ImportFailed(Exception):
 # -- before the run -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PlannedTracker:
+    """A tracker the import will create: its names, and the Jira issue types it holds."""
+
+    name: str
+    shortname: str
+    color: str
+    issue_type_ids: tuple[str, ...] = ()
+    role: str = JiraImportTracker.Role.ISSUES
+
+
 def create(
     *,
     project: Project,
@@ -66,19 +88,19 @@ def create(
     flavor: str,
     jira_project_key: str,
     jira_project_name: str,
-    issue_type_id: str,
-    issue_type_name: str,
-    tracker_name: str,
-    tracker_shortname: str,
-    tracker_color: str,
+    issue_types: list[tuple[str, str]],
+    layout: str,
+    trackers: list[PlannedTracker],
 ) -> JiraImport:
-    """A pending import, its token encrypted, the tracker's names reserved while it is active.
+    """A pending import, its token encrypted, its trackers' names reserved while it is active.
 
-    Raises ValidationError when another import took the names between the caller's check and now.
+    ``issue_types``: (id, name) of each chosen Jira issue type. Raises ValidationError when another
+    import took the names between the caller's check and now.
     """
+    first = trackers[0]
     try:
         with transaction.atomic():
-            return JiraImport.objects.create(
+            jira_import = JiraImport.objects.create(
                 project=project,
                 requested_by=requested_by,
                 jira_url=credentials.url,
@@ -87,12 +109,28 @@ def create(
                 token_encrypted=vault.encrypt(credentials.token),
                 jira_project_key=jira_project_key,
                 jira_project_name=jira_project_name[:255],
-                issue_type_id=issue_type_id,
-                issue_type_name=issue_type_name[:255],
-                tracker_name=tracker_name,
-                tracker_shortname=tracker_shortname,
-                tracker_color=tracker_color,
+                issue_type_id=issue_types[0][0],
+                issue_type_name=", ".join(name for _, name in issue_types)[:255],
+                issue_types=[{"id": type_id, "name": name[:255]} for type_id, name in issue_types],
+                layout=layout,
+                tracker_name=first.name,
+                tracker_shortname=first.shortname,
+                tracker_color=first.color,
             )
+            JiraImportTracker.objects.bulk_create(
+                JiraImportTracker(
+                    jira_import=jira_import,
+                    project=project,
+                    role=planned.role,
+                    issue_type_ids=list(planned.issue_type_ids),
+                    name=planned.name,
+                    shortname=planned.shortname,
+                    color=planned.color,
+                    rank=rank,
+                )
+                for rank, planned in enumerate(trackers)
+            )
+            return jira_import
     except IntegrityError:
         taken = ["Another import of this project is using this name or short name."]
         raise ValidationError({"tracker_name": taken, "tracker_shortname": taken}) from None
@@ -102,6 +140,11 @@ def record_job(jira_import: JiraImport, job_id: str) -> None:
     """The id of the job that will run the import (to cancel it in the queue)."""
     JiraImport.objects.filter(pk=jira_import.pk).update(job_id=job_id)
     jira_import.job_id = job_id
+
+
+def _release_names(jira_import: JiraImport) -> None:
+    """The import has ended: its trackers' names are free again (the trackers it kept have them)."""
+    JiraImportTracker.objects.filter(jira_import=jira_import).update(active=False)
 
 
 def withdraw(jira_import: JiraImport) -> None:
@@ -119,6 +162,7 @@ def cancel(jira_import: JiraImport) -> bool:
         error="Cancelled before it started.",
     )
     if cancelled_now:
+        _release_names(jira_import)
         metrics.record_jira_import(str(Status.CANCELLED))
     else:
         JiraImport.objects.filter(pk=jira_import.pk, status=Status.RUNNING).update(cancel_requested=True)
@@ -150,8 +194,9 @@ def cancel_stale(max_age: dt.timedelta) -> list[JiraImport]:
         )
         if not updated:
             continue
-        if tracker_id:
-            _discard(tracker_id, jira_import.pk)
+        for each in _tracker_ids(jira_import, tracker_id):
+            _discard(each, jira_import.pk)
+        _release_names(jira_import)
         jira_import.refresh_from_db()
         logger.warning("Jira import %s cancelled by the system check.", jira_import.pk)
         emails.send_outcome(jira_import)
@@ -206,20 +251,29 @@ class ImportRun:
         ji.jira_project_name, ji.issue_type_name = jira_project_name[:255], issue_type_name[:255]
         self._update(jira_project_name=ji.jira_project_name, issue_type_name=ji.issue_type_name)
 
-    def create_tracker(self, spec: TrackerSpec) -> Tracker:
-        """The import's tracker, created and recorded in one transaction (RunSuperseded, ImportFailed)."""
+    def record_notes(self, notes: list[str]) -> None:
+        self.jira_import.notes = list(notes)
+        self._update(notes=self.jira_import.notes)
+
+    def create_tracker(self, planned: JiraImportTracker, spec: TrackerSpec) -> Tracker:
+        """One of the import's trackers, created and recorded in one transaction (RunSuperseded,
+        ImportFailed). The first one is also the import's ``tracker``."""
         ji = self.jira_import
         try:
             with transaction.atomic():
                 tracker = create_tracker(ji.project, spec)
-                if not self._update(tracker=tracker):
+                first = {"tracker": tracker} if ji.tracker_id is None else {"run_token": self.token}
+                if not self._update(**first):
                     raise RunSuperseded
+                JiraImportTracker.objects.filter(pk=planned.pk).update(tracker=tracker)
         except IntegrityError:
             raise ImportFailed(
-                f"A tracker named {ji.tracker_name!r} or with the short name {ji.tracker_shortname!r} "
+                f"A tracker named {planned.name!r} or with the short name {planned.shortname!r} "
                 "already exists in the project; start the import again with other names."
             ) from None
-        ji.tracker = tracker
+        planned.tracker = tracker
+        if ji.tracker_id is None:
+            ji.tracker = tracker
         return tracker
 
     def checkpoint(self, *, done: int, total: int, skipped: list[dict[str, str]], user_report: Any) -> None:
@@ -244,8 +298,10 @@ class ImportRun:
         """
         jira_import = self.jira_import
         tracker_id = jira_import.tracker_id
-        tracker = Tracker.objects.filter(pk=tracker_id).first() if tracker_id else None
-        counts = _counts(tracker) if outcome == Status.DONE and tracker is not None else {}
+        tracker_ids = _tracker_ids(jira_import, tracker_id)
+        trackers = list(Tracker.objects.filter(pk__in=tracker_ids))
+        counts = _counts(trackers) if outcome == Status.DONE and trackers else {}
+        tracker = next((t for t in trackers if t.pk == tracker_id), None)
         if outcome == Status.CANCELLED and not message:
             message = "Cancelled on request."
         updated = self._update(
@@ -259,8 +315,10 @@ class ImportRun:
         if not updated:
             jira_import.refresh_from_db()
             return jira_import
-        if outcome != Status.DONE and tracker_id:
-            _discard(tracker_id, jira_import.pk)
+        if outcome != Status.DONE:
+            for each in tracker_ids:
+                _discard(each, jira_import.pk)
+        _release_names(jira_import)
         jira_import.refresh_from_db()
         log = logger.info if outcome == Status.DONE else logger.warning
         log("Jira import %s ended %s. %s", jira_import.pk, outcome, message)
@@ -279,14 +337,39 @@ def _discard(tracker_id: int, import_id: int) -> None:
         )
 
 
-def _counts(tracker: Tracker) -> dict[str, int]:
-    changesets = Changeset.objects.filter(artifact__tracker=tracker).aggregate(
+def _tracker_ids(jira_import: JiraImport, tracker_id: int | None) -> list[int]:
+    """Every tracker the import created so far (the first is also ``JiraImport.tracker``)."""
+    ids = set(
+        JiraImportTracker.objects.filter(jira_import=jira_import, tracker__isnull=False).values_list(
+            "tracker_id", flat=True
+        )
+    )
+    if tracker_id:
+        ids.add(tracker_id)
+    return sorted(ids)
+
+
+def _counts(trackers: list[Tracker]) -> dict[str, int]:
+    """What the import brought, across all its trackers (issues do not count the sprints)."""
+    sprints = set(
+        JiraImportTracker.objects.filter(
+            tracker__in=trackers, role=JiraImportTracker.Role.SPRINTS
+        ).values_list("tracker_id", flat=True)
+    )
+    issues = [t for t in trackers if t.pk not in sprints]
+    changesets = Changeset.objects.filter(artifact__tracker__in=issues).aggregate(
         changesets=Count("pk"), comments=Count("pk", filter=~Q(comment=""))
     )
+    time = TimeEntry.objects.filter(artifact__tracker__in=trackers).aggregate(
+        n=Count("pk"), seconds=Sum("seconds")
+    )
     return {
-        "issues": Artifact.objects.filter(tracker=tracker).count(),
+        "issues": Artifact.objects.filter(tracker__in=issues).count(),
         "changesets": changesets["changesets"],
         "comments": changesets["comments"],
-        "attachments": Attachment.objects.filter(artifact__tracker=tracker).count(),
-        "links": count_links(tracker),
+        "attachments": Attachment.objects.filter(artifact__tracker__in=issues).count(),
+        "links": sum(count_links(t) for t in issues),
+        "sprints": Artifact.objects.filter(tracker__in=sprints).count(),
+        "time_entries": time["n"],
+        "time_spent_seconds": time["seconds"] or 0,
     }

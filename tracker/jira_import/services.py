@@ -14,20 +14,24 @@ import datetime as dt
 import logging
 import traceback
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 import redis
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_slug
+from django.db.models import Q
 from django.utils.text import slugify
 from rq.timeouts import JobTimeoutException
 
 from tracker import permissions, queues
 from tracker.jira_import import discovery, runs, vault
 from tracker.jira_import.client import JiraAccessError, JiraCredentials, connect
+from tracker.jira_import.deadline import RequestCancelled
 from tracker.jira_import.importer import Importer, Progress
 from tracker.jira_import.runs import ImportCancelled, ImportFailed, RunSuperseded
 from tracker.jira_import.url_guard import RefusedURL, check_url
-from tracker.models import JiraImport, Project, Tracker, User
+from tracker.models import JiraImport, JiraImportTracker, Project, Tracker, User
 from tracker.models.trackers import color_validator
 
 logger = logging.getLogger("tracker.jira_import")
@@ -52,11 +56,94 @@ def import_available() -> tuple[bool, str]:
     return True, ""
 
 
+PALETTE = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+MULTI, MONO = JiraImport.Layout.MULTI, JiraImport.Layout.MONO
+
+
+@dataclass(frozen=True)
+class TrackerNames:
+    """What the requester named a tracker to be (the wizard's, the API's, the command's choice)."""
+
+    name: str
+    shortname: str
+    color: str = PALETTE[0]
+
+
+def _free(project: Project, name: str, shortname: str) -> bool:
+    taken_trackers = Tracker.objects.filter(project=project).filter(Q(name=name) | Q(shortname=shortname))
+    taken_imports = JiraImportTracker.objects.filter(project=project, active=True).filter(
+        Q(name=name) | Q(shortname=shortname)
+    )
+    return not taken_trackers.exists() and not taken_imports.exists()
+
+
+def _suggest(project: Project | None, candidates: list[tuple[str, str]]) -> tuple[str, str]:
+    """The first free (name, short name) of ``candidates``, else the first one."""
+    cleaned = [(name.strip()[:100], slugify(short)[:25].strip("-") or "jira") for name, short in candidates]
+    if project is not None:
+        first_name, first_short = cleaned[0]
+        numbered = [(f"{first_name[:95]} {n}", f"{first_short[:21]}-{n}") for n in range(2, 30)]
+        for name, short in cleaned + numbered:
+            if _free(project, name, short):
+                return name, short
+    return cleaned[0]
+
+
 def suggested_names(jira_project_name: str, jira_project_key: str, issue_type_name: str) -> tuple[str, str]:
-    """A tracker name and short name for the wizard's form, from the Jira project and issue type."""
+    """A tracker name and short name for one issue type of a Jira project (the single-type form)."""
     name = f"{jira_project_name or jira_project_key} {issue_type_name}".strip()[:100]
     shortname = slugify(f"{jira_project_key}-{issue_type_name}")[:25].strip("-") or "jira"
     return name, shortname
+
+
+def suggested_trackers(
+    project: Project | None,
+    *,
+    jira_project_name: str,
+    jira_project_key: str,
+    issue_types: list[tuple[str, str]],
+    layout: str,
+) -> tuple[dict[str, TrackerNames], TrackerNames]:
+    """Names for the trackers of a whole-project import: one per issue type (Jira's issue type names,
+    each its color) or one for the project, and the Sprints tracker's; free names where possible."""
+    key = jira_project_key
+    trackers: dict[str, TrackerNames] = {}
+    if layout == MONO:
+        name, short = _suggest(project, [(jira_project_name or key, key), (f"{key} issues", f"{key}-issues")])
+        trackers[MONO] = TrackerNames(name, short, PALETTE[0])
+    else:
+        for n, (type_id, type_name) in enumerate(issue_types):
+            name, short = _suggest(
+                project, [(type_name, type_name), (f"{key} {type_name}", f"{key}-{type_name}")]
+            )
+            trackers[type_id] = TrackerNames(name, short, PALETTE[n % len(PALETTE)])
+    name, short = _suggest(project, [("Sprints", "sprints"), (f"{key} sprints", f"{key}-sprints")])
+    return trackers, TrackerNames(name, short, "#7f7f7f")
+
+
+def _check_names(project: Project, planned: list[runs.PlannedTracker]) -> None:
+    """Each tracker's names valid, free, and different from the others' of the import."""
+    errors: dict[str, list[str]] = {}
+    seen_names: set[str] = set()
+    seen_shorts: set[str] = set()
+    for planned_tracker in planned:
+        try:
+            validate_names(project, planned_tracker.name, planned_tracker.shortname, planned_tracker.color)
+        except ValidationError as error:
+            for key, messages in error.message_dict.items():
+                errors.setdefault(key, []).extend(messages)
+        if planned_tracker.name in seen_names:
+            errors.setdefault("tracker_name", []).append(
+                f"Two trackers cannot both be named {planned_tracker.name!r}."
+            )
+        if planned_tracker.shortname in seen_shorts:
+            errors.setdefault("tracker_shortname", []).append(
+                f"Two trackers cannot both have the short name {planned_tracker.shortname!r}."
+            )
+        seen_names.add(planned_tracker.name)
+        seen_shorts.add(planned_tracker.shortname)
+    if errors:
+        raise ValidationError(errors)
 
 
 def validate_names(project: Project, name: str, shortname: str, color: str) -> None:
@@ -69,9 +156,7 @@ def validate_names(project: Project, name: str, shortname: str, color: str) -> N
         errors["tracker_name"] = ["A tracker name has at most 100 characters."]
     elif (
         Tracker.objects.filter(project=project, name=name).exists()
-        or JiraImport.objects.filter(
-            project=project, tracker_name=name, status__in=JiraImport.ACTIVE
-        ).exists()
+        or JiraImportTracker.objects.filter(project=project, name=name, active=True).exists()
     ):
         errors["tracker_name"] = [f"The project already has a tracker (or an import) named {name!r}."]
     try:
@@ -84,9 +169,7 @@ def validate_names(project: Project, name: str, shortname: str, color: str) -> N
         ]
     else:
         taken = Tracker.objects.filter(project=project, shortname=shortname).exists() or (
-            JiraImport.objects.filter(
-                project=project, tracker_shortname=shortname, status__in=JiraImport.ACTIVE
-            ).exists()
+            JiraImportTracker.objects.filter(project=project, shortname=shortname, active=True).exists()
         )
         if taken:
             errors["tracker_shortname"] = [f"The short name {shortname!r} is already used in this project."]
@@ -104,69 +187,111 @@ def create_import(
     requested_by: User | None,
     credentials: JiraCredentials,
     jira_project_key: str,
-    issue_type_id: str,
-    tracker_name: str,
-    tracker_shortname: str,
+    issue_type_id: str | None = None,
+    tracker_name: str = "",
+    tracker_shortname: str = "",
     tracker_color: str = "#1f77b4",
+    issue_type_ids: list[str] | None = None,
+    layout: str = MULTI,
+    trackers: dict[str, TrackerNames] | None = None,
+    sprints_tracker: TrackerNames | None = None,
 ) -> JiraImport:
     """A pending import, checked against Jira and our names.
 
-    Raises ValidationError (keyed by ``tracker_name``, ``tracker_shortname``, ``tracker_color``),
-    RefusedURL, JiraAccessError or PermissionDenied.
+    Two forms: one issue type (``issue_type_id`` with ``tracker_name``/``tracker_shortname``), or a
+    whole project: ``issue_type_ids`` (None or empty: all of them), ``layout`` (MULTI: one tracker
+    per issue type, MONO: one tracker for all), and optionally the names: ``trackers`` by issue type
+    id (or by MONO) and ``sprints_tracker``; missing names are suggested.
+
+    Raises ValidationError (keyed by ``tracker_name``, ``tracker_shortname``, ``tracker_color``,
+    ``issue_type_ids``), RefusedURL, JiraAccessError or PermissionDenied.
     """
     if requested_by is not None and not permissions.can_admin_project(requested_by, project):
         raise PermissionDenied("Only an administrator of the project can import a tracker from Jira.")
+    if layout not in (MULTI, MONO):
+        raise ValidationError({"layout": ["Choose one tracker per issue type, or one tracker for all."]})
     url = check_url(credentials.url)
     credentials = JiraCredentials(url, credentials.username.strip(), credentials.token)
-    tracker_name, tracker_shortname = tracker_name.strip(), tracker_shortname.strip()
-    validate_names(project, tracker_name, tracker_shortname, tracker_color)
+    single = issue_type_id is not None
+    if single:
+        tracker_name, tracker_shortname = tracker_name.strip(), tracker_shortname.strip()
+        validate_names(project, tracker_name, tracker_shortname, tracker_color)
     client = connect(credentials, interactive=True)
     try:
         key = discovery.check_project_key(jira_project_key)
         jira_project = discovery.project(client, key)
-        issue_type = discovery.issue_type(client, key, str(issue_type_id))
+        available = discovery.issue_types(client, key)
+        if single:
+            chosen = [discovery.issue_type(client, key, str(issue_type_id))]
+        else:
+            wanted = [str(t).strip() for t in issue_type_ids or []]
+            unknown = sorted(set(wanted) - {t.id for t in available})
+            if unknown:
+                raise ValidationError(
+                    {
+                        "issue_type_ids": [
+                            f"The Jira project {key} has no issue type with id {', '.join(unknown)}."
+                        ]
+                    }
+                )
+            chosen = [t for t in available if not wanted or t.id in wanted]
+            if not chosen:
+                raise ValidationError(
+                    {"issue_type_ids": [f"The Jira project {key} has no issue type to import."]}
+                )
     finally:
         client.close()
+    jira_project_name = str(jira_project.get("name") or key)
+    types = [(t.id, t.name) for t in chosen]
+    suggested, sprints_names = suggested_trackers(
+        project, jira_project_name=jira_project_name, jira_project_key=key, issue_types=types, layout=layout
+    )
+    if single:
+        planned = [runs.PlannedTracker(tracker_name, tracker_shortname, tracker_color, (chosen[0].id,))]
+    elif layout == MONO:
+        names = (trackers or {}).get(MONO) or suggested[MONO]
+        planned = [
+            runs.PlannedTracker(
+                names.name.strip(), names.shortname.strip(), names.color, tuple(t for t, _ in types)
+            )
+        ]
+    else:
+        planned = []
+        for type_id, _ in types:
+            names = (trackers or {}).get(type_id) or suggested[type_id]
+            planned.append(
+                runs.PlannedTracker(names.name.strip(), names.shortname.strip(), names.color, (type_id,))
+            )
+    sprints_names = sprints_tracker or sprints_names
+    planned.append(
+        runs.PlannedTracker(
+            sprints_names.name.strip(),
+            sprints_names.shortname.strip(),
+            sprints_names.color,
+            role=JiraImportTracker.Role.SPRINTS,
+        )
+    )
+    _check_names(project, planned)
     return runs.create(
         project=project,
         requested_by=requested_by,
         credentials=credentials,
         flavor=client.flavor,
         jira_project_key=key,
-        jira_project_name=str(jira_project.get("name") or key),
-        issue_type_id=issue_type.id,
-        issue_type_name=issue_type.name,
-        tracker_name=tracker_name,
-        tracker_shortname=tracker_shortname,
-        tracker_color=tracker_color,
+        jira_project_name=jira_project_name,
+        issue_types=types,
+        layout=MONO if layout == MONO and not single else MULTI,
+        trackers=planned,
     )
 
 
-def start_import(
-    *,
-    project: Project,
-    requested_by: User | None,
-    credentials: JiraCredentials,
-    jira_project_key: str,
-    issue_type_id: str,
-    tracker_name: str,
-    tracker_shortname: str,
-    tracker_color: str = "#1f77b4",
-) -> JiraImport:
-    """Create the import and hand it to the jira_import workers (ImportUnavailable when Redis is down)."""
+def start_import(**kwargs: Any) -> JiraImport:
+    """Create the import (:func:`create_import`'s arguments) and hand it to the jira_import workers
+    (ImportUnavailable when Redis is down)."""
     available, reason = import_available()
     if not available:
         raise ImportUnavailable(reason)
-    jira_import = create_import(
-        project=project,
-        requested_by=requested_by,
-        credentials=credentials,
-        jira_project_key=jira_project_key,
-        issue_type_id=issue_type_id,
-        tracker_name=tracker_name,
-        tracker_shortname=tracker_shortname,
-        tracker_color=tracker_color,
-    )
+    jira_import = create_import(**kwargs)
     job_id = f"jira-import-{jira_import.pk}-{uuid.uuid4().hex[:12]}"
     runs.record_job(jira_import, job_id)
     try:
@@ -249,7 +374,7 @@ def run_import(jira_import: JiraImport, *, progress: Progress | None = None) -> 
         logger.info("Jira import %s: another run has taken over; this one stops.", jira_import.pk)
         jira_import.refresh_from_db()
         return jira_import
-    except ImportCancelled:
+    except (ImportCancelled, RequestCancelled):
         outcome = JiraImport.Status.CANCELLED
     except (JiraAccessError, RefusedURL, vault.TokenUnavailable, ImportFailed) as error:
         outcome, message = JiraImport.Status.FAILED, str(error)

@@ -18,6 +18,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from tracker.jira_import import deadline
+
 # Cloud metadata endpoints that are not covered by the private/link-local ranges everywhere.
 METADATA_ADDRESSES = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 
@@ -105,11 +107,19 @@ class _CheckedHTTPSConnection(_PeerCheckedConnection, HTTPSConnection):
     pass
 
 
-class _CheckedHTTPConnectionPool(HTTPConnectionPool):
+class _WatchedPool:
+    """Tells the request's deadline watch which connection carries it (:mod:`.deadline`)."""
+
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        deadline.attach(conn)
+        return super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
+
+
+class _CheckedHTTPConnectionPool(_WatchedPool, HTTPConnectionPool):
     ConnectionCls = _CheckedHTTPConnection
 
 
-class _CheckedHTTPSConnectionPool(HTTPSConnectionPool):
+class _CheckedHTTPSConnectionPool(_WatchedPool, HTTPSConnectionPool):
     ConnectionCls = _CheckedHTTPSConnection
 
 

@@ -4,9 +4,17 @@ from tracker.models.accounts import User
 from tracker.models.artifacts import Artifact, ArtifactSubscription, Attachment, Changeset, ChangesetValue
 from tracker.models.idempotency import IdempotencyKey
 from tracker.models.jira_imports import JiraImport
+from tracker.models.jira_imports import (
+    JiraImport,
+    JiraImportedItem,
+    JiraImportTracker,
+    JiraIssueRecord,
+    JiraPerson,
+)
 from tracker.models.notifications import NotificationDelivery, NotificationRecord
 from tracker.models.projects import Membership, Project
 from tracker.models.system_events import SystemEvent
+from tracker.models.time_entries import TimeEntry
 from tracker.models.trackers import Field, FieldOption, FieldType, NotificationListEntry, Tracker
 
 __all__ = [
@@ -20,12 +28,17 @@ __all__ = [
     "FieldType",
     "IdempotencyKey",
     "JiraImport",
+    "JiraImportTracker",
+    "JiraImportedItem",
+    "JiraIssueRecord",
+    "JiraPerson",
     "Membership",
     "NotificationDelivery",
     "NotificationListEntry",
     "NotificationRecord",
     "Project",
     "SystemEvent",
+    "TimeEntry",
     "Tracker",
     "User",
 ]

@@ -27,8 +27,19 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import Model
+from django.utils import timezone
 
-from tracker.models import Artifact, Attachment, Changeset, ChangesetValue, Field, FieldType, Tracker, User
+from tracker.models import (
+    Artifact,
+    Attachment,
+    Changeset,
+    ChangesetValue,
+    Field,
+    FieldType,
+    TimeEntry,
+    Tracker,
+    User,
+)
 from tracker.services.artifacts import apply_changes
 from tracker.services.rendering import render_comment, sanitize_html
 from tracker.services.values import InvalidValue, ValueContext, normalize
@@ -55,6 +66,10 @@ class ImportedChangeset:
     comment: str = ""
     comment_format: str = Changeset.CommentFormat.TEXT
     is_creation: bool = False
+    # What the source called it, such as ("comment", "10001"): kept by the caller once stored.
+    source: tuple[str, str] | None = None
+    source_updated: dt.datetime | None = None  # when the source last changed it (an edited comment)
+    stored_pk: int | None = None  # set by the writer
 
 
 @dataclass
@@ -71,11 +86,24 @@ class ImportedAttachment:
 
 
 @dataclass
+class ImportedTimeEntry:
+    """A time entry row to be (a Jira work log)."""
+
+    jira_worklog_id: str
+    user_id: int | None
+    started_on: dt.datetime
+    seconds: int
+    comment: str = ""
+    updated: dt.datetime | None = None  # when the source last changed it
+
+
+@dataclass
 class ImportedArtifact:
     source_id: str  # Artifact.jira_issue_id: unique in the tracker, so a resumed import skips it
     reference: str  # how messages name it, such as the Jira key
     changesets: list[ImportedChangeset]  # the creation first
     attachments: list[ImportedAttachment] = field(default_factory=list)
+    time_entries: list[ImportedTimeEntry] = field(default_factory=list)
 
 
 class InvalidImportedValue(Exception):
@@ -108,48 +136,7 @@ class ImportWriter:
         Raises InvalidImportedValue before writing anything, and IntegrityError when an artifact of
         the same source id is there already.
         """
-        if not artifacts:
-            return []
-        self._check(artifacts)
-        with transaction.atomic():
-            rows, waiting = zip(*(self._artifact(imported) for imported in artifacts), strict=True)
-            Artifact.objects.bulk_create(rows)
-            attachments = [
-                Attachment(artifact=row, **vars(a))
-                for imported, row in zip(artifacts, rows, strict=True)
-                for a in imported.attachments
-            ]
-            Attachment.objects.bulk_create(attachments)
-            ids = {(a.artifact_id, a.jira_attachment_id): a.pk for a in attachments}
-
-            def stored(row: Artifact, value: Any) -> Any:
-                if isinstance(value, SourceFiles):
-                    return sorted(ids[(row.pk, source_id)] for source_id in value.ids) or None
-                return value
-
-            changesets = [
-                (row, c, _changeset(row, c))
-                for imported, row in zip(artifacts, rows, strict=True)
-                for c in imported.changesets
-            ]
-            Changeset.objects.bulk_create([changeset for _, _, changeset in changesets])
-            insert_rows(
-                ChangesetValue,
-                ("changeset", "field", "value"),
-                [
-                    (changeset.pk, field_.pk, stored(row, value))
-                    for row, planned, changeset in changesets
-                    for field_, value in planned.values.items()
-                ],
-            )
-            for row, files in zip(rows, waiting, strict=True):
-                row.current_values.update({key: stored(row, value) for key, value in files.items()})
-            update_rows(
-                Artifact,
-                "current_values",
-                [(row.pk, row.current_values) for row, files in zip(rows, waiting, strict=True) if files],
-            )
-        return list(rows)
+        return write_batches([(self, artifacts)])
 
     def _artifact(self, imported: ImportedArtifact) -> tuple[Artifact, dict[str, SourceFiles]]:
         """The artifact row, and its files values: they wait for their attachments' ids, which wait
@@ -225,6 +212,74 @@ class ImportWriter:
             self._users.update((user.pk, user) for user in User.objects.filter(pk__in=missing).only("pk"))
 
 
+def write_batches(batches: list[tuple[ImportWriter, list[ImportedArtifact]]]) -> list[Artifact]:
+    """Store the artifacts of several trackers' writers in one transaction, with one INSERT of each
+    kind for them all (a page of a whole-project import holds issues of every tracker).
+
+    Every value is checked first (InvalidImportedValue, nothing written); IntegrityError when an
+    artifact of the same source id is there already. The rows come back in the order given.
+    """
+    batches = [(writer, artifacts) for writer, artifacts in batches if artifacts]
+    if not batches:
+        return []
+    for writer, artifacts in batches:
+        writer._check(artifacts)
+    artifacts = [imported for _, batch in batches for imported in batch]
+    now = timezone.now()
+    with transaction.atomic():
+        rows, waiting = zip(
+            *(writer._artifact(imported) for writer, batch in batches for imported in batch), strict=True
+        )
+        Artifact.objects.bulk_create(rows)
+        attachments = [
+            Attachment(artifact=row, **vars(a))
+            for imported, row in zip(artifacts, rows, strict=True)
+            for a in imported.attachments
+        ]
+        Attachment.objects.bulk_create(attachments)
+        ids = {(a.artifact_id, a.jira_attachment_id): a.pk for a in attachments}
+
+        def stored(row: Artifact, value: Any) -> Any:
+            if isinstance(value, SourceFiles):
+                return sorted(ids[(row.pk, source_id)] for source_id in value.ids) or None
+            return value
+
+        changesets = [
+            (row, c, _changeset(row, c))
+            for imported, row in zip(artifacts, rows, strict=True)
+            for c in imported.changesets
+        ]
+        Changeset.objects.bulk_create([changeset for _, _, changeset in changesets])
+        for _, planned, changeset in changesets:
+            planned.stored_pk = changeset.pk
+        insert_rows(
+            TimeEntry,
+            ("artifact", "user", "started_on", "seconds", "comment", "created_on", "jira_worklog_id"),
+            [
+                (row.pk, e.user_id, e.started_on, e.seconds, e.comment, now, e.jira_worklog_id)
+                for imported, row in zip(artifacts, rows, strict=True)
+                for e in imported.time_entries
+            ],
+        )
+        insert_rows(
+            ChangesetValue,
+            ("changeset", "field", "value"),
+            [
+                (changeset.pk, field_.pk, stored(row, value))
+                for row, planned, changeset in changesets
+                for field_, value in planned.values.items()
+            ],
+        )
+        for row, files in zip(rows, waiting, strict=True):
+            row.current_values.update({key: stored(row, value) for key, value in files.items()})
+        update_rows(
+            Artifact,
+            "current_values",
+            [(row.pk, row.current_values) for row, files in zip(rows, waiting, strict=True) if files],
+        )
+    return list(rows)
+
+
 def _changeset(row: Artifact, planned: ImportedChangeset) -> Changeset:
     return Changeset(
         artifact=row,
@@ -272,52 +327,59 @@ def imported_ids(tracker: Tracker) -> dict[str, int]:
     )
 
 
-def resolve_links(tracker: Tracker, field_: Field) -> None:
-    """Outside links naming an imported issue become links to its artifact; the others keep the key
-    and URL only. Imported links are only in the creation changeset, which is rewritten with them."""
-    key = str(field_.pk)
-    imported = imported_ids(tracker)
+def resolve_links(tracker: Tracker, field_: Field, targets: dict[str, int]) -> None:
+    """Outside links whose source id is in ``targets`` (source id -> artifact id: the import's issues,
+    in any of its trackers, and earlier imports') become links to that artifact; the others keep the
+    key and URL only. Every changeset that holds a links value is rewritten with them, so the history
+    reads "link to bug #12 added" where Jira had "link to DI-7 added"."""
     candidates = Artifact.objects.filter(tracker=tracker).order_by("pk").only("pk", "current_values")
     batch: list[Artifact] = []
     for artifact in candidates.iterator(chunk_size=BATCH):
-        value = artifact.current_values.get(key)
-        if value and any(LINK_SOURCE_ID in link for link in value):
-            batch.append(artifact)
+        batch.append(artifact)
         if len(batch) >= BATCH:
-            _resolve_links(batch, field_, imported)
+            _resolve_links(batch, field_, targets)
             batch = []
     if batch:
-        _resolve_links(batch, field_, imported)
+        _resolve_links(batch, field_, targets)
 
 
-def _resolve_links(artifacts: list[Artifact], field_: Field, imported: dict[str, int]) -> None:
+def _resolved(links: list[dict[str, Any]] | None, artifact_id: int, targets: dict[str, int]) -> Any:
+    resolved: list[dict[str, Any]] = []
+    for link in links or []:
+        target = targets.get(link.get(LINK_SOURCE_ID) or "") or targets.get(link.get("key") or "")
+        if target is not None and target != artifact_id:
+            entry: dict[str, Any] = {"artifact": target, "type": link["type"]}
+        elif "artifact" in link:
+            entry = link
+        else:
+            entry = {"key": link["key"], "url": link["url"], "type": link["type"]}
+        if entry not in resolved:
+            resolved.append(entry)
+    return resolved or None
+
+
+def _resolve_links(artifacts: list[Artifact], field_: Field, targets: dict[str, int]) -> None:
     key = str(field_.pk)
-    for artifact in artifacts:
-        resolved: list[dict[str, Any]] = []
-        for link in artifact.current_values[key]:
-            target = imported.get(link.get(LINK_SOURCE_ID) or "")
-            if target is not None and target != artifact.pk:
-                entry: dict[str, Any] = {"artifact": target, "type": link["type"]}
-            elif "artifact" in link:
-                entry = link
-            else:
-                entry = {"key": link["key"], "url": link["url"], "type": link["type"]}
-            if entry not in resolved:
-                resolved.append(entry)
-        artifact.current_values[key] = checked_links(field_, resolved)
     by_artifact = {a.pk: a for a in artifacts}
     with transaction.atomic():
         values = list(
-            ChangesetValue.objects.filter(
-                field=field_, changeset__artifact_id__in=by_artifact, changeset__is_creation=True
-            ).select_related("changeset")
+            ChangesetValue.objects.filter(field=field_, changeset__artifact_id__in=by_artifact).values_list(
+                "pk", "changeset__artifact_id", "value"
+            )
         )
-        update_rows(
-            ChangesetValue,
-            "value",
-            [(row.pk, by_artifact[row.changeset.artifact_id].current_values[key]) for row in values],
-        )
-        update_rows(Artifact, "current_values", [(a.pk, a.current_values) for a in artifacts])
+        rows = []
+        for pk, artifact_id, value in values:
+            stored = _resolved(value, artifact_id, targets)
+            rows.append((pk, checked_links(field_, stored) if stored else None))
+        update_rows(ChangesetValue, "value", rows)
+        changed = []
+        for artifact in artifacts:
+            current = artifact.current_values.get(key)
+            if current:
+                stored = _resolved(current, artifact.pk, targets)
+                artifact.current_values[key] = checked_links(field_, stored) if stored else None
+                changed.append((artifact.pk, artifact.current_values))
+        update_rows(Artifact, "current_values", changed)
 
 
 def count_links(tracker: Tracker) -> int:

@@ -32,6 +32,28 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+# Accounts an import made for people without an account here (tracker.jira_import.people): inactive,
+# named "jira.<hash>", their last name saying where they come from.
+IMPORTED_PERSON_PREFIX = "jira."
+IMPORTED_PERSON_MARK = "(Jira)"
+
+
+def imported_name(name: str) -> str:
+    """How a person known only from an import is named: "<their name there> (Jira)"."""
+    return f"{name} {IMPORTED_PERSON_MARK}"
+
+
+def person_name(user: User) -> str:
+    """A user as pages, emails and the API name them; an imported person by their imported name."""
+    if (
+        not user.is_active
+        and user.username.startswith(IMPORTED_PERSON_PREFIX)
+        and user.last_name == IMPORTED_PERSON_MARK
+    ):
+        return imported_name(user.first_name or user.username)
+    return user.display_name
+
+
 def format_datetime(stored: str) -> str:
     """A stored ISO 8601 UTC value as people read it: ``2026-11-30 10:00 UTC``."""
     try:
@@ -103,7 +125,7 @@ class ValueRenderer:
 
     def _user_text(self, user_id: int) -> str:
         user = self.users.get(user_id)
-        return user.display_name if user else f"deleted user #{user_id}"
+        return person_name(user) if user else f"deleted user #{user_id}"
 
     def _option_text(self, option_id: int) -> str:
         option = self.options.get(option_id)
@@ -159,15 +181,21 @@ class ValueRenderer:
             return [] if field_.type in MULTI_VALUED else None
         if field_.type == FieldType.USER:
             user = self.users.get(value)
-            return user.username if user else None
+            return _api_user(user) if user else None
         if field_.type == FieldType.USERS:
-            return [self.users[item].username for item in value if item in self.users]
+            return [_api_user(self.users[item]) for item in value if item in self.users]
         if field_.type == FieldType.SELECT:
             option = self.options.get(value)
             return option.label if option else None
         if field_.type == FieldType.MULTI_SELECT:
             return [self.options[item].label for item in value if item in self.options]
         return value
+
+
+def _api_user(user: User) -> str:
+    """Usernames; an imported person, who has no username to give, by their imported name."""
+    name = person_name(user)
+    return user.username if name == user.display_name else name
 
 
 MULTI_VALUED = {
@@ -197,9 +225,11 @@ class HistoryEntry:
 
     @property
     def author_name(self) -> str:
+        if self.changeset.imported_author_name:
+            return imported_name(self.changeset.imported_author_name)
         if self.changeset.author is not None:
-            return self.changeset.author.display_name
-        return self.changeset.imported_author_name or "Unknown"
+            return person_name(self.changeset.author)
+        return "Unknown"
 
 
 @dataclass

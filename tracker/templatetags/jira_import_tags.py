@@ -31,5 +31,6 @@ def project_jira_imports(context: dict[str, Any], project: Project) -> list[Jira
     return list(
         JiraImport.objects.filter(shown, project=project)
         .select_related("requested_by")
+        .prefetch_related("planned_trackers")
         .order_by("created_at", "id")
     )

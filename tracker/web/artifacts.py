@@ -17,6 +17,7 @@ from tracker.models import Attachment, Changeset, Field, Tracker
 from tracker.services.artifacts import ArtifactValidationError, create_artifact, update_artifact
 from tracker.services.history import artifact_view, history
 from tracker.services.subscriptions import is_watching, set_watching
+from tracker.services.time_entries import time_sheet
 from tracker.web.access import artifact_or_404, tracker_or_404
 from tracker.web.forms import ArtifactForm
 
@@ -104,6 +105,7 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "current": current.current(),
             "attachments": attachments,
             "history": history(artifact, fields),
+            "time_sheet": time_sheet(artifact),
             "watching": bool(is_watching(artifact, request.user)),
             "form": form,
         },

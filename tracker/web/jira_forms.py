@@ -133,3 +133,59 @@ def add_jira_error(form: forms.Form, error: JiraAccessError | RefusedURL) -> Non
     """Put a Jira failure on the form, next to the field it names when the form has that field."""
     target = FORM_FIELDS.get(error.field or "", error.field)
     form.add_error(target if target in form.fields else None, str(error))
+
+
+class JiraWholeProjectForm(forms.Form):
+    """Step 3, the whole project: which issue types (all by default), the layout, the trackers' names.
+
+    Every name field is on the page (no JavaScript needed); only those of the chosen layout and
+    issue types are used. The names are prefilled with Jira's issue type names.
+    """
+
+    all_issue_types = forms.BooleanField(label="All issue types", required=False, initial=True)
+    issue_types = forms.MultipleChoiceField(
+        label="Or only these issue types", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    layout = forms.ChoiceField(
+        label="Trackers",
+        choices=[
+            ("multi", "One tracker per issue type, linked to each other"),
+            ("mono", "One tracker for all, with an Issue type field"),
+        ],
+        initial="multi",
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        issue_types: Sequence[Sequence[Any]],
+        suggested: dict[str, tuple[str, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.type_ids = [str(type_id) for type_id, _name, _subtask in issue_types]
+        self.fields["issue_types"].choices = [(str(t), name) for t, name, _ in issue_types]
+        for key, (name, short) in suggested.items():
+            label = dict(self.fields["issue_types"].choices).get(
+                key, {"mono": "The tracker", "sprints": "Sprints"}.get(key, key)
+            )
+            self.fields[f"name_{key}"] = forms.CharField(
+                label=f"{label}: tracker name", max_length=100, initial=name
+            )
+            self.fields[f"short_{key}"] = forms.SlugField(
+                label=f"{label}: short name", max_length=25, initial=short
+            )
+
+    def chosen(self) -> list[str]:
+        data = self.cleaned_data
+        return [] if data.get("all_issue_types") else [str(t) for t in data.get("issue_types") or []]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("all_issue_types") and not data.get("issue_types"):
+            self.add_error("issue_types", "Choose at least one issue type, or all of them.")
+        return data
+
+    def names(self, key: str) -> tuple[str, str]:
+        return self.cleaned_data.get(f"name_{key}", ""), self.cleaned_data.get(f"short_{key}", "")

@@ -33,6 +33,7 @@ from tracker.web.jira_forms import (
     JiraConnectForm,
     JiraProjectForm,
     JiraTrackerForm,
+    JiraWholeProjectForm,
     add_jira_error,
 )
 
@@ -200,16 +201,92 @@ def _default_issue_type(state: WizardState, requested: str | None) -> str:
     return (standard or ids)[0]
 
 
+def _suggested(project: Project, state: WizardState) -> dict[str, tuple[str, str]]:
+    """Prefilled names of every tracker the whole-project form may create (Jira's type names)."""
+    types = [(str(t), name) for t, name, _ in state.issue_types]
+    common = {"jira_project_name": state.jira_project_name, "jira_project_key": state.jira_project_key}
+    multi, sprints = services.suggested_trackers(project, issue_types=types, layout=services.MULTI, **common)
+    mono, _ = services.suggested_trackers(project, issue_types=types, layout=services.MONO, **common)
+    names = {key: (n.name, n.shortname) for key, n in multi.items()}
+    names["mono"] = (mono[services.MONO].name, mono[services.MONO].shortname)
+    names["sprints"] = (sprints.name, sprints.shortname)
+    return names
+
+
+def _start_whole(
+    request: HttpRequest, project: Project, state: WizardState, form: JiraWholeProjectForm
+) -> JiraImport | None:
+    layout = form.cleaned_data["layout"]
+    chosen = form.chosen() or [str(t) for t, _, _ in state.issue_types]
+    keys = [services.MONO] if layout == services.MONO else chosen
+    trackers = {
+        key: services.TrackerNames(*form.names(key), services.PALETTE[n % len(services.PALETTE)])
+        for n, key in enumerate(keys)
+    }
+    try:
+        return services.start_import(
+            project=project,
+            requested_by=request.user,
+            credentials=state.credentials(),
+            jira_project_key=state.jira_project_key,
+            issue_type_ids=form.chosen(),
+            layout=layout,
+            trackers=trackers,
+            sprints_tracker=services.TrackerNames(*form.names("sprints"), "#7f7f7f"),
+        )
+    except ValidationError as error:
+        messages_ = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+        for texts in messages_.values():
+            for text in texts:
+                form.add_error(None, text)
+    except services.ImportUnavailable as error:
+        form.add_error(None, str(error))
+    except JIRA_ERRORS as error:
+        add_jira_error(form, error)
+    except vault.TokenUnavailable:
+        form.add_error(None, "Your Jira credentials have expired: start over and enter them again.")
+    return None
+
+
 @login_required
 def import_issue_type(request: HttpRequest, shortname: str) -> HttpResponse:
-    """Step 3: the issue type (links, so the names below follow it without JavaScript), then start."""
+    """Step 3: the whole project (issue types, layout, names), or one issue type only (links, so the
+    names follow it without JavaScript), then start."""
     project = _admin_project(request, shortname)
     state = WizardState.load(request, project)
     if state is None:
         return _restart(request, project, "Enter the Jira URL and credentials first.")
     if not state.issue_types:
         return redirect("tracker:jira-import-project", shortname=project.shortname)
-    if request.method == "POST":
+    suggested = _suggested(project, state)
+    whole = JiraWholeProjectForm(
+        request.POST if request.method == "POST" and "issue_type_id" not in request.POST else None,
+        issue_types=state.issue_types,
+        suggested=suggested,
+    )
+    if request.method == "POST" and "issue_type_id" not in request.POST:
+        available, reason = services.import_available()
+        if not available:
+            whole.add_error(None, reason)
+        elif whole.is_valid():
+            started = _start_whole(request, project, state, whole)
+            if started is not None:
+                clear_wizard(request)
+                messages.success(
+                    request,
+                    f"The import of {state.jira_project_key} started: it runs in the background, and "
+                    "you will get an email when it ends.",
+                )
+                return redirect("tracker:jira-import-detail", pk=started.pk)
+        chosen = _default_issue_type(state, request.GET.get("issue_type"))
+        name, short = services.suggested_names(
+            state.jira_project_name, state.jira_project_key, state.issue_type_name(chosen)
+        )
+        form = JiraTrackerForm(
+            initial={"issue_type_id": chosen, "tracker_name": name, "tracker_shortname": short},
+            issue_types=state.issue_types,
+        )
+    elif request.method == "POST":
         form = JiraTrackerForm(request.POST, issue_types=state.issue_types)
         chosen = _default_issue_type(state, request.POST.get("issue_type_id"))
         available, reason = services.import_available()
@@ -239,6 +316,8 @@ def import_issue_type(request: HttpRequest, shortname: str) -> HttpResponse:
         "tracker/jira/step_issue_type.html",
         project,
         form=form,
+        whole=whole,
+        suggested_keys=list(suggested),
         state=state,
         chosen=chosen,
         chosen_name=state.issue_type_name(chosen),
@@ -331,8 +410,11 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     ("comments", "Comments"),
                     ("attachments", "Attachments"),
                     ("links", "Links"),
+                    ("sprints", "Sprints"),
+                    ("time_entries", "Time entries"),
                 )
             ],
+            "trackers": list(jira_import.planned_trackers.all()),
             "matched": report.get("matched") or [],
             "email_hidden": report.get("email_hidden") or [],
             "no_account": report.get("no_account") or [],

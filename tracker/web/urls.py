@@ -10,6 +10,7 @@ from tracker.web import (
     jira_import,
     projects,
     system,
+    time_entries,
     tracker_admin,
     trackers,
 )
@@ -107,5 +108,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # Artifacts
     path("artifacts/<dbid:pk>/", artifacts.artifact_detail, name="artifact-detail"),
     path("artifacts/<dbid:pk>/watch/", artifacts.artifact_watch, name="artifact-watch"),
+    path("artifacts/<dbid:pk>/time-entries/", time_entries.time_entry_add, name="time-entry-add"),
     path("attachments/<dbid:pk>/", artifacts.attachment_download, name="attachment-download"),
 ]

@@ -245,6 +245,12 @@ SYSTEM_FIELDS = (
         operations=("add", "set", "remove"),
     ),
     _system("duedate", "Due date", "date", "date"),
+    _system("environment", "Environment", "text", "string"),
+    # Time tracking, in seconds (Jira also serves them together as "timetracking").
+    _system("timeoriginalestimate", "Original Estimate", "number", "number"),
+    _system("timeestimate", "Remaining Estimate", "number", "number"),
+    _system("timespent", "Time Spent", "number", "number"),
+    _system("worklog", "Log Work", "readonly", "array", "worklog", operations=("add",)),
     _system("comment", "Comment", "readonly", "comments-page", operations=("add", "edit", "remove")),
     _system(
         "attachment",
@@ -312,6 +318,10 @@ CUSTOM_FIELDS = (
     # an issue key, and cascading selects have a parent/child option pair.
     _custom(10024, "Epic Link", "epiclink", "com.pyxis.greenhopper.jira:gh-epic-link", "any"),
     _custom(10025, "Region", "cascading", "cascadingselect", "option-with-child", options=REGIONS),
+    _custom(10026, "Sprint", "sprints", "com.pyxis.greenhopper.jira:gh-sprint", "array", "string"),
+    _custom(10027, "Flagged", "options", "multicheckboxes", "array", "option", _opts(10150, "Impediment")),
+    # An app's field: no equivalent, listed as not imported with how many issues carried it.
+    _custom(10028, "Team", "string", "com.example.teams:team", "any"),
 )
 
 ALL_FIELDS = SYSTEM_FIELDS + CUSTOM_FIELDS
@@ -336,11 +346,40 @@ _COMMON_CREATE = (
 REQUIRED_ON_CREATE = frozenset({"summary", "issuetype", "project", "reporter"})
 
 
-def create_screen(issue_type: IssueType) -> tuple[str, ...]:
+# What real Server projects look like (recorded from a live instance): the create screen holds a few
+# fields; priority, assignee, reporter, versions, due date and most custom fields are set on the
+# edit screen only. Cloud projects lose fix versions, the epic link and the sprint from create.
+_SERVER_CREATE = (
+    "summary",
+    "issuetype",
+    "project",
+    "description",
+    "components",
+    "labels",
+    "attachment",
+    "issuelinks",
+    "customfield_10010",
+    "customfield_10011",
+)
+_NOT_ON_SCREENS = {"customfield_10028"}  # the app's field: on issues, on no screen
+
+
+def create_screen(issue_type: IssueType, *, cloud: bool = True) -> tuple[str, ...]:
+    if not cloud:
+        return _SERVER_CREATE + (("parent",) if issue_type.subtask else ())
     if issue_type.subtask:
         return (*_COMMON_CREATE, "parent", "customfield_10012", "customfield_10019")
     extra = ("versions",) if issue_type.name == "Bug" else ()
-    return _COMMON_CREATE + extra + tuple(f.id for f in CUSTOM_FIELDS)
+    hidden = {"fixVersions", "customfield_10024", "customfield_10026"} | _NOT_ON_SCREENS
+    return tuple(f for f in _COMMON_CREATE + extra + tuple(f.id for f in CUSTOM_FIELDS) if f not in hidden)
+
+
+def edit_screen(issue_type: IssueType) -> tuple[str, ...]:
+    """The edit screen: every editable field of the type (what ``editmeta`` describes)."""
+    extra = ("versions",) if issue_type.name == "Bug" else ()
+    system = (*_COMMON_CREATE, "environment", "timeoriginalestimate", "timeestimate", *extra)
+    custom = tuple(f.id for f in CUSTOM_FIELDS if f.id not in _NOT_ON_SCREENS)
+    return tuple(f for f in system + custom if f not in ("issuetype", "project"))
 
 
 @dataclass

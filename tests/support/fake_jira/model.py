@@ -35,7 +35,11 @@ from typing import Any
 
 from .catalog import Catalog, FieldDef
 
-LIST_KINDS = frozenset({"options", "users", "labels", "strings", "versions", "components", "attachments"})
+LIST_KINDS = frozenset(
+    {"options", "users", "labels", "strings", "versions", "components", "attachments", "sprints"}
+)
+# History entries about issue links are not about a field's state: their "field" starts with this.
+LINK_CHANGE = "__link__:"
 # Fields whose values live in ``Issue.initial`` / histories. Read-only fields
 # (created, creator, comment, subtasks, ...) are derived from the issue itself.
 _NOT_STATE_KINDS = frozenset({"readonly", "project"})
@@ -133,6 +137,41 @@ class Comment:
     updated: datetime
     update_author: str
     rendered_html: str | None = None  # overrides the fake's wiki→HTML rendering
+    # Written by an app through REST v3: Jira has the ADF body only (v2 serves it as ADF too) and
+    # renders no HTML for it.
+    adf_only: bool = False
+
+
+@dataclass
+class Worklog:
+    id: int
+    author: str
+    started: datetime
+    seconds: int
+    comment: str
+    created: datetime
+
+
+@dataclass(frozen=True)
+class Sprint:
+    """A Jira Software sprint of a board (``state``: future, active, closed)."""
+
+    id: int
+    name: str
+    state: str
+    board_id: int
+    start: datetime | None = None
+    end: datetime | None = None
+    complete: datetime | None = None
+    goal: str = ""
+
+
+@dataclass(frozen=True)
+class Board:
+    id: int
+    name: str
+    project_key: str
+    type: str = "scrum"
 
 
 @dataclass
@@ -170,6 +209,7 @@ class Issue:
     comments: list[Comment] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+    worklogs: list[Worklog] = field(default_factory=list)
     parent_key: str | None = None
     subtask_keys: list[str] = field(default_factory=list)
     # renderedFields HTML overrides, e.g. to plant a <script> for sanitizer tests.
@@ -183,6 +223,8 @@ class Issue:
             state = {k: _copy(v) for k, v in self.initial.items()}
             for history in self.histories:
                 for change in history.changes:
+                    if change.field.startswith(LINK_CHANGE):
+                        continue
                     if state.get(change.field) != change.old:
                         raise AssertionError(
                             f"{self.key}: history {history.id} breaks the chain on {change.field}"
@@ -200,6 +242,7 @@ class Issue:
         moments += [h.created for h in self.histories]
         moments += [c.updated for c in self.comments]
         moments += [a.created for a in self.attachments]
+        moments += [w.created for w in self.worklogs]
         return max(moments)
 
     @property
@@ -304,14 +347,53 @@ class IssueBuilder:
         rendered_html: str | None = None,
         edited_by: str | None = None,
         edited_at: datetime | None = None,
+        adf_only: bool = False,
     ) -> IssueBuilder:
         self.data.user(author)
         created = self._at(at)
         updated = edited_at or created
         self._clock = max(self._clock, updated)
         self.issue.comments.append(
-            Comment(self._ids.comment(), author, body, created, updated, edited_by or author, rendered_html)
+            Comment(
+                self._ids.comment(),
+                author,
+                body,
+                created,
+                updated,
+                edited_by or author,
+                rendered_html,
+                adf_only,
+            )
         )
+        return self
+
+    def log_work(
+        self, author: str, seconds: int, *, at: datetime | None = None, comment: str = ""
+    ) -> IssueBuilder:
+        """A work log: ``seconds`` spent, started ``at`` (logged then too)."""
+        self.data.user(author)
+        started = self._at(at)
+        self.issue.worklogs.append(
+            Worklog(self.data._next("worklog"), author, started, seconds, comment, started)
+        )
+        return self
+
+    def link_later(
+        self, author: str, link_type: str, other_key: str, *, at: datetime | None = None
+    ) -> IssueBuilder:
+        """A link made after both issues existed: a "Link" changelog entry on each side, like Jira."""
+        moment = self._at(at)
+        name = self.data.catalog.link_type(link_type).name
+        link_id = self.data._next("link")
+        other = self.data._issues[other_key]
+        self.issue.links.append(Link(link_id, name, "outward", other_key))
+        other.links.append(Link(link_id, name, "inward", self.key))
+        for issue, direction, target in ((self.issue, "outward", other_key), (other, "inward", self.key)):
+            if issue.histories and moment < issue.histories[-1].created:
+                raise ValueError(f"{issue.key}: histories must be recorded in chronological order")
+            change = Change(f"{LINK_CHANGE}{link_id}", None, (name, direction, target))
+            issue.histories.append(History(self._ids.history(), author, moment, (change,)))
+            issue.invalidate()
         return self
 
     def attach(
@@ -408,7 +490,12 @@ class FakeJiraData:
             "link": 10000,
             "version": 10000,
             "component": 10000,
+            "worklog": 10000,
+            "sprint": 1,
+            "board": 1,
         }
+        self.sprints: dict[int, Sprint] = {}
+        self.boards: list[Board] = []
         self._issue_numbers: dict[str, int] = {}
 
     def _next(self, counter: str, block: int = 1) -> int:
@@ -450,6 +537,26 @@ class FakeJiraData:
 
     def user_by_account_id(self, account_id: str) -> User | None:
         return next((u for u in self.users.values() if u.account_id == account_id), None)
+
+    def add_board(self, project_key: str, name: str, *, type: str = "scrum") -> Board:
+        board = Board(self._next("board"), name, project_key, type)
+        self.boards.append(board)
+        return board
+
+    def add_sprint(
+        self,
+        board: Board,
+        name: str,
+        state: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        complete: datetime | None = None,
+        goal: str = "",
+    ) -> Sprint:
+        sprint = Sprint(self._next("sprint"), name, state, board.id, start, end, complete, goal)
+        self.sprints[sprint.id] = sprint
+        return sprint
 
     def user_by_name_or_key(self, name: str) -> User | None:
         return self.users.get(name) or next((u for u in self.users.values() if u.key == name), None)
@@ -514,6 +621,8 @@ class FakeJiraData:
             self.catalog.resolution(value)
         elif f.kind == "issuetype":
             self.catalog.issue_type(value)
+        elif f.kind == "sprints" and value not in self.sprints:
+            raise KeyError(f"unknown sprint {value!r}; add it with add_sprint()")
 
     # ---- issues
 
@@ -1142,7 +1251,54 @@ def _build_realistic() -> FakeJiraData:
         issue.comment(("bob", "carol", "alice")[n % 3], f"Looking at #{n}.")
         if n % 5 == 0:
             issue.comment("carol", "Any update?")
+    _add_agile_life(data)
     return data
+
+
+def _add_agile_life(data: FakeJiraData) -> None:
+    """What happens to issues after the first weeks: sprints, a late link, work logs, an app's field.
+
+    * board "DEMO board" (scrum) with Sprint 1 (closed), Sprint 2 (active) and Sprint 3 (future,
+      no issue: only the agile API knows it), and a kanban board (no sprints: 400 on its sprints);
+    * DEMO-11 (Story) in Sprint 1, carried over to Sprint 2; DEMO-12 (Task) in Sprint 2;
+    * DEMO-12 blocks DEMO-15 (both Tasks), linked late: a "Link" changelog entry on both;
+    * DEMO-12: an original estimate of 8 h, 3 h remaining, and 25 work logs (more than the 20 a
+      search embeds); DEMO-14 (Story): joins the epic DEMO-1 late (an epic link changelog entry)
+      and has a comment an app wrote in ADF only;
+    * the app field "Team" set on DEMO-11 and DEMO-14 (no equivalent: listed as not imported).
+    """
+    day = timedelta(days=1)
+    board = data.add_board("DEMO", "DEMO board")
+    data.add_board("DEMO", "DEMO kanban", type="kanban")
+    one = data.add_sprint(
+        board,
+        "Sprint 1",
+        "closed",
+        start=T0 + 30 * day,
+        end=T0 + 44 * day,
+        complete=T0 + 44 * day,
+        goal="Guest checkout, end to end",
+    )
+    two = data.add_sprint(board, "Sprint 2", "active", start=T0 + 44 * day, end=T0 + 58 * day)
+    data.add_sprint(board, "Sprint 3", "future", goal="Hardening")
+    data.edit("DEMO-11").change("alice", {"Sprint": [one.id]}, at=T0 + 30 * day)
+    data.edit("DEMO-11").change("bob", {"Team": "Payments"}, at=T0 + 31 * day)
+    data.edit("DEMO-11").change("alice", {"Sprint": [one.id, two.id]}, at=T0 + 44 * day)
+    twelve = data.edit("DEMO-12")
+    twelve.change("alice", {"Original Estimate": 8 * 3600, "Remaining Estimate": 3 * 3600}, at=T0 + 29 * day)
+    twelve.change("alice", {"Sprint": [two.id]}, at=T0 + 44 * day)
+    twelve.link_later("bob", "Blocks", "DEMO-15", at=T0 + 45 * day)
+    for n in range(25):
+        twelve.log_work(
+            ("alice", "bob", "carol")[n % 3],
+            (n % 4 + 1) * 1800,
+            at=T0 + 45 * day + n * timedelta(hours=2),
+            comment=f"Worked on step {n + 1}" if n % 2 else "",
+        )
+    fourteen = data.edit("DEMO-14")
+    fourteen.change("carol", {"Team": "Payments"}, at=T0 + 46 * day)
+    fourteen.change("alice", {"Epic Link": "DEMO-1"}, at=T0 + 47 * day)
+    fourteen.comment("bob", "h2. Findings\n* slow query\n* missing index", at=T0 + 48 * day, adf_only=True)
 
 
 def _long_history(bug: IssueBuilder, start: datetime) -> None:

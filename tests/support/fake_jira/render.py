@@ -25,8 +25,21 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from .catalog import FieldDef, IssueType, Option, Status, create_screen
-from .model import LIST_KINDS, Attachment, Change, Comment, FakeJiraData, History, Issue, Project, User
+from .catalog import FieldDef, IssueType, Option, Status, create_screen, edit_screen
+from .model import (
+    LINK_CHANGE,
+    LIST_KINDS,
+    Attachment,
+    Change,
+    Comment,
+    FakeJiraData,
+    History,
+    Issue,
+    Project,
+    Sprint,
+    User,
+    Worklog,
+)
 
 ALL_EXPANDS = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
 
@@ -486,6 +499,8 @@ class Renderer:
             return self.issue_type(value)
         if kind == "epiclink":
             return value
+        if kind == "sprints":
+            return [self.sprint_value(self.data.sprints[v]) for v in value]
         if kind == "cascading":
             parent = f.option_by_value(value[0])
             out = self.option(parent)
@@ -496,6 +511,70 @@ class Renderer:
         if kind == "attachments":
             return [self.attachment(a) for a in issue.attachments if a.id in value]
         raise ValueError(f"cannot render {f.id} ({kind})")
+
+    def sprint(self, sprint: Sprint) -> dict[str, Any]:
+        """A sprint as the agile API and Cloud's sprint field give it."""
+        out: dict[str, Any] = {
+            "id": sprint.id,
+            "self": f"{self.base}/rest/agile/1.0/sprint/{sprint.id}",
+            "state": sprint.state,
+            "name": sprint.name,
+        }
+        for key, moment in (
+            ("startDate", sprint.start),
+            ("endDate", sprint.end),
+            ("completeDate", sprint.complete),
+        ):
+            if moment is not None:
+                out[key] = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        out["originBoardId"] = sprint.board_id
+        out["goal"] = sprint.goal
+        return out
+
+    def sprint_value(self, sprint: Sprint) -> Any:
+        """Cloud: an object with boardId; Server: the sprint's Java toString() (goals may hold commas)."""
+        if self.cloud:
+            out = self.sprint(sprint)
+            out["boardId"] = out.pop("originBoardId")
+            del out["self"]
+            return out
+
+        def stamp(moment: datetime | None) -> str:
+            return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z") if moment else "<null>"
+
+        return (
+            f"com.atlassian.greenhopper.service.sprint.Sprint@{sprint.id * 7919:x}[id={sprint.id},"
+            f"rapidViewId={sprint.board_id},state={sprint.state.upper()},name={sprint.name},"
+            f"startDate={stamp(sprint.start)},endDate={stamp(sprint.end)},completeDate={stamp(sprint.complete)},"
+            f"sequence={sprint.id},goal={sprint.goal or '<null>'}]"
+        )
+
+    def worklog(self, w: Worklog, issue: Issue) -> dict[str, Any]:
+        hours, rest = divmod(w.seconds, 3600)
+        spent = " ".join(
+            part for part in (f"{hours}h" if hours else "", f"{rest // 60}m" if rest else "") if part
+        )
+        return {
+            "self": self.api(f"issue/{issue.id}/worklog/{w.id}"),
+            "author": self.user(w.author),
+            "updateAuthor": self.user(w.author),
+            "comment": self.rich(w.comment) if w.comment else ("" if not self.adf else None),
+            "created": jira_timestamp(w.created),
+            "updated": jira_timestamp(w.created),
+            "started": jira_timestamp(w.started),
+            "timeSpent": spent or "0m",
+            "timeSpentSeconds": w.seconds,
+            "id": str(w.id),
+            "issueId": str(issue.id),
+        }
+
+    def worklog_page(self, issue: Issue, worklogs: list[Worklog], start: int, size: int) -> dict[str, Any]:
+        return {
+            "startAt": start,
+            "maxResults": size,
+            "total": len(issue.worklogs),
+            "worklogs": [self.worklog(w, issue) for w in worklogs],
+        }
 
     def issue_ref(self, key: str) -> dict[str, Any]:
         """The compact issue form used in links, sub-tasks and parent."""
@@ -558,10 +637,10 @@ class Renderer:
             "self": self.api(f"issue/{issue.id}/comment/{c.id}"),
             "id": str(c.id),
             "author": self.user(c.author),
-            "body": self.rich(c.body),
+            "body": wiki_to_adf(c.body) if c.adf_only else self.rich(c.body),
         }
         if rendered_body:
-            out["renderedBody"] = self.comment_html(c)
+            out["renderedBody"] = "" if c.adf_only else self.comment_html(c)
         out.update(
             updateAuthor=self.user(c.update_author),
             created=jira_timestamp(c.created),
@@ -604,9 +683,36 @@ class Renderer:
         }
 
     def change_items(self, change: Change, issue: Issue) -> list[dict[str, Any]]:
+        if change.field.startswith(LINK_CHANGE):
+            # Jira logs a link on both issues: "This issue blocks DEMO-2" / "is blocked by DEMO-3".
+            name, direction, target = change.new
+            t = self.cat.link_type(name)
+            words = t.outward if direction == "outward" else t.inward
+            item: dict[str, Any] = {"field": "Link", "fieldtype": "jira"}
+            if self.changelog_field_ids:
+                item["fieldId"] = "issuelinks"
+            item.update(
+                {"from": None, "fromString": None, "to": target, "toString": f"This issue {words} {target}"}
+            )
+            return [item]
         f = self.cat.field(change.field)
         project = self.data.projects[issue.project_key]
         kind = f.kind
+        if kind == "epiclink" and self.cloud:
+            # Cloud replaced the epic link by the parent: its changelog names the parent association.
+            old = self.data.get_issue(change.old) if change.old else None
+            new = self.data.get_issue(change.new) if change.new else None
+            return [
+                {
+                    "field": "IssueParentAssociation",
+                    "fieldtype": "jira",
+                    "fieldId": "IssueParentAssociation",
+                    "from": str(old.id) if old else None,
+                    "fromString": old.key if old else None,
+                    "to": str(new.id) if new else None,
+                    "toString": new.key if new else None,
+                }
+            ]
 
         def item(frm: Any, frm_s: Any, to: Any, to_s: Any) -> dict[str, Any]:
             out: dict[str, Any] = {"field": f.history_name, "fieldtype": "custom" if f.custom else "jira"}
@@ -669,6 +775,9 @@ class Renderer:
         if kind == "epiclink":
             target = self.data.get_issue(value)
             return (str(target.id) if target else None), value
+        if kind == "sprints":
+            sprints = [self.data.sprints[v] for v in value]
+            return ", ".join(str(s.id) for s in sprints), ", ".join(s.name for s in sprints)
         if kind == "cascading":
             parent = f.option_by_value(value[0])
             text = f"Parent values: {parent.value}({parent.id})"
@@ -706,10 +815,15 @@ class Renderer:
             if not selection.wants(f.id):
                 continue
             fid = f.id
+            if fid == "customfield_10024" and self.cloud:
+                continue  # Cloud has no epic link field any more: the epic is the parent
             if fid == "parent":
-                if issue.parent_key is None:
+                parent = issue.parent_key or (cur.get("customfield_10024") if self.cloud else None)
+                if parent is None:
                     continue
-                fields[fid] = self.issue_ref(issue.parent_key)
+                fields[fid] = self.issue_ref(parent)
+            elif fid == "worklog":
+                fields[fid] = self.worklog_page(issue, issue.worklogs[:20], 0, 20)
             elif fid == "project":
                 fields[fid] = self.project_ref(project)
             elif fid == "created":
@@ -747,6 +861,11 @@ class Renderer:
         if "schema" in expand:
             out["schema"] = {f.id: f.schema for f in included if f.schema}
         out["fields"] = fields
+        if "editmeta" in expand:
+            itype = self.cat.issue_type(cur["issuetype"])
+            out["editmeta"] = {
+                "fields": dict(self.field_metas(project, itype, edit_screen(itype), key_name=None))
+            }
         if "changelog" in expand:
             out["changelog"] = self.changelog_embedded(issue)
         return out
@@ -797,8 +916,21 @@ class Renderer:
         self, project: Project, itype: IssueType, *, key_name: str | None
     ) -> list[dict[str, Any]]:
         """Fields of the create screen; ``key_name`` is "key" (Cloud), "fieldId" (Server 9) or None."""
+        return [
+            meta
+            for _, meta in self.field_metas(
+                project, itype, create_screen(itype, cloud=self.cloud), key_name=key_name
+            )
+        ]
+
+    def field_metas(
+        self, project: Project, itype: IssueType, screen: tuple[str, ...], *, key_name: str | None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """(id, metadata) of a screen's fields, as create and edit metadata describe them."""
         out = []
-        for fid in create_screen(itype):
+        for fid in screen:
+            if fid == "customfield_10024" and self.cloud:
+                continue
             f = self.cat.field(fid)
             meta: dict[str, Any] = {
                 "required": fid in ("summary", "issuetype", "project", "reporter", "parent")
@@ -818,7 +950,7 @@ class Renderer:
                 meta["allowedValues"] = allowed
             if fid == "priority":
                 meta["defaultValue"] = self.priority("Medium")
-            out.append(meta)
+            out.append((fid, meta))
         return out
 
     def _autocomplete(self, f: FieldDef) -> str | None:

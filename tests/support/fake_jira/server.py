@@ -88,11 +88,14 @@ class Response:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # Seconds between two bytes of the answer (status line included): a server or proxy that
+    # trickles, which defeats per-read socket timeouts (see FakeJiraServer.trickle).
+    trickle: float = 0.0
 
 
 @dataclass
 class _Fault:
-    kind: str  # "fail" | "delay" | "malformed"
+    kind: str  # "fail" | "delay" | "malformed" | "trickle"
     pattern: re.Pattern[str]
     method: str | None
     remaining: int | None  # None: every matching request
@@ -195,6 +198,8 @@ class FakeJiraServer:
         changelog_embed_limit: int | Literal["default"] | None = "default",
         page_cap: int | None = None,
         comment_embed_limit: int | None = None,
+        worklog_page_cap: int = 5000,
+        agile_status: int | None = None,
         strict: bool = True,
     ) -> None:
         if flavor not in ("cloud", "server"):
@@ -210,6 +215,10 @@ class FakeJiraServer:
         self.changelog_embed_limit: int | None = changelog_embed_limit
         self.page_cap = page_cap or (100 if self.cloud else 1000)
         self.comment_embed_limit = comment_embed_limit
+        # /issue/{key}/worklog pages at most this many (real sites: 5000; lower it to force paging).
+        self.worklog_page_cap = worklog_page_cap
+        # None: the agile API answers; 403 or 404: it refuses (no Jira Software, or no board access).
+        self.agile_status = agile_status
         self.strict = strict
         # Jira Server locks basic auth behind a CAPTCHA after failed logins.
         self.captcha_required = False
@@ -300,6 +309,21 @@ class FakeJiraServer:
     ) -> None:
         """Sleep ``seconds`` before answering matching requests (all of them unless ``times``)."""
         self._add_fault(_Fault("delay", re.compile(path_regex), method, times, seconds=seconds))
+
+    def trickle(
+        self,
+        path_regex: str,
+        seconds_per_byte: float = 1.0,
+        times: int | None = None,
+        *,
+        method: str | None = None,
+    ) -> None:
+        """Send matching answers one byte every ``seconds_per_byte``, from the status line on.
+
+        Each read of the client gets a byte well within any socket timeout, so only a wall-clock
+        deadline on the whole request ends it (the answer would take minutes to arrive).
+        """
+        self._add_fault(_Fault("trickle", re.compile(path_regex), method, times, seconds=seconds_per_byte))
 
     def malformed(self, path_regex: str, times: int | None = 1, *, method: str | None = None) -> None:
         """Answer matching requests with 200 and a truncated (invalid) JSON body."""
@@ -408,6 +432,9 @@ class FakeJiraServer:
                     200, response.body[: max(1, len(response.body) // 2)] or b"{", response.headers
                 )
                 response.headers["Content-Type"] = "application/json;charset=UTF-8"
+        trickling = next((f for f in faults if f.kind == "trickle"), None)
+        if trickling is not None:
+            response.trickle = trickling.seconds
         record.status = response.status
         return response
 
@@ -545,6 +572,10 @@ class FakeJiraServer:
             ("POST", api + r"search/approximate-count", self._approximate_count, True),
             ("GET", api + r"issue/(?P<key>[^/]+)", self._issue, True),
             ("GET", api + r"issue/(?P<key>[^/]+)/changelog", self._changelog, True),
+            ("GET", api + r"issue/(?P<key>[^/]+)/editmeta", self._editmeta, True),
+            ("GET", api + r"issue/(?P<key>[^/]+)/worklog", self._worklogs, True),
+            ("GET", r"/rest/agile/1\.0/board", self._boards, True),
+            ("GET", r"/rest/agile/1\.0/board/(?P<id>\d+)/sprint", self._board_sprints, True),
             ("GET", api + r"issue/(?P<key>[^/]+)/comment", self._comments, True),
             ("GET", api + r"issue/(?P<key>[^/]+)/comment/(?P<id>\d+)", self._comment, True),
             ("GET", api + r"attachment/meta", self._attachment_meta, True),
@@ -766,8 +797,11 @@ class FakeJiraServer:
                 entry["expand"] = "fields"
                 if with_fields:
                     # Old createmeta keys the field metadata by field id.
-                    metas = req.renderer.create_fields(p, t, key_name="key" if self.cloud else None)
-                    entry["fields"] = dict(zip(create_screen(t), metas, strict=True))
+                    entry["fields"] = dict(
+                        req.renderer.field_metas(
+                            p, t, create_screen(t, cloud=self.cloud), key_name="key" if self.cloud else None
+                        )
+                    )
                 types.append(entry)
             ref = req.renderer.project_ref(p)
             ref.pop("projectTypeKey", None)
@@ -975,6 +1009,71 @@ class FakeJiraServer:
         rendered = "renderedBody" in self._expand(req)
         return _json(req.renderer.comment(comment, issue, rendered_body=rendered))
 
+    def _editmeta(self, req: _Request, key: str) -> Response:
+        issue = self._issue_or_error(key)
+        itype = self.data.catalog.issue_type(issue.current["issuetype"])
+        project = self.data.projects[issue.project_key]
+        from .catalog import edit_screen
+
+        return _json(
+            {"fields": dict(req.renderer.field_metas(project, itype, edit_screen(itype), key_name=None))}
+        )
+
+    def _worklogs(self, req: _Request, key: str) -> Response:
+        # developer.atlassian.com "Get issue worklogs": startAt/maxResults, oldest first, with total.
+        issue = self._issue_or_error(key)
+        start, size = self._page(req, 5000, self.worklog_page_cap)
+        worklogs = sorted(issue.worklogs, key=lambda w: (w.started, w.id))
+        return _json(req.renderer.worklog_page(issue, worklogs[start : start + size], start, size))
+
+    def _agile(self) -> None:
+        if self.agile_status is not None:
+            raise _HttpError(self.agile_status, "The requested board cannot be viewed.")
+
+    def _boards(self, req: _Request) -> Response:
+        self._agile()
+        wanted = req.param("projectKeyOrId")
+        project = self.data.project_by_id_or_key(wanted) if wanted else None
+        boards = [b for b in self.data.boards if project is None or b.project_key == project.key]
+        start, size = self._page(req, 50, 50)
+        page = boards[start : start + size]
+        return _json(
+            {
+                "maxResults": size,
+                "startAt": start,
+                "total": len(boards),
+                "isLast": start + size >= len(boards),
+                "values": [
+                    {
+                        "id": b.id,
+                        "self": f"{self.url}/rest/agile/1.0/board/{b.id}",
+                        "name": b.name,
+                        "type": b.type,
+                    }
+                    for b in page
+                ],
+            }
+        )
+
+    def _board_sprints(self, req: _Request, id: str) -> Response:
+        self._agile()
+        board = next((b for b in self.data.boards if b.id == int(id)), None)
+        if board is None:
+            raise _HttpError(404, "Board does not exist or you do not have permission to see it.")
+        if board.type != "scrum":
+            raise _HttpError(400, "The board does not support sprints")
+        sprints = [s for s in self.data.sprints.values() if s.board_id == board.id]
+        start, size = self._page(req, 50, 50)
+        page = sprints[start : start + size]
+        return _json(
+            {
+                "maxResults": size,
+                "startAt": start,
+                "isLast": start + size >= len(sprints),
+                "values": [req.renderer.sprint(s) for s in page],
+            }
+        )
+
     # ---- attachments
 
     def _attachment_lookup(self, id: str) -> tuple[Issue, Any]:
@@ -1138,6 +1237,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ConnectionAbortedError:
             self.close_connection = True
             return
+        if response.trickle:
+            self._trickle(response)
+            return
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
@@ -1145,5 +1247,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+
+    def _trickle(self, response: Response) -> None:
+        head = f"HTTP/1.1 {response.status} OK\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in response.headers.items())
+        head += f"Content-Length: {len(response.body)}\r\n\r\n"
+        self.close_connection = True
+        stopping = self.server.owner._stopping
+        try:
+            for byte in head.encode() + response.body:
+                self.wfile.write(bytes((byte,)))
+                self.wfile.flush()
+                if stopping.wait(response.trickle):
+                    return
+        except OSError:  # the client gave up and closed the connection: what a deadline does
+            return
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve

@@ -48,7 +48,11 @@ def jira_failure(error: JiraAccessError | RefusedURL) -> serializers.ValidationE
 
 
 def readable_imports(user: User) -> QuerySet[JiraImport]:
-    return permissions.readable_imports(user).select_related("project", "requested_by")
+    return (
+        permissions.readable_imports(user)
+        .select_related("project", "requested_by")
+        .prefetch_related("planned_trackers")
+    )
 
 
 class JiraProjectLookup(JsonApiView):
@@ -108,9 +112,11 @@ class ProjectJiraImports(mixins.ListModelMixin, JsonApiView):
         return self.list(request)
 
     @extend_schema(
-        summary="Start importing a Jira issue type into a new tracker (project administrators)",
-        description="The import runs in a backend worker; follow it at /api/jira-imports/{id}/. "
-        "Permissions are not imported: the tracker has the project's.",
+        summary="Start importing a Jira project, or one issue type, into new trackers (project admins)",
+        description="Give issue_type_ids (empty: every issue type) and a layout (multi: one tracker per "
+        "issue type, mono: one tracker with an Issue type field), or the earlier form with one "
+        "issue_type_id and the tracker's names. The import runs in a backend worker; follow it at "
+        "/api/jira-imports/{id}/, which lists its trackers. Permissions are not imported.",
         request=JiraImportRequestSerializer,
         responses={
             202: OpenApiResponse(JiraImportSerializer, description="The import is queued."),
@@ -125,17 +131,33 @@ class ProjectJiraImports(mixins.ListModelMixin, JsonApiView):
         query = JiraImportRequestSerializer(data=request.data)
         query.is_valid(raise_exception=True)
         data = query.validated_data
+        common = {
+            "project": project,
+            "requested_by": request.user,
+            "credentials": JiraCredentials(**query.credentials_kwargs()),
+            "jira_project_key": data["jira_project_key"],
+        }
+        if "issue_type_id" in data:
+            form = {
+                "issue_type_id": data["issue_type_id"],
+                "tracker_name": data["tracker_name"],
+                "tracker_shortname": data["tracker_shortname"],
+                "tracker_color": data["tracker_color"],
+            }
+        else:
+            names = {
+                (
+                    services.MONO if data["layout"] == services.MONO else t["issue_type_id"]
+                ): services.TrackerNames(t["name"], t["shortname"], t["color"])
+                for t in data.get("trackers") or []
+            }
+            form = {
+                "issue_type_ids": data["issue_type_ids"],
+                "layout": data["layout"],
+                "trackers": names or None,
+            }
         try:
-            jira_import = services.start_import(
-                project=project,
-                requested_by=request.user,
-                credentials=JiraCredentials(**query.credentials_kwargs()),
-                jira_project_key=data["jira_project_key"],
-                issue_type_id=data["issue_type_id"],
-                tracker_name=data["tracker_name"],
-                tracker_shortname=data["tracker_shortname"],
-                tracker_color=data["tracker_color"],
-            )
+            jira_import = services.start_import(**common, **form)
         except services.ImportUnavailable as error:
             return Response({"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         except (JiraAccessError, RefusedURL) as error:

@@ -1,8 +1,11 @@
-"""``manage.py import_jira``: import a Jira issue type into a new tracker, synchronously, from a terminal.
+"""``manage.py import_jira``: import a Jira project (or one issue type) into new trackers, from a terminal.
 
 Credentials come from the environment only, never from arguments (which ``ps`` shows to everyone):
 ``JIRA_USERNAME`` (an email on Jira Cloud, a user name on Server; absent means a Bearer personal access
-token) and ``JIRA_TOKEN``.
+token) and ``JIRA_TOKEN``. One ``--issue-type`` keeps the single-type form (one tracker, named after
+the project and the type unless ``--tracker-name``); several, or ``--all-issue-types``, import the
+whole project: one tracker per issue type, or one for all with ``--mono-tracker``. The progress bar is
+rich's (rate and time left, across every issue type).
 """
 
 from __future__ import annotations
@@ -13,43 +16,50 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from tracker.jira_import import discovery, services
 from tracker.jira_import.client import JiraAccessError, JiraCredentials
 from tracker.jira_import.url_guard import RefusedURL
 from tracker.models import JiraImport, Project, User
 
-BAR_WIDTH = 30
-
 
 class ProgressBar:
-    """``Importing DEMO  [#######.......]  12/25 issues`` on one line of stderr, rewritten in place.
+    """rich's progress bar on stderr: issues done / total across all issue types, rate and time left.
 
-    On a terminal the line is rewritten in place; otherwise (a log file) a line every two seconds.
+    On a terminal it is redrawn in place; otherwise (a log file) rich prints it when it ends.
     """
 
     def __init__(self, label: str, stream: OutputWrapper) -> None:
-        self.label = label
-        self.stream = stream
-        self.last = 0.0
-        self.shown: tuple[int, int] | None = None
-        self.interactive = hasattr(stream, "isatty") and stream.isatty()
+        console = Console(file=stream, width=100, highlight=False)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("issues"),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self.task = self.progress.add_task(label, total=None, rate="")
+        self.started = time.monotonic()
+        self.progress.start()
 
     def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if (done, total) == self.shown:
-            return
-        if self.interactive or now - self.last >= 2 or (total and done >= total):
-            self.last, self.shown = now, (done, total)
-            filled = int(BAR_WIDTH * done / total) if total else 0
-            bar = "#" * filled + "." * (BAR_WIDTH - filled)
-            end = "\r" if self.interactive else "\n"
-            self.stream.write(f"{self.label}  [{bar}]  {done}/{total or '?'} issues{end}", ending="")
-            self.stream.flush()
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        self.progress.update(self.task, completed=done, total=total or None, rate=f"{done / elapsed:.1f}/s")
 
     def close(self) -> None:
-        if self.interactive:
-            self.stream.write("", ending="\n")
+        self.progress.stop()
 
 
 class Command(BaseCommand):
@@ -63,7 +73,21 @@ class Command(BaseCommand):
             "--url", required=True, help="The Jira site, such as https://example.atlassian.net"
         )
         parser.add_argument("--project", required=True, help="The Jira project key, such as DEMO.")
-        parser.add_argument("--issue-type", required=True, help="The issue type's name (or id), such as Bug.")
+        parser.add_argument(
+            "--issue-type",
+            action="append",
+            default=[],
+            help="An issue type's name (or id), such as Bug; repeat it for several. One alone keeps the "
+            "single-type form (one tracker named after the project and the type).",
+        )
+        parser.add_argument(
+            "--all-issue-types", action="store_true", help="Import every issue type of the project."
+        )
+        parser.add_argument(
+            "--mono-tracker",
+            action="store_true",
+            help="One tracker for all the issue types (with an Issue type field) instead of one per type.",
+        )
         parser.add_argument(
             "--into", required=True, help="The short name of the project to create the tracker in."
         )
@@ -101,9 +125,13 @@ class Command(BaseCommand):
         except ValidationError as error:
             messages = [f"{field}: {' '.join(problems)}" for field, problems in error.message_dict.items()]
             raise CommandError("\n".join(messages)) from None
+        planned = ", ".join(
+            f"{t.name} ({t.shortname})" for t in jira_import.planned_trackers.filter(role="issues")
+        )
+        plural = "s" if "," in planned else ""
+        what = f"the {jira_import.issue_type_name} issues of {jira_import.jira_project_key}"
         self.stdout.write(
-            f"Importing the {jira_import.issue_type_name} issues of {jira_import.jira_project_key} into the "
-            f"tracker {jira_import.tracker_name} ({jira_import.tracker_shortname}) of {project.shortname}."
+            f"Import #{jira_import.pk}: {what} into the tracker{plural} {planned} of {project.shortname}."
         )
         bar = ProgressBar(f"Importing {jira_import.jira_project_key}", self.stderr)
         try:
@@ -117,27 +145,61 @@ class Command(BaseCommand):
         if jira_import.status != JiraImport.Status.DONE:
             raise CommandError(f"The import {jira_import.status}: {jira_import.error}")
         counts = jira_import.counts
+        trackers = ", ".join(
+            f"#{t.tracker_id} {t.name}" for t in jira_import.planned_trackers.exclude(tracker=None)
+        )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Done: tracker #{jira_import.tracker_id} with {counts.get('issues', 0)} issues, "
-                f"{counts.get('changesets', 0)} changesets, {counts.get('comments', 0)} comments, "
-                f"{counts.get('attachments', 0)} attachments, {counts.get('links', 0)} links."
+                f"Done: import #{jira_import.pk}, tracker #{jira_import.tracker_id} with "
+                + f"{counts.get('issues', 0)} issues, {counts.get('changesets', 0)} changesets, "
+                + f"{counts.get('comments', 0)} comments, "
+                f"{counts.get('attachments', 0)} attachments, {counts.get('links', 0)} links, "
+                f"{counts.get('sprints', 0)} sprints, {counts.get('time_entries', 0)} time entries "
+                f"(trackers: {trackers})."
             )
         )
         for item in jira_import.skipped:
-            self.stdout.write(f"Not imported: {item['field']}: {item['reason']}")
+            count = f" ({item['issues']} issues)" if item.get("issues") else ""
+            self.stdout.write(f"Not imported: {item['field']}: {item['reason']}{count}")
+        if not jira_import.skipped:
+            self.stdout.write("Every field was imported.")
+        for note in jira_import.notes:
+            self.stdout.write(f"Note: {note}")
         self.stdout.write("Permissions are not imported: the tracker has the project's permissions.")
 
     def _create(
         self, credentials: JiraCredentials, project: Project, requester: User | None, options: dict[str, Any]
     ) -> JiraImport:
-        wanted = options["issue_type"].strip()
+        wanted = [name.strip() for name in options["issue_type"] if name.strip()]
         key = discovery.check_project_key(options["project"])
+        if not wanted and not options["all_issue_types"]:
+            raise CommandError(
+                "Name the issue types to import (--issue-type NAME, repeatable) or --all-issue-types."
+            )
         types = discovery.list_issue_types(credentials, key)
-        found = next((t for t in types if wanted.casefold() in (t.name.casefold(), t.id)), None)
-        if found is None:
-            names = ", ".join(t.name for t in types) or "none"
-            raise CommandError(f"The Jira project {key} has no issue type {wanted!r}; it has: {names}.")
+        chosen = []
+        for name in wanted:
+            found = next((t for t in types if name.casefold() in (t.name.casefold(), t.id)), None)
+            if found is None:
+                names = ", ".join(t.name for t in types) or "none"
+                raise CommandError(f"The Jira project {key} has no issue type {name!r}; it has: {names}.")
+            chosen.append(found)
+        if options["all_issue_types"] or len(chosen) > 1 or options["mono_tracker"]:
+            names = (
+                {services.MONO: services.TrackerNames(options["tracker_name"], options["tracker_shortname"])}
+                if options["mono_tracker"] and options["tracker_name"] and options["tracker_shortname"]
+                else None
+            )
+            return services.create_import(
+                project=project,
+                requested_by=requester,
+                credentials=credentials,
+                jira_project_key=key,
+                issue_type_ids=[] if options["all_issue_types"] else [t.id for t in chosen],
+                layout=services.MONO if options["mono_tracker"] else services.MULTI,
+                trackers=names,
+            )
+        found = chosen[0]
         info = discovery.project_info(credentials, key)
         name, shortname = services.suggested_names(info.name, key, found.name)
         return services.create_import(
