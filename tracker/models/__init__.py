@@ -3,7 +3,6 @@
 from tracker.models.accounts import User
 from tracker.models.artifacts import Artifact, ArtifactSubscription, Attachment, Changeset, ChangesetValue
 from tracker.models.idempotency import IdempotencyKey
-from tracker.models.jira_imports import JiraImport
 from tracker.models.jira_imports import (
     JiraImport,
     JiraImportedItem,
