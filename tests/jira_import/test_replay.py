@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tracker.jira_import.fetch import FetchedIssue
+from tracker.jira_import.field_values import Binding
 from tracker.jira_import.mapping import FieldPlan
 from tracker.jira_import.people import Person
-from tracker.jira_import.replay import Binding, Replay
+from tracker.jira_import.replay import Replay
 from tracker.models import Field, FieldType
 
 T0 = datetime(2024, 1, 2, 9, 0, tzinfo=UTC)

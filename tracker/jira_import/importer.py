@@ -50,6 +50,7 @@ from tracker.jira_import.fetch import (
     approximate_count,
     unexpected_shape,
 )
+from tracker.jira_import.field_values import Binding
 from tracker.jira_import.mapping import (
     LINKS,
     SEARCHED_SYSTEM_FIELDS,
@@ -62,7 +63,7 @@ from tracker.jira_import.mapping import (
 )
 from tracker.jira_import.options import Options
 from tracker.jira_import.people import People
-from tracker.jira_import.replay import Binding, Replay
+from tracker.jira_import.replay import Replay
 from tracker.jira_import.runs import ImportRun
 from tracker.jira_import.sprints import SprintInfo, board_sprints
 from tracker.models import (
