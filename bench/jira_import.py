@@ -195,7 +195,7 @@ def child_import(url: str, key: str, run: str) -> dict[str, Any]:
 
     from tests.support.fake_jira import CLOUD_API_TOKEN, CLOUD_EMAIL
     from tracker.jira_import import services
-    from tracker.jira_import.client import JiraCredentials
+    from tracker.jira_import.credentials import JiraCredentials
     from tracker.models import Project
 
     project = Project.objects.get(shortname="bench")

@@ -24,7 +24,7 @@ from tests.support.fake_jira import (
 from tests.support.fake_jira.fixtures import cloud, realistic_jira, server  # noqa: F401 (fixtures)
 from tests.support.workers import kill_tree
 from tracker.jira_import import services
-from tracker.jira_import.client import JiraCredentials
+from tracker.jira_import.credentials import JiraCredentials
 from tracker.models import JiraImport, Project, User
 
 # Ids of the fake's issue types (tests/support/fake_jira/catalog.py).

@@ -104,7 +104,7 @@ def test_an_import_can_be_cancelled_in_the_middle_of_a_trickling_download(
 
 def test_look_ups_leave_no_watchdog_thread_behind_even_when_they_fail(cloud, settings) -> None:
     from tracker.jira_import import discovery
-    from tracker.jira_import.client import JiraAccessError
+    from tracker.jira_import.errors import JiraAccessError
 
     def watchdogs() -> int:
         return sum(1 for t in threading.enumerate() if t.name == "jira-request-watchdog" and t.is_alive())

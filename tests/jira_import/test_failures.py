@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from tests.jira_import.conftest import BUG, TASK, credentials_for, new_import, pending_row, token_of
 from tests.support.fake_jira import FakeJiraData, FakeJiraServer
 from tracker.jira_import import discovery, services
-from tracker.jira_import.client import JiraAccessError
+from tracker.jira_import.errors import JiraAccessError
 from tracker.jira_import.url_guard import RefusedURL
 from tracker.models import Artifact, Attachment, JiraImport, Tracker
 
@@ -73,7 +73,7 @@ def test_a_bad_url_is_refused_before_anything_is_created(url, message, public_pr
 
 
 def credentials_for_url(url: str):
-    from tracker.jira_import.client import JiraCredentials
+    from tracker.jira_import.credentials import JiraCredentials
 
     return JiraCredentials(url, "alice@example.com", "secret-token-123")
 

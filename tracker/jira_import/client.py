@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -29,8 +29,16 @@ import urllib3
 from django.conf import settings
 from jira import JIRA, JIRAError
 
-from tracker.jira_import.credentials import CONTROL, NOT_LATIN1, header_problem
+from tracker.jira_import.credentials import CONTROL, NOT_LATIN1, JiraCredentials, header_problem
 from tracker.jira_import.deadline import CancelProbe, RequestCancelled, Watch, Watchdog
+from tracker.jira_import.errors import (
+    JiraAccessError,
+    JiraResponseError,
+    NotFound,
+    host_of,
+    http_error,
+    transport_error,
+)
 from tracker.jira_import.url_guard import GuardedAdapter, RefusedURL, check_url
 
 logger = logging.getLogger("tracker.jira_import")
@@ -42,122 +50,8 @@ CHUNK = 64 * 1024
 TRANSIENT_STATUSES = {502, 504}
 
 
-@dataclass(frozen=True)
-class JiraCredentials:
-    """Where and as whom to connect. An empty ``username`` means the token is a Bearer token (Server PAT)."""
-
-    url: str
-    username: str
-    token: str = field(repr=False)
-
-    @property
-    def uses_bearer(self) -> bool:
-        return not self.username
-
-
-class JiraAccessError(Exception):
-    """Jira could not be used. ``str()`` is a message for the user; it never holds a secret.
-
-    ``field`` names what to correct, as the API names it (``url``, ``username``, ``token``,
-    ``jira_project_key``, ``issue_type_id``), or is None when no single field is to blame.
-    """
-
-    def __init__(self, message: str, *, status: int | None = None, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.field = field
-
-
-class JiraResponseError(JiraAccessError):
-    """Jira answered, but not with what its API documents (invalid JSON, missing keys, wrong types).
-
-    Most likely the URL is not a Jira site's, hence the field.
-    """
-
-    def __init__(self, message: str, *, status: int | None = None, field: str | None = "url") -> None:
-        super().__init__(message, status=status, field=field)
-
-
-@dataclass(frozen=True)
-class NotFound:
-    """What a 404 answer to one request means: the message, and the field it is about."""
-
-    message: str
-    field: str | None = "url"
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).netloc or url
-
-
 def _retry_delay(attempt: int) -> float:
     return float(min(settings.JIRA_RETRY_MAX_DELAY, 2**attempt))
-
-
-def http_error(
-    status: int | None, headers: Any, *, what: str, url: str, not_found: NotFound | None = None
-) -> JiraAccessError:
-    """The message for an HTTP error status, built from the status alone (never from the body)."""
-    host = _host(url)
-    field_: str | None = None
-    if status == 401:
-        message = (
-            f"Jira at {host} refused these credentials (401 Unauthorized). On Jira Cloud, use your "
-            "account's email address and an API token; on Jira Server or Data Center, a personal access "
-            "token (with no user name) or your user name and password."
-        )
-        field_ = "token"
-    elif (
-        status == 403 and "captcha" in str((headers or {}).get("X-Authentication-Denied-Reason", "")).lower()
-    ):
-        message = (
-            f"Jira at {host} asks for a CAPTCHA after failed logins: log in to Jira once in a browser, "
-            "then try again."
-        )
-    elif status == 403:
-        message = (
-            f"These credentials may not be used for {what} on {host} (403 Forbidden); ask a Jira "
-            "administrator for the Browse Projects permission."
-        )
-    elif status == 404:
-        not_found = not_found or NotFound(
-            f"Jira at {host} answered 404 Not Found when {what}; check that {url} is the address of a "
-            "Jira site."
-        )
-        message, field_ = not_found.message, not_found.field
-    elif status == 429:
-        message = (
-            f"Jira at {host} kept refusing requests because too many were made (429 Too Many Requests) "
-            f"when {what}; try again later."
-        )
-    elif status == 503:
-        message = f"Jira at {host} is unavailable (503 Service Unavailable) when {what}; try again later."
-    elif status is not None and status >= 500:
-        message = f"Jira at {host} failed with a server error ({status}) when {what}; try again later."
-    else:
-        message = f"Jira at {host} refused the request (HTTP {status}) when {what}."
-    return JiraAccessError(message, status=status, field=field_)
-
-
-def transport_error(error: Exception, *, what: str, url: str) -> JiraAccessError:
-    """A request that got no answer: the URL is the thing to check (host, port, TLS, redirects)."""
-    host = _host(url)
-    timeout = settings.JIRA_REQUEST_TIMEOUT
-    if isinstance(error, requests.exceptions.SSLError):
-        message = f"The secure connection to {host} failed (is its TLS certificate valid?) when {what}."
-    elif isinstance(error, requests.exceptions.ConnectTimeout):
-        message = f"Could not connect to {host} within {timeout} seconds when {what}."
-    elif isinstance(error, requests.exceptions.Timeout):
-        message = f"Jira at {host} did not answer in {timeout} s when {what}."
-    elif isinstance(error, requests.exceptions.TooManyRedirects):
-        message = f"Jira at {host} redirected too many times when {what}."
-    elif isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
-        message = "This is not a valid URL."
-    elif isinstance(error, requests.exceptions.ConnectionError):
-        message = f"Cannot connect to {host} when {what}: check the URL and that this server can reach it."
-    else:
-        message = f"The connection to {host} failed when {what} ({type(error).__name__})."
-    return JiraAccessError(message, field="url")
 
 
 class JiraClient:
@@ -326,7 +220,7 @@ class JiraClient:
                 size += len(chunk)
                 if size > MAX_JSON_BYTES:
                     raise JiraResponseError(
-                        f"Jira at {_host(self.base_url)} sent an answer larger than "
+                        f"Jira at {host_of(self.base_url)} sent an answer larger than "
                         f"{MAX_JSON_BYTES // (1024 * 1024)} MB when {what}; the import stopped."
                     )
                 chunks.append(chunk)
@@ -334,7 +228,7 @@ class JiraClient:
                 return json.loads(b"".join(chunks))
             except ValueError:
                 raise JiraResponseError(
-                    f"Jira at {_host(self.base_url)} sent an answer that is not valid JSON when {what}; "
+                    f"Jira at {host_of(self.base_url)} sent an answer that is not valid JSON when {what}; "
                     "check that the URL is the address of a Jira site, or try again later."
                 ) from None
 
@@ -470,7 +364,7 @@ def connect(credentials: JiraCredentials, *, interactive: bool = False) -> JiraC
         info = client.get_json("serverInfo", what="reading the server information")
         if not isinstance(info, dict):
             raise JiraResponseError(
-                f"{_host(url)} did not answer like a Jira site (serverInfo); check the URL."
+                f"{host_of(url)} did not answer like a Jira site (serverInfo); check the URL."
             )
     except BaseException:
         client.close()  # nobody else will: its watchdog thread and session end here

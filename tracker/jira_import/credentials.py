@@ -7,6 +7,8 @@ checked (``manage.py import_jira``) with a JiraAccessError of its own wording.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from django.core.exceptions import ValidationError
 
 TOKEN_MAX_LENGTH = 2000
@@ -37,3 +39,16 @@ def validate_header_safe(value: str) -> None:
     problem = header_problem(value)
     if problem is not None:
         raise ValidationError(FORM_MESSAGES[problem], code=problem)
+
+
+@dataclass(frozen=True)
+class JiraCredentials:
+    """Where and as whom to connect. An empty ``username`` means the token is a Bearer token (Server PAT)."""
+
+    url: str
+    username: str
+    token: str = field(repr=False)
+
+    @property
+    def uses_bearer(self) -> bool:
+        return not self.username

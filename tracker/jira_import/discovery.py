@@ -13,14 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracker.jira_import.client import (
-    JiraAccessError,
-    JiraClient,
-    JiraCredentials,
-    JiraResponseError,
-    NotFound,
-    connect,
-)
+from tracker.jira_import.client import JiraClient, connect
+from tracker.jira_import.credentials import JiraCredentials
+from tracker.jira_import.errors import JiraAccessError, JiraResponseError, NotFound
 
 PROJECT_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
 ISSUE_TYPE_ID = re.compile(r"[0-9]{1,20}")

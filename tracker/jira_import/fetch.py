@@ -3,19 +3,17 @@
 :func:`search_pages` pages a search (Cloud's ``search/jql`` with ``nextPageToken``, Server's
 ``search`` with ``startAt`` and ``total``). :class:`Fetcher` reads the history, comments and work
 logs a search page did not embed, and downloads the attachments into the file storage.
-:class:`Prefetcher` runs it one page ahead in a thread and hands the main thread :class:`FetchedPage`
-objects, so the network and the database work
-overlap instead of adding up. Nothing here touches the database or knows the import's engine.
+:class:`tracker.jira_import.prefetch.Prefetcher` runs it one page ahead in a thread and hands the
+main thread :class:`FetchedPage` objects, so the network and the database work overlap instead of
+adding up. Nothing here touches the database or knows the import's engine.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import queue
 import re
 import tempfile
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +25,8 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils.text import get_valid_filename
 
-from tracker.jira_import.client import JiraAccessError, JiraClient, JiraResponseError
+from tracker.jira_import.client import JiraClient
+from tracker.jira_import.errors import JiraAccessError, JiraResponseError
 from tracker.jira_import.mapping import SkippedField
 
 logger = logging.getLogger("tracker.jira_import")
@@ -371,77 +370,3 @@ class Fetcher:
                 default_storage.delete(attachment.name)
             raise
         return fetched
-
-
-class Prefetcher:
-    """Fetches one page ahead in a thread: the search page, each issue's remaining history and comments,
-    its attachments' bytes.
-
-    The thread never touches the database (a test's transaction or another connection would not see
-    the same rows); it skips the issues of ``already``, read once by the caller. At most one fetched
-    page waits in the queue, so the import still never holds more than two pages. Use it as a context
-    manager: it yields the pages, and on the way out stops the thread and removes the files of a page
-    fetched but never handed over. An error of the thread is raised in the main thread.
-    """
-
-    DONE = object()
-
-    def __init__(self, fetcher: Fetcher, where: str, key: str, already: set[str]) -> None:
-        self.fetcher = fetcher
-        self.where = where
-        self.key = key
-        self.already = already
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=1)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._work, name=f"jira-import-{key}", daemon=True)
-
-    def __enter__(self) -> Iterator[FetchedPage]:
-        self.thread.start()
-        return self._pages()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        while self.thread.is_alive() or not self.queue.empty():
-            try:
-                item = self.queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if isinstance(item, FetchedPage):
-                item.discard_files()
-        self.thread.join()
-
-    def _pages(self) -> Iterator[FetchedPage]:
-        while True:
-            item = self.queue.get()
-            if item is self.DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def _put(self, item: Any) -> bool:
-        while not self.stop.is_set():
-            try:
-                self.queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        if isinstance(item, FetchedPage):
-            item.discard_files()
-        return False
-
-    def _work(self) -> None:
-        try:
-            for issues, total in self.fetcher.search(self.where, self.key):
-                page = FetchedPage([], len(issues), total)
-                for issue in issues:
-                    if self.stop.is_set():
-                        page.discard_files()
-                        return
-                    if str(issue.get("id", ""))[:50] not in self.already:
-                        page.issues.append(self.fetcher.fetch(issue))
-                if not self._put(page):
-                    return
-            self._put(self.DONE)
-        except BaseException as error:  # handed to the main thread, which raises it
-            self._put(error)

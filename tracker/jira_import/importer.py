@@ -34,19 +34,14 @@ from django.db import IntegrityError, transaction
 from django.utils.html import escape, linebreaks
 
 from tracker.jira_import import discovery, records, survey
-from tracker.jira_import.client import (
-    JiraAccessError,
-    JiraClient,
-    JiraCredentials,
-    JiraResponseError,
-    connect,
-)
+from tracker.jira_import.client import JiraClient, connect
+from tracker.jira_import.credentials import JiraCredentials
 from tracker.jira_import.discovery import JiraFieldInfo
+from tracker.jira_import.errors import JiraAccessError, JiraResponseError
 from tracker.jira_import.fetch import (
     SHAPE_ERRORS,
     FetchedPage,
     Fetcher,
-    Prefetcher,
     approximate_count,
     unexpected_shape,
 )
@@ -63,6 +58,7 @@ from tracker.jira_import.mapping import (
 )
 from tracker.jira_import.options import Options
 from tracker.jira_import.people import People
+from tracker.jira_import.prefetch import Prefetcher
 from tracker.jira_import.replay import Replay
 from tracker.jira_import.runs import ImportRun
 from tracker.jira_import.sprints import SprintInfo, board_sprints

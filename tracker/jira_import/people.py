@@ -18,7 +18,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from tracker.jira_import.client import JiraAccessError, JiraClient
+from tracker.jira_import.client import JiraClient
+from tracker.jira_import.errors import JiraAccessError
 from tracker.models import JiraPerson, User
 
 logger = logging.getLogger("tracker.jira_import")

@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from tracker.jira_import import emails, vault
-from tracker.jira_import.client import JiraCredentials
+from tracker.jira_import.credentials import JiraCredentials
 from tracker.models import (
     Artifact,
     Attachment,

@@ -26,8 +26,10 @@ from rq.timeouts import JobTimeoutException
 
 from tracker import permissions, queues
 from tracker.jira_import import discovery, runs, vault
-from tracker.jira_import.client import JiraAccessError, JiraCredentials, connect
+from tracker.jira_import.client import connect
+from tracker.jira_import.credentials import JiraCredentials
 from tracker.jira_import.deadline import RequestCancelled
+from tracker.jira_import.errors import JiraAccessError
 from tracker.jira_import.importer import Importer, Progress
 from tracker.jira_import.runs import ImportCancelled, ImportFailed, RunSuperseded
 from tracker.jira_import.url_guard import RefusedURL, check_url

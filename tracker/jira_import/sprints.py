@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tracker.jira_import.client import JiraAccessError, JiraClient
+from tracker.jira_import.client import JiraClient
+from tracker.jira_import.errors import JiraAccessError
 from tracker.jira_import.fetch import parse_timestamp
 
 MAX_BOARDS = 50

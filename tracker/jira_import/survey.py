@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracker.jira_import import sprints
-from tracker.jira_import.client import JiraAccessError, JiraClient
+from tracker.jira_import.client import JiraClient
 from tracker.jira_import.discovery import JiraFieldInfo, field_info
+from tracker.jira_import.errors import JiraAccessError
 from tracker.jira_import.fetch import search_pages
 
 SURVEY_PAGE = 100

@@ -16,8 +16,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
-from tracker.jira_import.client import JiraAccessError, JiraCredentials
-from tracker.jira_import.credentials import TOKEN_MAX_LENGTH, validate_header_safe
+from tracker.jira_import.credentials import TOKEN_MAX_LENGTH, JiraCredentials, validate_header_safe
+from tracker.jira_import.errors import JiraAccessError
 from tracker.jira_import.url_guard import RefusedURL
 
 CLOUD = "cloud"

@@ -25,7 +25,8 @@ from django.views.decorators.http import require_POST
 
 from tracker import permissions
 from tracker.jira_import import discovery, services, vault
-from tracker.jira_import.client import JiraAccessError, JiraCredentials
+from tracker.jira_import.credentials import JiraCredentials
+from tracker.jira_import.errors import JiraAccessError
 from tracker.jira_import.url_guard import RefusedURL
 from tracker.models import JiraImport, Project
 from tracker.web.access import project_or_404

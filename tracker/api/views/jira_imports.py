@@ -29,7 +29,8 @@ from tracker.api.jira_serializers import (
 from tracker.api.views.base import JsonApiView
 from tracker.api.views.projects import readable_project
 from tracker.jira_import import discovery, services
-from tracker.jira_import.client import JiraAccessError, JiraCredentials
+from tracker.jira_import.credentials import JiraCredentials
+from tracker.jira_import.errors import JiraAccessError
 from tracker.jira_import.url_guard import RefusedURL
 from tracker.models import JiraImport, User
 

@@ -27,7 +27,8 @@ from rich.progress import (
 )
 
 from tracker.jira_import import discovery, services
-from tracker.jira_import.client import JiraAccessError, JiraCredentials
+from tracker.jira_import.credentials import JiraCredentials
+from tracker.jira_import.errors import JiraAccessError
 from tracker.jira_import.url_guard import RefusedURL
 from tracker.models import JiraImport, Project, User
 
