@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tracker.jira_import.discovery import JiraFieldInfo, JiraStatusInfo
-from tracker.jira_import.mapping import CUSTOM_FIELDS, classify, plan_fields
+from tracker.jira_import.jira_fields import CUSTOM_FIELDS
+from tracker.jira_import.mapping import classify, plan_fields
 from tracker.models import FieldType
 
 CF = "com.atlassian.jira.plugin.system.customfieldtypes:"

@@ -46,16 +46,8 @@ from tracker.jira_import.fetch import (
     unexpected_shape,
 )
 from tracker.jira_import.field_values import Binding
-from tracker.jira_import.mapping import (
-    LINKS,
-    SEARCHED_SYSTEM_FIELDS,
-    SPRINT,
-    SPRINT_FIELDS,
-    FieldPlan,
-    SkippedField,
-    link_role,
-    plan_fields,
-)
+from tracker.jira_import.jira_fields import SEARCHED_SYSTEM_FIELDS, SPRINT
+from tracker.jira_import.mapping import LINKS, SPRINT_FIELDS, FieldPlan, SkippedField, link_role, plan_fields
 from tracker.jira_import.options import Options
 from tracker.jira_import.people import People
 from tracker.jira_import.prefetch import Prefetcher
@@ -69,7 +61,7 @@ from tracker.models import (
     JiraImportTracker,
     Tracker,
 )
-from tracker.services import bulk_import
+from tracker.services import bulk_import, imported_links
 from tracker.services.bulk_import import (
     ImportedArtifact,
     ImportedChangeset,
@@ -203,7 +195,7 @@ class Importer:
         )
         # Issues an interrupted run imported already (a resumed job skips them).
         trackers = list({run.tracker.pk: run.tracker for run in runs.values()}.values())
-        already = {source for tracker in trackers for source in bulk_import.imported_ids(tracker)}
+        already = {source for tracker in trackers for source in imported_links.imported_ids(tracker)}
         if not self.total and client.is_cloud:
             self.total = approximate_count(client, where)
         self.checkpoint()
@@ -216,7 +208,7 @@ class Importer:
         targets = records.link_targets(self.jira_import, client.base_url.lower(), sprint_tracker)
         for run in {run.tracker.pk: run for run in runs.values()}.values():
             if run.links is not None:
-                bulk_import.resolve_links(run.tracker, run.links, targets)
+                imported_links.resolve_links(run.tracker, run.links, targets)
         self.checkpoint()
         return trackers + ([sprint_tracker] if sprint_tracker else [])
 
@@ -329,7 +321,7 @@ class Importer:
             ),
         )
         fields = {f.name: f for f in Field.objects.filter(tracker=tracker)}
-        already = set(bulk_import.imported_ids(tracker))
+        already = set(imported_links.imported_ids(tracker))
         importer = self.people.importer
         planned = []
         for sprint in sorted(

@@ -5,7 +5,7 @@ An issue's links come from its issue links (Jira's link type names, outward or i
 link field ("child of") and its sprints ("in sprint", to the Sprints tracker's artifacts). They are
 kept as :class:`LinkRef` sets and stored as outside links carrying the Jira id (or key) of their
 target, which the writer's link pass resolves to artifacts
-(:func:`~tracker.services.bulk_import.resolve_links`).
+(:func:`~tracker.services.imported_links.resolve_links`).
 Changelog items about links (``Link``, ``IssueParentAssociation``, ``Epic Link``, ``Sprint``) are
 undone like any field's, so each becomes a changeset of the links field.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from tracker.jira_import.mapping import EPIC_LINK, SPRINT
+from tracker.jira_import.jira_fields import EPIC_LINK, SPRINT
 from tracker.jira_import.sprints import sprints_of
 from tracker.services.bulk_import import LINK_SOURCE_ID
 from tracker.services.values import LIST_MAX_ITEMS

@@ -10,7 +10,7 @@ from the same Jira site.
 from __future__ import annotations
 
 from tracker.models import Artifact, JiraImport, JiraImportedItem, JiraIssueRecord, Tracker
-from tracker.services import bulk_import
+from tracker.services import bulk_import, imported_links
 from tracker.services.bulk_import import ImportedArtifact
 
 
@@ -53,5 +53,5 @@ def link_targets(jira_import: JiraImport, site: str, sprints: Tracker | None) ->
         ):
             targets[issue_id] = targets[issue_key] = artifact_id
     if sprints is not None:
-        targets.update(bulk_import.imported_ids(sprints))
+        targets.update(imported_links.imported_ids(sprints))
     return targets

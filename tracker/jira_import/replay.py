@@ -25,11 +25,9 @@ from urllib.parse import quote
 from tracker.jira_import import adf
 from tracker.jira_import.fetch import MAX_COMMENTS, FetchedIssue, parse_timestamp
 from tracker.jira_import.field_values import FIXED, Binding, Directory, FieldValues, iso
+from tracker.jira_import.jira_fields import CHANGELOG_ALIASES
 from tracker.jira_import.links import LinkReplay
-from tracker.jira_import.mapping import (
-    CHANGELOG_ALIASES,
-    RESOLUTION_DATE,
-)
+from tracker.jira_import.mapping import RESOLUTION_DATE
 from tracker.jira_import.people import Person
 from tracker.models import Changeset, Field
 from tracker.services.bulk_import import (

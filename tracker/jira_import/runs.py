@@ -38,7 +38,8 @@ from tracker.models import (
     User,
 )
 from tracker.monitoring import metrics
-from tracker.services.bulk_import import count_links, delete_tracker
+from tracker.services.bulk_import import delete_tracker
+from tracker.services.imported_links import count_links
 from tracker.services.trackers import TrackerSpec, create_tracker
 
 logger = logging.getLogger("tracker.jira_import")

@@ -11,8 +11,9 @@ rules for people editing; an import keeps the source's history as it was.
 
 An imported value may name what has no id yet when it is planned: a files value names the source's
 attachments (:class:`SourceFiles`), written as the ids of their attachment rows; an outside link may
-carry the source's id of the issue it names (``LINK_SOURCE_ID``), until :func:`resolve_links` turns the
-links to imported issues into artifact links once every issue is in.
+carry the source's id of the issue it names (``LINK_SOURCE_ID``), until
+:func:`tracker.services.imported_links.resolve_links` turns the links to imported issues into
+artifact links once every issue is in.
 """
 
 from __future__ import annotations
@@ -313,87 +314,6 @@ def checked_links(field_: Field, links: list[Any]) -> list[dict[str, Any]] | Non
         link if source is None else link | {LINK_SOURCE_ID: source}
         for link, source in zip(stored, sources, strict=True)
     ]
-
-
-# -- after the last batch ---------------------------------------------------------------------------
-
-
-def imported_ids(tracker: Tracker) -> dict[str, int]:
-    """The tracker's imported artifacts: source id -> artifact id."""
-    return dict(
-        Artifact.objects.filter(tracker=tracker)
-        .exclude(jira_issue_id=None)
-        .values_list("jira_issue_id", "id")
-    )
-
-
-def resolve_links(tracker: Tracker, field_: Field, targets: dict[str, int]) -> None:
-    """Outside links whose source id is in ``targets`` (source id -> artifact id: the import's issues,
-    in any of its trackers, and earlier imports') become links to that artifact; the others keep the
-    key and URL only. Every changeset that holds a links value is rewritten with them, so the history
-    reads "link to bug #12 added" where Jira had "link to DI-7 added"."""
-    candidates = Artifact.objects.filter(tracker=tracker).order_by("pk").only("pk", "current_values")
-    batch: list[Artifact] = []
-    for artifact in candidates.iterator(chunk_size=BATCH):
-        batch.append(artifact)
-        if len(batch) >= BATCH:
-            _resolve_links(batch, field_, targets)
-            batch = []
-    if batch:
-        _resolve_links(batch, field_, targets)
-
-
-def _resolved(links: list[dict[str, Any]] | None, artifact_id: int, targets: dict[str, int]) -> Any:
-    resolved: list[dict[str, Any]] = []
-    for link in links or []:
-        target = targets.get(link.get(LINK_SOURCE_ID) or "") or targets.get(link.get("key") or "")
-        if target is not None and target != artifact_id:
-            entry: dict[str, Any] = {"artifact": target, "type": link["type"]}
-        elif "artifact" in link:
-            entry = link
-        else:
-            entry = {"key": link["key"], "url": link["url"], "type": link["type"]}
-        if entry not in resolved:
-            resolved.append(entry)
-    return resolved or None
-
-
-def _resolve_links(artifacts: list[Artifact], field_: Field, targets: dict[str, int]) -> None:
-    key = str(field_.pk)
-    by_artifact = {a.pk: a for a in artifacts}
-    with transaction.atomic():
-        values = list(
-            ChangesetValue.objects.filter(field=field_, changeset__artifact_id__in=by_artifact).values_list(
-                "pk", "changeset__artifact_id", "value"
-            )
-        )
-        rows = []
-        for pk, artifact_id, value in values:
-            stored = _resolved(value, artifact_id, targets)
-            rows.append((pk, checked_links(field_, stored) if stored else None))
-        update_rows(ChangesetValue, "value", rows)
-        changed = []
-        for artifact in artifacts:
-            current = artifact.current_values.get(key)
-            if current:
-                stored = _resolved(current, artifact.pk, targets)
-                artifact.current_values[key] = checked_links(field_, stored) if stored else None
-                changed.append((artifact.pk, artifact.current_values))
-        update_rows(Artifact, "current_values", changed)
-
-
-def count_links(tracker: Tracker) -> int:
-    """How many links the tracker's artifacts hold now."""
-    keys = [
-        str(pk)
-        for pk in Field.objects.filter(tracker=tracker, type=FieldType.LINKS).values_list("pk", flat=True)
-    ]
-    if not keys:
-        return 0
-    total = 0
-    for value in Artifact.objects.filter(tracker=tracker).values_list("current_values", flat=True).iterator():
-        total += sum(len(value.get(key) or []) for key in keys)
-    return total
 
 
 def delete_tracker(tracker_id: int) -> None:
