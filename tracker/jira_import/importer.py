@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils.html import escape, linebreaks
 
 from tracker.jira_import import discovery, records, survey
 from tracker.jira_import.client import JiraClient, connect
@@ -53,7 +52,7 @@ from tracker.jira_import.people import People
 from tracker.jira_import.prefetch import Prefetcher
 from tracker.jira_import.replay import Replay
 from tracker.jira_import.runs import ImportRun
-from tracker.jira_import.sprints import SprintInfo, board_sprints
+from tracker.jira_import.sprints import SprintInfo, board_sprints, planned_sprints
 from tracker.models import (
     Field,
     FieldType,
@@ -64,7 +63,6 @@ from tracker.models import (
 from tracker.services import bulk_import, imported_links
 from tracker.services.bulk_import import (
     ImportedArtifact,
-    ImportedChangeset,
     ImportWriter,
     InvalidImportedValue,
 )
@@ -323,26 +321,9 @@ class Importer:
         fields = {f.name: f for f in Field.objects.filter(tracker=tracker)}
         already = set(imported_links.imported_ids(tracker))
         importer = self.people.importer
-        planned = []
-        for sprint in sorted(
-            found.values(), key=lambda s: (s.start or "9999", int(s.id) if s.id.isdigit() else 0)
-        ):
-            if sprint.source_id in already:
-                continue
-            when = _moment(sprint.start) or self.jira_import.created_at
-            values = {
-                fields["title"]: sprint.name,
-                fields["state"]: sprint.state or None,
-                fields["start_date"]: sprint.start,
-                fields["end_date"]: sprint.end,
-                fields["complete_date"]: sprint.complete,
-                fields["goal"]: str(linebreaks(escape(sprint.goal))) if sprint.goal.strip() else None,
-                fields["jira_sprint_id"]: sprint.id,
-                fields["board"]: sprint.board or None,
-            }
-            values = {f: v for f, v in values.items() if v is not None}
-            creation = ImportedChangeset(when, importer.pk, values=values, is_creation=True)
-            planned.append(ImportedArtifact(sprint.source_id, sprint.name, [creation]))
+        planned = planned_sprints(
+            found.values(), fields, already, author_id=importer.pk, default_when=self.jira_import.created_at
+        )
         if planned:
             self._write([(ImportWriter(tracker, list(fields.values())), planned)], site=None)
         return tracker
@@ -419,9 +400,3 @@ def _named(info: JiraFieldInfo, site_fields: dict[str, JiraFieldInfo]) -> JiraFi
         info.required,
         info.allowed_values,
     )
-
-
-def _moment(value: str | None) -> Any:
-    from tracker.jira_import.fetch import parse_timestamp
-
-    return parse_timestamp(value) if value else None

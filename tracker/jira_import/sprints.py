@@ -13,13 +13,19 @@ board answers 400 to the latter (it has no sprints) and sites without Jira Softw
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from django.utils.html import escape, linebreaks
 
 from tracker.jira_import.client import JiraClient
 from tracker.jira_import.errors import JiraAccessError
 from tracker.jira_import.fetch import parse_timestamp
+from tracker.models import Field
+from tracker.services.bulk_import import ImportedArtifact, ImportedChangeset
 
 MAX_BOARDS = 50
 MAX_PAGES = 100
@@ -155,3 +161,34 @@ def board_sprints(client: JiraClient, key: str) -> tuple[list[SprintInfo], str]:
                 sprint.board = sprint.board or str(board.get("id", ""))
                 sprints.append(sprint)
     return sprints, ""
+
+
+def planned_sprints(
+    sprints: Iterable[SprintInfo],
+    fields: dict[str, Field],
+    already: set[str],
+    *,
+    author_id: int,
+    default_when: dt.datetime,
+) -> list[ImportedArtifact]:
+    """The Sprints tracker's new artifacts: the sprints not imported yet, oldest first, each one
+    creation changeset by the importer (``fields`` by name, those of ``mapping.SPRINT_FIELDS``)."""
+    planned = []
+    for sprint in sorted(sprints, key=lambda s: (s.start or "9999", int(s.id) if s.id.isdigit() else 0)):
+        if sprint.source_id in already:
+            continue
+        when = (parse_timestamp(sprint.start) if sprint.start else None) or default_when
+        values = {
+            fields["title"]: sprint.name,
+            fields["state"]: sprint.state or None,
+            fields["start_date"]: sprint.start,
+            fields["end_date"]: sprint.end,
+            fields["complete_date"]: sprint.complete,
+            fields["goal"]: str(linebreaks(escape(sprint.goal))) if sprint.goal.strip() else None,
+            fields["jira_sprint_id"]: sprint.id,
+            fields["board"]: sprint.board or None,
+        }
+        values = {f: v for f, v in values.items() if v is not None}
+        creation = ImportedChangeset(when, author_id, values=values, is_creation=True)
+        planned.append(ImportedArtifact(sprint.source_id, sprint.name, [creation]))
+    return planned
