@@ -1,4 +1,4 @@
-"""The Jira import wizard (project administrators) and the pages of an import: status, progress, cancel.
+"""The Jira import wizard, for project administrators (the pages of an import: `jira_import_pages`).
 
 The wizard has three steps, each a page of its own: 1. the Jira URL and credentials, checked by listing
 the Jira projects; 2. one of those projects, whose issue types are then listed; 3. the issue type and
@@ -15,10 +15,9 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
@@ -360,93 +359,3 @@ def import_abandon(request: HttpRequest, shortname: str) -> HttpResponse:
     clear_wizard(request)
     messages.info(request, "The Jira import was abandoned; your Jira credentials were forgotten.")
     return redirect("tracker:project-detail", shortname=project.shortname)
-
-
-# An import's pages ----------------------------------------------------------------------------------
-
-
-def _import_or_404(request: HttpRequest, pk: int) -> JiraImport:
-    return get_object_or_404(
-        permissions.readable_imports(request.user).select_related("project", "requested_by", "tracker"),
-        pk=pk,
-    )
-
-
-def status_payload(jira_import: JiraImport) -> dict[str, Any]:
-    """What the progress poller reads."""
-    return {
-        "id": jira_import.pk,
-        "status": jira_import.status,
-        "status_label": jira_import.get_status_display(),
-        "active": jira_import.is_active,
-        "cancel_requested": jira_import.cancel_requested,
-        "progress_done": jira_import.progress_done,
-        "progress_total": jira_import.progress_total,
-        "tracker_url": (
-            reverse("tracker:tracker-detail", args=[jira_import.tracker_id])
-            if jira_import.status == JiraImport.Status.DONE and jira_import.tracker_id
-            else None
-        ),
-    }
-
-
-@login_required
-def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    jira_import = _import_or_404(request, pk)
-    report = dict(jira_import.user_report or {})
-    counts = jira_import.counts or {}
-    return render(
-        request,
-        "tracker/jira/import_detail.html",
-        {
-            "import": jira_import,
-            "project": jira_import.project,
-            "can_cancel": jira_import.is_active and permissions.may_cancel_import(request.user, jira_import),
-            "show_emails": permissions.may_see_import_emails(request.user, jira_import),
-            "counts": [
-                (label, counts.get(key, 0))
-                for key, label in (
-                    ("issues", "Issues"),
-                    ("changesets", "Changesets"),
-                    ("comments", "Comments"),
-                    ("attachments", "Attachments"),
-                    ("links", "Links"),
-                    ("sprints", "Sprints"),
-                    ("time_entries", "Time entries"),
-                )
-            ],
-            "trackers": list(jira_import.planned_trackers.all()),
-            "matched": report.get("matched") or [],
-            "email_hidden": report.get("email_hidden") or [],
-            "no_account": report.get("no_account") or [],
-            "status_url": reverse("tracker:jira-import-status", args=[jira_import.pk]),
-        },
-    )
-
-
-@login_required
-def import_status(request: HttpRequest, pk: int) -> JsonResponse:
-    """The import's status and progress as JSON, for the page's poller."""
-    jira_import = get_object_or_404(permissions.readable_imports(request.user), pk=pk)
-    return JsonResponse(status_payload(jira_import))
-
-
-@login_required
-@require_POST
-def import_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    jira_import = _import_or_404(request, pk)
-    if not jira_import.is_active:
-        messages.info(request, f"This import has already ended ({jira_import.get_status_display().lower()}).")
-        return redirect("tracker:jira-import-detail", pk=jira_import.pk)
-    if not permissions.may_cancel_import(request.user, jira_import):
-        raise PermissionDenied(
-            "Only the requester or an administrator of the project can cancel this import."
-        )
-    services.cancel_import(jira_import, by=request.user)
-    if jira_import.status == JiraImport.Status.CANCELLED:
-        messages.success(request, "The import is cancelled.")
-    elif jira_import.is_active:
-        messages.info(request, "The import stops after the issues it is writing; what it wrote is removed.")
-    else:
-        messages.info(request, f"The import had just ended ({jira_import.get_status_display().lower()}).")
-    return redirect("tracker:jira-import-detail", pk=jira_import.pk)
