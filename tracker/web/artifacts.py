@@ -19,7 +19,7 @@ from tracker.services.history import artifact_view, history
 from tracker.services.subscriptions import is_watching, set_watching
 from tracker.services.time_entries import time_sheet
 from tracker.web.access import artifact_or_404, tracker_or_404
-from tracker.web.forms import ArtifactForm
+from tracker.web.artifact_forms import ArtifactForm
 
 CONTENT_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
 

@@ -1,0 +1,292 @@
+"""The artifact form, generated from a tracker's fields.
+
+It only shapes what the browser sends (option ids, user ids, artifact ids); the artifact service is
+the one judge of whether values fit, and its errors are put back next to the fields by
+:meth:`ArtifactForm.add_service_errors`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.utils.dateparse import parse_datetime
+
+from tracker.models import Attachment, Changeset, Field, FieldType, User
+from tracker.services.fields import RESERVED_FIELD_NAMES
+
+EMPTY_CHOICE = ("", "—")
+
+
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; the service checks their sizes."""
+
+    widget = MultipleFileInput
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        files = data if isinstance(data, (list, tuple)) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in files if item]
+
+
+def parse_artifact_ids(text: str) -> list[int]:
+    ids: list[int] = []
+    for part in text.replace(";", ",").split(","):
+        part = part.strip().lstrip("#")
+        if not part:
+            continue
+        if not part.isdigit() or len(part) > 18:
+            raise forms.ValidationError(
+                "Enter artifact ids separated by commas, like 12, 15.", code="invalid_links"
+            )
+        if int(part) not in ids:
+            ids.append(int(part))
+    return ids
+
+
+class ArtifactLinksField(forms.CharField):
+    def clean(self, value: Any) -> list[int]:
+        return parse_artifact_ids(super().clean(value) or "")
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        # "12, 15" and "12,15" name the same links: compare the ids, not the text.
+        try:
+            return parse_artifact_ids(initial or "") != parse_artifact_ids(data or "")
+        except forms.ValidationError:
+            return True
+
+
+class MultilineTextField(forms.CharField):
+    """Browsers send textarea lines ending with CRLF: store them as LF, like every other client."""
+
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value)
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def initial_value(field_: Field, stored: Any) -> Any:
+    """The stored value as the form input shows it (and as the browser sends it back unchanged)."""
+    if stored is None:
+        return None
+    kind = field_.type
+    if kind == FieldType.DATETIME:
+        moment = parse_datetime(stored) if isinstance(stored, str) else None
+        if moment is None:
+            return None
+        moment = moment.astimezone(dt.UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M" if moment.second == 0 else "%Y-%m-%dT%H:%M:%S")
+    if kind in (FieldType.MULTI_SELECT, FieldType.USERS):
+        return [str(item) for item in _as_list(stored)]
+    if kind in (FieldType.SELECT, FieldType.USER):
+        return str(stored)
+    if kind == FieldType.OPEN_LIST:
+        return ", ".join(_as_list(stored))
+    if kind == FieldType.LINKS:
+        return ", ".join(str(link["artifact"]) for link in _as_list(stored) if "artifact" in link)
+    if kind == FieldType.FILES:
+        return None
+    return str(stored)
+
+
+def _links_keeping_types(ids: list[int], current: Any) -> list[dict[str, Any]]:
+    """The links to these artifacts, each keeping the type ("relates", "blocks") it already had.
+
+    Links to issues outside the platform (kept by the Jira import) are not in the form's id list:
+    they are carried over untouched.
+    """
+    types = {link["artifact"]: link.get("type", "") for link in _as_list(current) if "artifact" in link}
+    outside = [link for link in _as_list(current) if "artifact" not in link]
+    return [{"artifact": pk, "type": types.get(pk, "")} for pk in ids] + outside
+
+
+@dataclass
+class FieldRow:
+    """A tracker field with its input, and for file fields the boxes to remove attachments."""
+
+    field: Field
+    bound: forms.BoundField
+    remove: forms.BoundField | None
+
+
+class ArtifactForm(forms.Form):
+    """One input per tracker field, named by the field's name; plus a comment box when editing.
+
+    No input is ``required`` here: required fields are marked, and the service says when one is
+    missing (an artifact edited without touching a required file field must not be refused).
+    """
+
+    comment_format_choices = [
+        (Changeset.CommentFormat.TEXT, "Plain text"),
+        (Changeset.CommentFormat.MARKDOWN, "Markdown"),
+    ]
+
+    def __init__(
+        self,
+        *args: Any,
+        tracker_fields: Sequence[Field],
+        people: Iterable[User],
+        current_values: Mapping[str, Any] | None = None,
+        attachments: Sequence[Attachment] = (),
+        with_comment: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        current_values = current_values or {}
+        kwargs.setdefault(
+            "initial",
+            {f.name: initial_value(f, current_values.get(str(f.pk))) for f in tracker_fields},
+        )
+        super().__init__(*args, **kwargs)
+        self.tracker_fields = list(tracker_fields)
+        people_choices = [(str(user.pk), user.display_name) for user in people]
+        for field_ in self.tracker_fields:
+            if field_.name in RESERVED_FIELD_NAMES:
+                continue
+            form_field = self._form_field(field_, people_choices)
+            if field_.required:
+                # Marked for assistive technology; the service, not the browser, enforces it.
+                form_field.widget.attrs["aria-required"] = "true"
+            self.fields[field_.name] = form_field
+            if field_.type == FieldType.FILES:
+                kept_ids = set(_as_list(current_values.get(str(field_.pk))))
+                kept = [a for a in attachments if a.pk in kept_ids]
+                if kept:
+                    self.fields[self.remove_name(field_)] = forms.TypedMultipleChoiceField(
+                        label="Remove attachments",
+                        choices=[(str(a.pk), a.filename) for a in kept],
+                        coerce=int,
+                        required=False,
+                        widget=forms.CheckboxSelectMultiple,
+                    )
+        if with_comment:
+            self.fields["comment"] = MultilineTextField(
+                label="Comment",
+                required=False,
+                strip=False,
+                widget=forms.Textarea(attrs={"rows": 5, "placeholder": "Add a comment (optional)"}),
+            )
+            self.fields["comment_format"] = forms.ChoiceField(
+                label="Comment format",
+                choices=self.comment_format_choices,
+                initial=Changeset.CommentFormat.TEXT,
+                required=False,
+                widget=forms.RadioSelect,
+            )
+
+    @staticmethod
+    def remove_name(field_: Field) -> str:
+        return f"{field_.name}__remove"
+
+    @staticmethod
+    def _form_field(field_: Field, people_choices: list[tuple[str, str]]) -> forms.Field:
+        common: dict[str, Any] = {"label": field_.label, "required": False, "help_text": field_.help_text}
+        kind = field_.type
+        if kind == FieldType.STRING:
+            return forms.CharField(widget=forms.TextInput(attrs={"maxlength": 255}), **common)
+        if kind == FieldType.TEXT:
+            return MultilineTextField(strip=False, widget=forms.Textarea(attrs={"rows": 6}), **common)
+        if kind == FieldType.INTEGER:
+            return forms.CharField(widget=forms.NumberInput(attrs={"step": 1}), **common)
+        if kind == FieldType.FLOAT:
+            return forms.CharField(widget=forms.NumberInput(attrs={"step": "any"}), **common)
+        if kind == FieldType.DATE:
+            return forms.CharField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+        if kind == FieldType.DATETIME:
+            common["help_text"] = " ".join(filter(None, [field_.help_text, "Time in UTC."]))
+            return forms.CharField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), **common)
+        if kind in (FieldType.SELECT, FieldType.MULTI_SELECT):
+            # Options come prefetched (one query for the whole tracker).
+            choices = [(str(option.pk), option.label) for option in field_.options.all()]
+            if kind == FieldType.SELECT:
+                return forms.TypedChoiceField(
+                    choices=[EMPTY_CHOICE, *choices], coerce=int, empty_value=None, **common
+                )
+            widget = forms.CheckboxSelectMultiple if len(choices) <= 8 else forms.SelectMultiple
+            return forms.TypedMultipleChoiceField(choices=choices, coerce=int, widget=widget, **common)
+        if kind == FieldType.USER:
+            return forms.TypedChoiceField(
+                choices=[EMPTY_CHOICE, *people_choices], coerce=int, empty_value=None, **common
+            )
+        if kind == FieldType.USERS:
+            return forms.TypedMultipleChoiceField(
+                choices=people_choices,
+                coerce=int,
+                widget=forms.SelectMultiple(attrs={"size": min(max(len(people_choices), 2), 8)}),
+                **common,
+            )
+        if kind == FieldType.OPEN_LIST:
+            common["help_text"] = common["help_text"] or "Separate labels with commas."
+            return forms.CharField(**common)
+        if kind == FieldType.FILES:
+            return MultipleFileField(**common)
+        if kind == FieldType.LINKS:
+            common["help_text"] = common["help_text"] or "Artifact ids separated by commas, like 12, 15."
+            return ArtifactLinksField(**common)
+        raise ValueError(f"Unsupported field type {kind!r}")  # pragma: no cover - choices forbid it
+
+    # What the service receives ---------------------------------------------------------------
+
+    def values_for_creation(self) -> dict[str, Any]:
+        return {
+            f.name: self.cleaned_data[f.name]
+            for f in self.tracker_fields
+            if f.name in self.fields and f.type != FieldType.FILES and self.cleaned_data.get(f.name)
+        }
+
+    def values_for_update(self, current_values: Mapping[str, Any]) -> dict[str, Any]:
+        """Only the inputs the person changed: a value shown and sent back unchanged is no change."""
+        changed = set(self.changed_data)
+        values: dict[str, Any] = {}
+        for field_ in self.tracker_fields:
+            if field_.name not in self.fields:
+                continue
+            if field_.type == FieldType.FILES:
+                removed = set(self.cleaned_data.get(self.remove_name(field_)) or [])
+                if removed:
+                    kept = _as_list(current_values.get(str(field_.pk)))
+                    values[field_.name] = [pk for pk in kept if pk not in removed]
+            elif field_.name in changed:
+                values[field_.name] = self.cleaned_data[field_.name]
+                if field_.type == FieldType.LINKS:
+                    values[field_.name] = _links_keeping_types(
+                        values[field_.name], current_values.get(str(field_.pk))
+                    )
+        return values
+
+    def uploads(self) -> dict[str, list[Any]]:
+        return {
+            f.name: self.cleaned_data[f.name]
+            for f in self.tracker_fields
+            if f.type == FieldType.FILES and self.cleaned_data.get(f.name)
+        }
+
+    def add_service_errors(self, errors: Mapping[str, Sequence[str]]) -> None:
+        for name, messages in errors.items():
+            if name in self.fields:
+                self.add_error(name, list(messages))
+            elif name == "__all__":
+                self.add_error(None, list(messages))
+            else:
+                self.add_error(None, [f"{name}: {message}" for message in messages])
+
+    def field_rows(self) -> list[FieldRow]:
+        return [
+            FieldRow(
+                field=f,
+                bound=self[f.name],
+                remove=self[self.remove_name(f)] if self.remove_name(f) in self.fields else None,
+            )
+            for f in self.tracker_fields
+            if f.name in self.fields
+        ]
