@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -13,12 +13,16 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.support.redis_server import RedisServer
 from tracker.models import Membership, Project, Tracker, User
 from tracker.services.projects import create_project, set_member
 from tracker.services.trackers import TrackerSpec, create_tracker
+
+# Fixtures shared by several folders: the fake Jira servers and the Jira settings.
+pytest_plugins = ["tests.support.fake_jira.fixtures", "tests.support.jira"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-staple"
@@ -203,3 +207,15 @@ def client_for(user: User) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+@pytest.fixture
+def client_as(db: None) -> Callable[[User], Client]:
+    """``client_as(bob)``: a test client logged in as bob."""
+
+    def login(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return login

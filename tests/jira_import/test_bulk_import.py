@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.jira_import.conftest import replayed
+from tests.support.jira import replayed
 from tracker.models import Artifact, Changeset, FieldType
 from tracker.services.bulk_import import (
     ImportedArtifact,

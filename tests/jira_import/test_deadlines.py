@@ -13,7 +13,7 @@ import pytest
 import requests
 from rest_framework.authtoken.models import Token
 
-from tests.jira_import.conftest import credentials_for, new_import, wait_for
+from tests.support.jira import credentials_for, new_import, wait_for
 from tracker.jira_import import services
 from tracker.models import Artifact, JiraImport, Tracker
 

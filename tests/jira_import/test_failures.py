@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 
-from tests.jira_import.conftest import BUG, TASK, credentials_for, new_import, pending_row, token_of
 from tests.support.fake_jira import FakeJiraData, FakeJiraServer
+from tests.support.jira import BUG, TASK, credentials_for, new_import, pending_row, token_of
 from tracker.jira_import import discovery, services
 from tracker.jira_import.errors import JiraAccessError
 from tracker.jira_import.url_guard import RefusedURL

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.jira_import.conftest import (
+from tests.support.fake_jira import FakeJiraData, FakeJiraServer
+from tests.support.jira import (
     BUG,
     STORY,
     TASK,
@@ -17,7 +18,6 @@ from tests.jira_import.conftest import (
     replayed,
     values_of,
 )
-from tests.support.fake_jira import FakeJiraData, FakeJiraServer
 from tracker.jira_import import services
 from tracker.models import Artifact, Attachment, Changeset, Field, FieldType, NotificationRecord, User
 

@@ -9,7 +9,7 @@ import django_rq
 import pytest
 from django.utils import timezone
 
-from tests.jira_import.conftest import BUG, credentials_for, new_import, wait_for
+from tests.support.jira import BUG, credentials_for, new_import, wait_for
 from tests.support.smtp import SMTPServer
 from tracker import queues
 from tracker.jira_import import services

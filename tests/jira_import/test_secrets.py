@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from django.db import connection
 
-from tests.jira_import.conftest import BUG, credentials_for, new_import, pending_row, token_of
+from tests.support.jira import BUG, credentials_for, new_import, pending_row, token_of
 from tracker.jira_import import services
 from tracker.models import JiraImport
 

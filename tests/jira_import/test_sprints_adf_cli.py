@@ -6,8 +6,8 @@ from io import StringIO
 
 from django.core.management import call_command
 
-from tests.jira_import.conftest import credentials_for
 from tests.support.fake_jira import CLOUD_API_TOKEN, CLOUD_EMAIL
+from tests.support.jira import credentials_for
 from tracker.jira_import import adf, services
 from tracker.jira_import.sprints import parse_sprint
 from tracker.models import Artifact, JiraImport, Tracker

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.jira_import.conftest import artifact_by_key, changesets_of, credentials_for
 from tests.support.fake_jira import FakeJiraServer
 from tests.support.fake_jira.model import LINK_CHANGE
+from tests.support.jira import artifact_by_key, changesets_of, credentials_for
 from tracker.jira_import import services
 from tracker.models import Artifact, ChangesetValue, Field, JiraImport, JiraImportedItem, TimeEntry, Tracker
 from tracker.services.history import ValueRenderer, history

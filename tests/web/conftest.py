@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-from django.test import Client
 
 from tracker.models import Artifact, Tracker, User
 from tracker.services.artifacts import create_artifact
@@ -15,18 +12,6 @@ from tracker.services.artifacts import create_artifact
 def media_in_tmp(settings, tmp_path) -> None:
     """Uploaded files of a test go to its own temporary folder, never to var/media."""
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def client_as(db: None) -> Callable[[User], Client]:
-    """``client_as(bob)``: a test client logged in as bob."""
-
-    def login(user: User) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return login
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.jira_wizard.conftest import pending_import
+from tests.support.jira import pending_import
 from tracker.jira_import import vault
 from tracker.models import JiraImport, Project, Tracker, User
 from tracker.services.trackers import TrackerSpec, create_tracker

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from tests.jira_wizard.conftest import Wizard, login_for
 from tests.support.fake_jira import FakeJiraServer
+from tests.support.jira import login_for
+from tests.support.jira_wizard import Wizard
 from tracker.jira_import import services
 from tracker.models import Artifact, JiraImport, Project, Tracker, User
 

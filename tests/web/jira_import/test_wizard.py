@@ -11,18 +11,9 @@ from collections.abc import Iterator
 import pytest
 from django.urls import reverse
 
-from tests.jira_wizard.conftest import (
-    BUG,
-    STORY,
-    Wizard,
-    cloud_login,
-    login_for,
-    server_login,
-    sessions_decoded,
-    token_of,
-    wizard_state,
-)
 from tests.support.fake_jira import SERVER_PASSWORD, SERVER_USERNAME, FakeJiraData, FakeJiraServer
+from tests.support.jira import BUG, STORY, cloud_login, login_for, server_login, token_of
+from tests.support.jira_wizard import Wizard, sessions_decoded, wizard_state
 from tests.support.redis_server import free_port
 from tracker.jira_import import vault
 from tracker.models import JiraImport, Project, Tracker, User

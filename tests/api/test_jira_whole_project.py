@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import client_for
-from tests.jira_wizard.conftest import api_body
 from tests.support.fake_jira import FakeJiraServer
+from tests.support.jira import api_body
 from tracker.jira_import import services
 from tracker.models import JiraImport, Project, User
+
+# Every test here talks to the fake Jira on loopback.
+pytestmark = pytest.mark.usefixtures("jira_settings")
 
 
 def test_an_import_of_chosen_issue_types_lists_its_trackers(

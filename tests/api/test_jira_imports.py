@@ -9,10 +9,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.conftest import client_for
-from tests.jira_wizard.conftest import BUG, api_body, pending_import, token_of
 from tests.support.fake_jira import FakeJiraData, FakeJiraServer
+from tests.support.jira import BUG, api_body, pending_import, token_of
 from tests.support.redis_server import free_port
 from tracker.models import JiraImport, Project, Tracker, User
+
+# Every test here talks to the fake Jira on loopback.
+pytestmark = pytest.mark.usefixtures("jira_settings")
 
 PROJECTS = "/api/jira/projects/"
 ISSUE_TYPES = "/api/jira/issue-types/"

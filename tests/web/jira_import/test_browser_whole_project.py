@@ -10,7 +10,6 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.jira_wizard.test_browser_import import jira, page, smtp, start_worker  # noqa: F401 (fixtures)
 from tests.support.browser import chromium_marks
 from tests.support.fake_jira import CLOUD_API_TOKEN, CLOUD_EMAIL, FakeJiraServer
 from tracker.models import Artifact, JiraImport, JiraImportTracker, Project, Tracker, User
@@ -23,9 +22,9 @@ pytestmark = [*chromium_marks(), pytest.mark.slow]
 
 def test_several_issue_types_one_progress_and_a_cancel_that_leaves_nothing(
     live_server,
-    page,  # noqa: F811
-    jira: FakeJiraServer,  # noqa: F811
-    start_worker: Callable[[], subprocess.Popen[bytes]],  # noqa: F811
+    page,
+    jira: FakeJiraServer,
+    start_worker: Callable[[], subprocess.Popen[bytes]],
     redis_clean,
     public_project: Project,
     alice: User,
