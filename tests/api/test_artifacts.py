@@ -162,3 +162,38 @@ def test_changesets_show_each_change_old_and_new(bugs: Tracker, alice: User, bob
     assert "<script>" in fixed["comment"]
     assert "<script>" not in fixed["comment_html"]
     assert "href" not in fixed["comment_html"]  # the javascript: link stays inert text
+
+
+def test_values_read_from_the_api_can_be_sent_back_although_a_named_account_is_inactive(
+    bugs: Tracker, alice: User, bob: User, carol: User
+) -> None:
+    # Imported artifacts name placeholder accounts (inactive) for Jira people with no account here;
+    # a client that reads an artifact and sends its values back must not be refused for them.
+    artifact = create_artifact(
+        bugs, author=alice, values={"title": "Old", "assigned_to": "bob", "cc": ["bob"]}
+    )
+    User.objects.filter(pk=bob.pk).update(is_active=False)
+    client = client_for(alice)
+    values = client.get(f"/api/artifacts/{artifact.pk}/").json()["values"]
+    assert values["assigned_to"] == "bob"
+
+    response = client.patch(
+        f"/api/artifacts/{artifact.pk}/", {"values": {**values, "title": "New"}}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["title"] == "New"
+    assert body["values"]["assigned_to"] == "bob"
+    assert body["values"]["cc"] == ["bob"]
+    # It should still refuse to name an inactive account the artifact does not name already.
+    other = create_artifact(bugs, author=alice, values={"title": "Other"}).artifact
+    refused = client.patch(f"/api/artifacts/{other.pk}/", {"values": {"assigned_to": "bob"}}, format="json")
+    assert refused.status_code == 400, refused.json()
+    assert "assigned_to" in refused.json()["values"]
+    # And adding carol beside the inactive bob works.
+    added = client.patch(
+        f"/api/artifacts/{artifact.pk}/", {"values": {"cc": ["bob", "carol"]}}, format="json"
+    )
+    assert added.status_code == 200
+    assert added.json()["values"]["cc"] == ["bob", "carol"]

@@ -103,7 +103,10 @@ def _validate(
                     f"{settings.ATTACHMENT_MAX_SIZE} bytes)."
                 )
     context = ValueContext.for_fields(fields)
-    known_users = _assignable(tracker, fields, artifact, users_named(fields, values))
+    already = _named_on(artifact, fields)
+    known_users = _assignable(
+        tracker, known=users_named(fields, values, already_named=already), already=already
+    )
     normalized: dict[Field, Any] = {}
     current = artifact.current_values if artifact is not None else {}
     for field_ in fields:
@@ -140,19 +143,22 @@ def _validate(
     return normalized
 
 
-def _assignable(
-    tracker: Tracker, fields: list[Field], artifact: Artifact | None, known: dict[Any, User]
-) -> dict[Any, User]:
-    """The named users who may be put in a user field (``permissions.nameable_among``); anyone else
-    reads as unknown, so an email address cannot be used to learn whether someone has an account."""
-    if not known:
-        return known
-    already: set[int] = set()
+def _named_on(artifact: Artifact | None, fields: list[Field]) -> set[int]:
+    """The accounts the artifact's user fields name now."""
+    named: set[int] = set()
     if artifact is not None:
         for field_ in fields:
             if field_.is_user_field:
                 current = artifact.current_values.get(str(field_.pk))
-                already |= set(current if isinstance(current, list) else [current]) - {None}
+                named |= set(current if isinstance(current, list) else [current]) - {None}
+    return named
+
+
+def _assignable(tracker: Tracker, *, known: dict[Any, User], already: set[int]) -> dict[Any, User]:
+    """The named users who may be put in a user field (``permissions.nameable_among``); anyone else
+    reads as unknown, so an email address cannot be used to learn whether someone has an account."""
+    if not known:
+        return known
     allowed = permissions.nameable_among(
         tracker.project_id, {user.pk for user in known.values()}, already_named=already
     )

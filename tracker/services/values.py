@@ -72,8 +72,9 @@ def _option(field_: Field, options: list[FieldOption], raw: Any) -> int:
     raise InvalidValue(f"{raw!r} is not a value of this field; choose one of: {allowed}.")
 
 
-def _resolve_users(raws: list[Any]) -> dict[Any, User]:
-    """Map each raw reference (id, username, email or User) to an active user, in one query."""
+def _resolve_users(raws: list[Any], kept: Iterable[int] = ()) -> dict[Any, User]:
+    """Map each raw reference (id, username, email or User) to an active user, in one query; the
+    accounts of ``kept`` resolve even when inactive (a value kept as it is names nobody new)."""
     wanted_ids = {r for r in raws if isinstance(r, int) and not isinstance(r, bool) and 0 < r < MAX_ID}
     wanted_names = {r.strip() for r in raws if isinstance(r, str) and r.strip()}
     found: dict[Any, User] = {r: r for r in raws if isinstance(r, User)}
@@ -82,7 +83,7 @@ def _resolve_users(raws: list[Any]) -> dict[Any, User]:
         for name in wanted_names:
             if "@" in name:
                 query |= Q(email__iexact=name)
-        for user in User.objects.filter(query, is_active=True):
+        for user in User.objects.filter(query).filter(Q(is_active=True) | Q(pk__in=set(kept))):
             found[user.pk] = user
             found[user.username] = user
             if user.email:
@@ -239,9 +240,13 @@ def _outside_link(item: dict[str, Any]) -> dict[str, str]:
     return {"key": key.strip(), "url": url, "type": link_type.strip()}
 
 
-def users_named(fields: Iterable[Field], values: Mapping[str, Any]) -> dict[Any, User]:
+def users_named(
+    fields: Iterable[Field], values: Mapping[str, Any], *, already_named: Iterable[int] = ()
+) -> dict[Any, User]:
     """Resolve every user reference of ``values`` (keyed by field name) in one query.
 
+    ``already_named``: the accounts the artifact names now, which resolve even when inactive (an
+    imported artifact names placeholder accounts; a client sending its values back keeps them).
     Only gathers: bounds and shapes are :func:`normalize`'s to report, next to their field.
     """
     raws: list[Any] = []
@@ -250,7 +255,7 @@ def users_named(fields: Iterable[Field], values: Mapping[str, Any]) -> dict[Any,
         if field_.is_user_field and not is_empty(value):
             items = value if isinstance(value, (list, tuple)) else [value]
             raws.extend(item for item in items[: LIST_MAX_ITEMS + 1] if isinstance(item, (str, int, User)))
-    return _resolve_users(raws)
+    return _resolve_users(raws, already_named)
 
 
 def check_links(
