@@ -328,3 +328,44 @@ def test_tracker_administration_is_for_project_admins(
 
 def test_site_admins_may_administer_any_tracker(client_as, tasks: Tracker, admin_user: User) -> None:
     assert client_as(admin_user).get(reverse("tracker:tracker-admin", args=[tasks.pk])).status_code == 200
+
+
+@pytest.mark.parametrize("url_name", ["tracker:field-create", "tracker:notification-add"])
+def test_reloading_a_tracker_admin_form_after_an_error_shows_the_admin_page(
+    client_as, bugs: Tracker, alice: User, url_name: str
+) -> None:
+    admin = client_as(alice)
+    url = reverse(url_name, args=[bugs.pk])
+    assert admin.post(url, {}).status_code == 200  # the error, shown at the form's own URL
+
+    # It should answer GET there (a reload, the address bar) with the page, not a blank 405.
+    response = admin.get(url, follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain == [(reverse("tracker:tracker-admin", args=[bugs.pk]), 302)]
+    assert "Add a field" in response.content.decode()
+
+
+def test_reloading_the_add_a_value_form_shows_the_field_page(client_as, bugs: Tracker, alice: User) -> None:
+    status = Field.objects.get(tracker=bugs, name="status")
+    response = client_as(alice).get(reverse("tracker:field-option-create", args=[status.pk]), follow=True)
+
+    assert response.redirect_chain == [(reverse("tracker:field-edit", args=[status.pk]), 302)]
+    assert "Add a value" in response.content.decode()
+
+
+def test_the_admin_form_urls_still_refuse_outsiders_on_get(client_as, bugs: Tracker, carol: User) -> None:
+    outsider = client_as(carol)  # a member, not an administrator
+    status = Field.objects.get(tracker=bugs, name="status")
+
+    assert outsider.get(reverse("tracker:field-create", args=[bugs.pk])).status_code == 403
+    assert outsider.get(reverse("tracker:field-option-create", args=[status.pk])).status_code == 403
+
+
+def test_the_new_value_label_points_at_the_new_value_box(client_as, bugs: Tracker, alice: User) -> None:
+    status = Field.objects.get(tracker=bugs, name="status")
+    page = client_as(alice).get(reverse("tracker:field-edit", args=[status.pk])).content.decode()
+
+    # Each id once, and "New value" labels the option box, not the field's own Label box.
+    assert page.count('id="id_label"') == 1
+    assert '<label for="id_option_label">New value' in page
+    assert 'id="id_option_label"' in page

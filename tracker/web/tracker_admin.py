@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from tracker import permissions
 from tracker.models import Field, NotificationListEntry, Tracker
@@ -72,10 +72,21 @@ def tracker_admin(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_admin(request, tracker, access)
 
 
+# The "Add a value" form shares the field page with the field's own form: ids of its own, so that
+# its "New value" label does not point at the field's Label box.
+OPTION_IDS = "id_option_%s"
+
+# The forms that re-render their page on an error post to URLs of their own; such a URL answers GET
+# (a reload, a bookmarked address after the error) with the page the form is on, never a 405.
+GET_OR_POST = require_http_methods(["GET", "POST"])
+
+
 @login_required
-@require_POST
+@GET_OR_POST
 def field_create(request: HttpRequest, pk: int) -> HttpResponse:
     tracker, access = _admin_tracker(request, pk)
+    if request.method == "GET":
+        return redirect("tracker:tracker-admin", pk=tracker.pk)
     form = FieldCreateForm(request.POST)
     if form.is_valid():
         try:
@@ -125,7 +136,7 @@ def _render_field(
             "access": access,
             "form": form or FieldEditForm(field_=field_),
             "options": field_.options.all() if field_.is_choice_field else [],
-            "option_form": option_form or FieldOptionForm(),
+            "option_form": option_form or FieldOptionForm(auto_id=OPTION_IDS),
         },
     )
 
@@ -139,10 +150,12 @@ def field_move(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@GET_OR_POST
 def option_create(request: HttpRequest, pk: int) -> HttpResponse:
     field_, access = _admin_field(request, pk)
-    form = FieldOptionForm(request.POST)
+    if request.method == "GET":
+        return redirect("tracker:field-edit", pk=field_.pk)
+    form = FieldOptionForm(request.POST, auto_id=OPTION_IDS)
     if form.is_valid():
         try:
             option = field_admin.add_option(
@@ -157,9 +170,11 @@ def option_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@GET_OR_POST
 def notification_add(request: HttpRequest, pk: int) -> HttpResponse:
     tracker, access = _admin_tracker(request, pk)
+    if request.method == "GET":
+        return redirect("tracker:tracker-admin", pk=tracker.pk)
     form = NotificationEntryForm(request.POST)
     if form.is_valid():
         try:
