@@ -127,3 +127,13 @@ def test_members_page_of_a_private_project_is_a_404_for_outsiders(
     client_as, private_project: Project, dave: User
 ) -> None:
     assert client_as(dave).get(reverse("tracker:project-members", args=["secret"])).status_code == 404
+
+
+def test_a_member_is_added_by_username_whatever_its_case(
+    client_as, public_project: Project, alice: User, dave: User
+) -> None:
+    url = reverse("tracker:project-members", args=["demo"])
+    response = client_as(alice).post(url, {"identifier": "Dave", "role": "member"}, follow=True)
+
+    assert "Dave (dave) is now a member of Demo." in response.content.decode()
+    assert Membership.objects.filter(project=public_project, user=dave).exists()

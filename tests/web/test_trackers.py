@@ -369,3 +369,30 @@ def test_the_new_value_label_points_at_the_new_value_box(client_as, bugs: Tracke
     assert page.count('id="id_label"') == 1
     assert '<label for="id_option_label">New value' in page
     assert 'id="id_option_label"' in page
+
+
+def test_usernames_on_the_notification_list_are_found_whatever_their_case(
+    client_as, bugs: Tracker, alice: User, carol: User
+) -> None:
+    response = client_as(alice).post(
+        reverse("tracker:notification-add", args=[bugs.pk]), {"identifier": " CAROL "}, follow=True
+    )
+
+    assert "Carol (carol) added to the notification list." in response.content.decode()
+    assert NotificationListEntry.objects.get(tracker=bugs).user == carol
+
+
+def test_two_accounts_differing_in_case_only_are_not_guessed(
+    client_as, bugs: Tracker, alice: User, carol: User
+) -> None:
+
+    User.objects.create_user("Carol", "other.carol@example.com")  # usernames are unique as typed
+    admin = client_as(alice)
+    url = reverse("tracker:notification-add", args=[bugs.pk])
+
+    assert (
+        "No active user is named &#x27;CAROL&#x27;"
+        in admin.post(url, {"identifier": "CAROL"}).content.decode()
+    )
+    admin.post(url, {"identifier": "carol"})  # the exact one is still found
+    assert NotificationListEntry.objects.get(tracker=bugs).user == carol

@@ -25,6 +25,19 @@ class UserManager(auth_models.UserManager):
             validate_password(password, user)
         return user
 
+    def active_named(self, username: str) -> User | None:
+        """The active account people mean by ``username``: the exact one, else the only one whose
+        username differs in case alone ("BOB" for bob). Usernames are unique as typed, so two accounts
+        may differ in case only; then nobody is guessed."""
+        username = username.strip()
+        if not username:
+            return None
+        exact = self.filter(username=username, is_active=True).first()
+        if exact is not None:
+            return exact
+        found = list(self.filter(username__iexact=username, is_active=True)[:2])
+        return found[0] if len(found) == 1 else None
+
 
 class User(AbstractUser):
     """A person. Emails are unique whatever their case: notifications and the Jira import match by email."""

@@ -32,7 +32,7 @@ def user_named(username: str) -> User:
     username = username.strip()
     if "@" in username:
         raise MembershipError(BY_USERNAME_ONLY)
-    user = User.objects.filter(username=username, is_active=True).first() if username else None
+    user = User.objects.active_named(username)
     if user is None:
         raise MembershipError(f"No active user is named {username!r}.")
     return user

@@ -53,7 +53,7 @@ def add_entry(tracker: Tracker, identifier: str, *, added_by: User, on_creation_
     identifier = identifier.strip()
     if "@" in identifier:
         return _add_address(tracker, identifier, added_by=added_by, on_creation_only=on_creation_only)
-    user = User.objects.filter(username=identifier, is_active=True).first()
+    user = User.objects.active_named(identifier)
     if user is None:
         raise NotificationListError(
             f"No active user is named {identifier!r}; give a member's username or an email address."
