@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,22 @@ def test_only_reading_is_allowed(with_secret: str) -> None:
     response = Client().post("/metrics", HTTP_AUTHORIZATION=basic_auth("metrics", with_secret))
 
     assert response.status_code == 405
+
+
+def test_an_unconfigured_endpoint_says_so_in_the_log_once_not_at_every_scrape(settings, caplog) -> None:
+    settings.METRICS_SECRET = ""
+    settings.METRICS_SECRET_FILE = "/nonexistent/metrics-secret"
+    from tracker.monitoring import auth
+
+    auth._logged.clear()  # forget what earlier tests of this process logged
+
+    with caplog.at_level(logging.WARNING):
+        statuses = [get_metrics().status_code for _ in range(5)]
+
+    assert statuses == [503] * 5
+    # One line for the unreadable file, one for the closed endpoint; no "Service Unavailable" per scrape.
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 2, [r.getMessage() for r in lines]
+    assert "METRICS_SECRET_FILE=/nonexistent/metrics-secret cannot be read" in lines[0].getMessage()
+    assert "METRICS_SECRET" in lines[1].getMessage()
+    assert not [r for r in caplog.records if r.name == "django.request"]

@@ -16,6 +16,17 @@ from django.conf import settings
 from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
+# Problems of the configuration already logged by this process: Prometheus scrapes every 15 s, and one
+# line saying what to set is enough (the 503 answer says it again on every scrape).
+_logged: set[str] = set()
+
+
+def log_once(level: int, message: str) -> None:
+    """Log ``message`` the first time this process meets it."""
+    if message not in _logged:
+        _logged.add(message)
+        logger.log(level, "%s", message)
+
 
 METRICS_USER = "metrics"
 MINIMUM_SECRET_LENGTH = 16
@@ -32,8 +43,9 @@ def metrics_secret() -> str | None:
     try:
         secret = Path(path).read_text(encoding="utf-8").strip()
     except OSError as error:
-        logger.error(
-            "METRICS_SECRET_FILE=%s cannot be read (%s); /metrics stays closed.", path, error.strerror
+        log_once(
+            logging.ERROR,
+            f"METRICS_SECRET_FILE={path} cannot be read ({error.strerror}); /metrics stays closed.",
         )
         return None
     return secret or None

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from tracker.monitoring.auth import REALM, has_valid_credentials, metrics_secret, secret_problem
+from tracker.monitoring.auth import REALM, has_valid_credentials, log_once, metrics_secret, secret_problem
 from tracker.monitoring.collectors import scrape
 
 PLAIN_TEXT = "text/plain; charset=utf-8"
+
+
+def _closed(problem: str) -> HttpResponse:
+    log_once(logging.WARNING, problem)
+    response = HttpResponse(f"{problem}\n", status=503, content_type=PLAIN_TEXT)
+    # Django logs every 5xx answer at ERROR (django.utils.log.log_response skips a response marked as
+    # logged already): without this, each scrape of an unconfigured /metrics would be an error line.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 @never_cache
@@ -19,7 +30,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     secret = metrics_secret()
     problem = secret_problem(secret)
     if problem or secret is None:
-        return HttpResponse(f"{problem}\n", status=503, content_type=PLAIN_TEXT)
+        return _closed(problem or "/metrics is disabled.")
     if not has_valid_credentials(request, secret):
         response = HttpResponse(
             "Authentication required: user 'metrics' and the metrics secret.\n",
