@@ -19,6 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
+from tracker.redaction import redact_url
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 REDIS_DIR = VAR / "redis"
@@ -110,6 +112,13 @@ def redis_for_run(env: dict[str, str]) -> subprocess.Popen[bytes] | None:
     url = env.get("REDIS_URL") or DEFAULT_REDIS_URL
     if answers(url):
         env["REDIS_URL"] = url
+        say(f"Using the Redis that answers at {redact_url(url)}.")
+        if not urlsplit(url).password:
+            say(
+                "Warning: that Redis has no password in REDIS_URL: anything on this host can read and "
+                "change the job queues. Give it one (requirepass) and put it in REDIS_URL, or stop it and "
+                "`make run` starts a private Redis with a generated password."
+            )
         return None
     password_file = REDIS_DIR / "password"
     if password_file.exists():
@@ -195,6 +204,10 @@ def main() -> None:
         )
         mail = "sent to EMAIL_HOST" if env.get("EMAIL_HOST") else f"written as files under {VAR / 'mail'}"
         say(f"Tuleap is running at http://localhost:{port}/ — emails are {mail}. Ctrl-C stops everything.")
+        say(
+            "The demo users are not site administrators: `.venv/bin/python manage.py createsuperuser` makes "
+            "one, for /admin/ and the System events page."
+        )
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)
         say("A process stopped unexpectedly; shutting down.")
