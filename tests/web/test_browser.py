@@ -76,3 +76,26 @@ def test_a_member_creates_an_artifact_and_edits_it_with_a_comment(
 
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert artifact.changesets.count() == 2
+
+
+def test_the_artifact_list_and_page_fit_a_phone_screen(live_server, page, bugs: Tracker, bob: User) -> None:
+    from tracker.services.artifacts import create_artifact
+
+    title = "The login button does nothing when the session cookie has expired overnight"
+    artifact = create_artifact(bugs, author=bob, values={"title": title, "status": "New"}).artifact
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    page.goto(f"{live_server.url}/trackers/{bugs.pk}/")
+    # It should not scroll sideways, and the title gets the width of the screen, not a few letters.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    title_cell = page.locator("#artifact-list td.title").first.bounding_box()
+    assert title_cell is not None and title_cell["width"] >= 300
+    page.screenshot(path="/tmp/list-390.png", full_page=True)
+
+    page.goto(f"{live_server.url}/artifacts/{artifact.pk}/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path="/tmp/artifact-390.png", full_page=True)
