@@ -274,14 +274,36 @@ def test_a_title_with_markup_is_escaped(client_as, bugs: Tracker, alice: User, b
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;x&lt;/script&gt;" in page
 
 
-def test_an_edit_that_changes_nothing_is_a_non_field_error(client_as, crash: Artifact, bob: User) -> None:
+def test_an_edit_that_changes_nothing_says_so_at_the_top_of_the_page(
+    client_as, crash: Artifact, bob: User
+) -> None:
     status = crash.tracker.fields.get(name="status")
     response = client_as(bob).post(
         artifact_url(crash),
         {"title": "Crash on save", "status": str(status.options.get(label="New").pk)},
+        follow=True,
     )
+    # It should answer where the person looks after pressing the button: the page's messages.
+    assert response.redirect_chain == [(artifact_url(crash), 302)]
+    messages = [str(m) for m in response.context["messages"]]
+    assert messages == ["Nothing to save: change a value or add a comment."]
+    assert crash.changesets.count() == 1
+
+
+def test_files_chosen_before_a_validation_error_are_said_to_be_lost(
+    client_as, typed: Tracker, bob: User
+) -> None:
+    response = client_as(bob).post(
+        reverse("tracker:artifact-create", args=[typed.pk]),
+        {"title": "  ", "files": [SimpleUploadedFile("trace.txt", b"Traceback")]},
+    )
+
     assert response.status_code == 200
-    assert "Nothing to save: change a value or add a comment." in response.content.decode()
+    page = response.content.decode()
+    assert "This field is required." in page
+    # It should say next to the file field that the file must be chosen again.
+    assert "choose the files again (trace.txt)" in page
+    assert not Attachment.objects.exists()
 
 
 def test_clearing_a_required_field_is_refused(client_as, crash: Artifact, bob: User) -> None:

@@ -54,6 +54,15 @@ class ArtifactValidationError(Exception):
         super().__init__(summary)
 
 
+class NothingToSave(ArtifactValidationError):
+    """An update that changes no value and adds no comment or file: no changeset is stored."""
+
+    MESSAGE = "Nothing to save: change a value or add a comment."
+
+    def __init__(self) -> None:
+        super().__init__({NON_FIELD: [self.MESSAGE]})
+
+
 def _check_comment(comment: str, comment_format: str) -> None:
     if comment_format not in Changeset.CommentFormat.values:
         raise ArtifactValidationError({"comment": ["Choose plain text or Markdown for the comment."]})
@@ -304,7 +313,7 @@ def update_artifact(
             if value != artifact.current_values.get(str(field_.pk))
         }
         if not changes and not comment and not any(uploads.values()):
-            raise ArtifactValidationError({NON_FIELD: ["Nothing to save: change a value or add a comment."]})
+            raise NothingToSave
         changeset = _store(
             artifact,
             fields,

@@ -271,6 +271,20 @@ class ArtifactForm(forms.Form):
             if f.type == FieldType.FILES and self.cleaned_data.get(f.name)
         }
 
+    def note_dropped_files(self) -> None:
+        """After an error, say next to each file field that its chosen files are gone: a browser never
+        refills a file input, so they must be chosen again."""
+        if not self.files:
+            return
+        for field_ in self.tracker_fields:
+            chosen = [f.name for f in self.files.getlist(field_.name)] if field_.name in self.fields else []
+            if field_.type == FieldType.FILES and chosen:
+                self.add_error(
+                    field_.name,
+                    f"Nothing was saved, so choose the files again ({', '.join(chosen)}): a browser "
+                    "does not keep them after an error.",
+                )
+
     def add_service_errors(self, errors: Mapping[str, Sequence[str]]) -> None:
         for name, messages in errors.items():
             if name in self.fields:

@@ -14,7 +14,12 @@ from django.views.decorators.http import require_POST
 
 from tracker import permissions
 from tracker.models import Attachment, Changeset, Field, Tracker
-from tracker.services.artifacts import ArtifactValidationError, create_artifact, update_artifact
+from tracker.services.artifacts import (
+    ArtifactValidationError,
+    NothingToSave,
+    create_artifact,
+    update_artifact,
+)
 from tracker.services.history import artifact_view, history
 from tracker.services.subscriptions import is_watching, set_watching
 from tracker.services.time_entries import time_sheet
@@ -51,6 +56,8 @@ def artifact_create(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"{changeset.artifact.reference} created.")
             return redirect(changeset.artifact)
+    if request.method == "POST":  # not saved: an error above, or the form's own
+        form.note_dropped_files()
     return render(
         request,
         "tracker/artifact_create.html",
@@ -89,11 +96,18 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     comment_format=form.cleaned_data["comment_format"] or Changeset.CommentFormat.TEXT,
                     uploads=form.uploads(),
                 )
+            except NothingToSave:
+                # Shown where the person looks after pressing the button (the top of the page), and
+                # nothing they typed is lost: they typed nothing.
+                messages.info(request, NothingToSave.MESSAGE)
+                return redirect(artifact)
             except ArtifactValidationError as error:
                 form.add_service_errors(error.errors)
             else:
                 messages.success(request, "Changes saved.")
                 return redirect(artifact)
+        if request.method == "POST":
+            form.note_dropped_files()
     return render(
         request,
         "tracker/artifact_detail.html",
