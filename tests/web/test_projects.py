@@ -137,3 +137,28 @@ def test_a_member_is_added_by_username_whatever_its_case(
 
     assert "Dave (dave) is now a member of Demo." in response.content.decode()
     assert Membership.objects.filter(project=public_project, user=dave).exists()
+
+
+def test_removing_a_member_asks_first(client_as, public_project: Project, alice: User, bob: User) -> None:
+    admin = client_as(alice)
+    url = reverse("tracker:project-member-remove", args=["demo", bob.pk])
+    members_page = admin.get(reverse("tracker:project-members", args=["demo"])).content.decode()
+    # The list's "Remove" is a link to a question, not a button that removes at once.
+    assert f'href="{url}">Remove</a>' in members_page
+
+    question = admin.get(url)
+    assert question.status_code == 200
+    page = question.content.decode()
+    assert "Remove Bob (bob) from Demo?" in page
+    assert f'action="{url}"' in page and 'name="csrfmiddlewaretoken"' in page
+    assert Membership.objects.filter(project=public_project, user=bob).exists()
+
+    admin.post(url)
+    assert not Membership.objects.filter(project=public_project, user=bob).exists()
+
+
+def test_only_an_admin_sees_the_removal_question(
+    client_as, public_project: Project, bob: User, carol: User
+) -> None:
+    url = reverse("tracker:project-member-remove", args=["demo", carol.pk])
+    assert client_as(bob).get(url).status_code == 403

@@ -396,3 +396,20 @@ def test_two_accounts_differing_in_case_only_are_not_guessed(
     )
     admin.post(url, {"identifier": "carol"})  # the exact one is still found
     assert NotificationListEntry.objects.get(tracker=bugs).user == carol
+
+
+def test_removing_a_notification_list_entry_asks_first(
+    client_as, bugs: Tracker, alice: User, carol: User, bob: User
+) -> None:
+    admin = client_as(alice)
+    admin.post(reverse("tracker:notification-add", args=[bugs.pk]), {"identifier": "carol"})
+    entry = NotificationListEntry.objects.get(tracker=bugs)
+    url = reverse("tracker:notification-remove", args=[entry.pk])
+
+    page = admin.get(url).content.decode()
+    assert "Remove Carol from the notification list of Bugs?" in page
+    assert NotificationListEntry.objects.filter(pk=entry.pk).exists()
+    assert client_as(bob).get(url).status_code == 403  # a member, not an administrator
+
+    admin.post(url)
+    assert not NotificationListEntry.objects.filter(pk=entry.pk).exists()

@@ -7,7 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from tracker import permissions
 from tracker.models import Membership, User
@@ -106,10 +107,27 @@ def member_role(request: HttpRequest, shortname: str, user_id: int) -> HttpRespo
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def member_remove(request: HttpRequest, shortname: str, user_id: int) -> HttpResponse:
     _, membership = _member_or_404(request, shortname, user_id)
     user: User = membership.user
+    project = membership.project
+    if request.method == "GET":  # the list's "Remove" asks first; the form below posts here
+        return render(
+            request,
+            "tracker/confirm_removal.html",
+            {
+                "project": project,
+                "here": "Remove a member",
+                "question": f"Remove {user.display_name} from {project.name}?",
+                "consequence": (
+                    f"{user.display_name} will no longer edit its artifacts"
+                    + ("" if project.is_public else " nor read them")
+                    + "; what they wrote stays in the history."
+                ),
+                "cancel_url": reverse("tracker:project-members", args=[project.shortname]),
+            },
+        )
     try:
         memberships.remove_member(membership.project, user)
     except memberships.MembershipError as error:

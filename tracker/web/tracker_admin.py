@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tracker import permissions
@@ -204,9 +205,22 @@ def _admin_entry(request: HttpRequest, pk: int) -> NotificationListEntry:
 
 
 @login_required
-@require_POST
+@GET_OR_POST
 def notification_remove(request: HttpRequest, pk: int) -> HttpResponse:
     entry = _admin_entry(request, pk)
+    if request.method == "GET":  # the list's "Remove" asks first; the form below posts here
+        return render(
+            request,
+            "tracker/confirm_removal.html",
+            {
+                "project": entry.tracker.project,
+                "tracker": entry.tracker,
+                "here": "Remove from the notification list",
+                "question": f"Remove {entry} from the notification list of {entry.tracker.name}?",
+                "consequence": f"{entry} will no longer get an email for every change of this tracker.",
+                "cancel_url": reverse("tracker:tracker-admin", args=[entry.tracker_id]),
+            },
+        )
     notification_list.remove_entry(entry)
     messages.success(request, f"{entry} removed from the notification list.")
     return redirect("tracker:tracker-admin", pk=entry.tracker_id)
