@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -115,6 +116,13 @@ def can_write_project(user: AnyUser, project: Project) -> bool:
 
 def can_admin_project(user: AnyUser, project: Project) -> bool:
     return access_to(user, project).can_admin
+
+
+def may_create_project(user: AnyUser) -> bool:
+    """PROJECT_CREATORS: every account, or site admins only; the web page and the API ask here."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    return user.is_staff or settings.PROJECT_CREATORS == "everyone"
 
 
 def _nameable(project_id: int) -> Q:

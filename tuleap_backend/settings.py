@@ -96,6 +96,10 @@ try:
     JIRA_RETRY_MAX_DELAY = env.int("JIRA_RETRY_MAX_DELAY", 60, minimum=0)
     # Issues asked for per search page; each page is written in one transaction.
     JIRA_IMPORT_PAGE_SIZE = env.int("JIRA_IMPORT_PAGE_SIZE", 50, minimum=1)
+    # Who may create projects (web and API): "everyone" with an account, or "staff" (site admins) only.
+    PROJECT_CREATORS = env.str("PROJECT_CREATORS", "everyone").strip().lower()
+    if PROJECT_CREATORS not in ("everyone", "staff"):
+        raise ConfigurationError(f"PROJECT_CREATORS={PROJECT_CREATORS!r}: use everyone or staff.")
     # Security (README: Security). Logins: lockout per username and per address (django-axes).
     LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
     LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", 15, minimum=1)

@@ -121,3 +121,20 @@ def test_unknown_user_and_last_admin_are_refused(private_project: Project, alice
     assert bad_role.status_code == 400
     assert "role" in bad_role.json()
     assert Membership.objects.get(project=private_project, user=alice).role == "admin"
+
+
+def test_with_project_creators_staff_the_api_refuses_other_accounts(settings, dave: User) -> None:
+    settings.PROJECT_CREATORS = "staff"
+
+    response = client_for(dave).post("/api/projects/", {"shortname": "x", "name": "X"}, format="json")
+
+    assert response.status_code == 403
+    assert "PROJECT_CREATORS=staff" in response.json()["detail"]
+    assert not Project.objects.filter(shortname="x").exists()
+
+
+def test_the_api_refuses_a_reserved_shortname(dave: User) -> None:
+    response = client_for(dave).post("/api/projects/", {"shortname": "new", "name": "New"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"shortname": ["This shortname is reserved; choose another."]}

@@ -68,6 +68,7 @@ def test_passwords_never_appear_in_error_messages() -> None:
         ("REDIS_URL", "redis://:pw@localhost:port/0", "REDIS_URL"),
         ("NB_BACKEND_WORKERS", "two", "NB_BACKEND_WORKERS"),
         ("LOGGER_LEVEL", "loud", "LOGGER_LEVEL"),
+        ("PROJECT_CREATORS", "admins", "PROJECT_CREATORS"),
     ],
 )
 def test_a_wrong_value_stops_start_up_with_one_line(variable: str, value: str, named: str) -> None:

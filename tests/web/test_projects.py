@@ -162,3 +162,53 @@ def test_only_an_admin_sees_the_removal_question(
 ) -> None:
     url = reverse("tracker:project-member-remove", args=["demo", carol.pk])
     assert client_as(bob).get(url).status_code == 403
+
+
+# Creating projects ------------------------------------------------------------------------------
+
+
+def test_a_user_creates_a_project_and_becomes_its_administrator(client_as, dave: User) -> None:
+    client = client_as(dave)
+    assert reverse("tracker:project-create") in client.get(reverse("tracker:project-list")).content.decode()
+
+    response = client.post(
+        reverse("tracker:project-create"),
+        {"name": "Website", "shortname": "Web-Site", "description": "The public site", "is_public": "on"},
+        follow=True,
+    )
+
+    project = Project.objects.get(shortname="web-site")
+    assert response.redirect_chain == [(reverse("tracker:project-detail", args=["web-site"]), 302)]
+    assert "Project Website created; you are its administrator." in response.content.decode()
+    assert project.is_public and project.description == "The public site"
+    assert Membership.objects.get(project=project, user=dave).role == Membership.Role.ADMIN
+
+
+def test_a_taken_or_reserved_short_name_is_a_form_error(
+    client_as, public_project: Project, dave: User
+) -> None:
+    client = client_as(dave)
+    taken = client.post(reverse("tracker:project-create"), {"name": "Other demo", "shortname": "DEMO"})
+    reserved = client.post(reverse("tracker:project-create"), {"name": "New", "shortname": "new"})
+
+    assert taken.status_code == reserved.status_code == 200
+    assert "A project with this short name exists." in taken.content.decode()
+    assert "This short name is reserved; choose another." in reserved.content.decode()
+    assert Project.objects.count() == 1
+
+
+def test_with_project_creators_staff_only_site_admins_create_projects(
+    client_as, settings, dave: User, alice: User
+) -> None:
+    settings.PROJECT_CREATORS = "staff"
+    client = client_as(dave)
+
+    assert (
+        reverse("tracker:project-create") not in client.get(reverse("tracker:project-list")).content.decode()
+    )
+    assert client.get(reverse("tracker:project-create")).status_code == 403
+    assert client.post(reverse("tracker:project-create"), {"name": "X", "shortname": "x"}).status_code == 403
+    User.objects.filter(pk=alice.pk).update(is_staff=True)
+    alice.refresh_from_db()
+    assert client_as(alice).get(reverse("tracker:project-create")).status_code == 200
+    assert not Project.objects.filter(shortname="x").exists()

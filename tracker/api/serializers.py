@@ -23,6 +23,7 @@ from tracker import permissions
 from tracker.models import Artifact, Changeset, Field, FieldType, Membership, Project, Tracker, User
 from tracker.services.fields import RESERVED_FIELD_NAMES
 from tracker.services.history import HistoryEntry, ValueRenderer
+from tracker.services.projects import RESERVED_SHORTNAMES
 from tracker.services.values import LIST_MAX_ITEMS, TEXT_MAX_LENGTH
 
 # JSON numbers beyond this are not exact in JavaScript clients, and do not fit our integer columns.
@@ -123,6 +124,11 @@ class ProjectSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ChoiceField(choices=Membership.Role.choices, allow_null=True))
     def get_role(self, project: Project) -> str | None:
         return getattr(project, "role", None)
+
+    def validate_shortname(self, shortname: str) -> str:
+        if shortname.lower() in RESERVED_SHORTNAMES:
+            raise serializers.ValidationError("This shortname is reserved; choose another.")
+        return shortname
 
 
 class MembershipSerializer(serializers.ModelSerializer):

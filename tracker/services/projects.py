@@ -6,6 +6,9 @@ from django.db import transaction
 
 from tracker.models import Membership, Project, User
 
+# Words the site's own URLs use after /projects/ (the web's /projects/new/): no project may be named so.
+RESERVED_SHORTNAMES = frozenset({"new"})
+
 
 @transaction.atomic
 def create_project(

@@ -11,8 +11,9 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 
-from tracker.models import Field, FieldType, JiraImport, Membership, User
+from tracker.models import Field, FieldType, JiraImport, Membership, Project, User
 from tracker.services.fields import RESERVED_FIELD_NAMES
+from tracker.services.projects import RESERVED_SHORTNAMES
 
 # Trackers and their administration ----------------------------------------------------------------
 
@@ -114,6 +115,26 @@ class NotificationEntryForm(forms.Form):
         help_text="A member's username, or an email address (its owner confirms it first).",
     )
     on_creation_only = forms.BooleanField(label="On creation only", required=False)
+
+
+class ProjectCreateForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["name", "shortname", "description", "is_public"]
+        labels = {"shortname": "Short name", "is_public": "Public"}
+        help_texts = {
+            "shortname": "Letters, digits, - and _; in the project's address. Cannot be changed later.",
+            "is_public": "Every logged-in user may read a public project; only members read a private one.",
+        }
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def clean_shortname(self) -> str:
+        shortname = self.cleaned_data["shortname"].lower()
+        if shortname in RESERVED_SHORTNAMES:
+            raise forms.ValidationError("This short name is reserved; choose another.")
+        if Project.objects.filter(shortname__iexact=shortname).exists():
+            raise forms.ValidationError("A project with this short name exists.")
+        return shortname
 
 
 class MemberAddForm(forms.Form):

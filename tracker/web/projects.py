@@ -1,9 +1,11 @@
-"""Projects: the list of readable projects, a project's page, and its members."""
+"""Projects: the list of readable projects, creating one, a project's page, and its members."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,8 +15,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from tracker import permissions
 from tracker.models import Membership, User
 from tracker.services import memberships
+from tracker.services.projects import create_project
 from tracker.web.access import project_or_404
-from tracker.web.forms import MemberAddForm, MemberRoleForm
+from tracker.web.forms import MemberAddForm, MemberRoleForm, ProjectCreateForm
 
 
 @login_required
@@ -24,7 +27,35 @@ def project_list(request: HttpRequest) -> HttpResponse:
         .annotate(tracker_count=Count("trackers", distinct=True))
         .order_by("name")
     )
-    return render(request, "tracker/project_list.html", {"projects": projects})
+    return render(
+        request,
+        "tracker/project_list.html",
+        {"projects": projects, "may_create": permissions.may_create_project(request.user)},
+    )
+
+
+@login_required
+def project_create(request: HttpRequest) -> HttpResponse:
+    if not permissions.may_create_project(request.user):
+        raise PermissionDenied("Only site administrators create projects here (PROJECT_CREATORS=staff).")
+    form = ProjectCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            project = create_project(
+                shortname=data["shortname"],
+                name=data["name"],
+                description=data["description"],
+                is_public=data["is_public"],
+                creator=request.user,
+            )
+        except IntegrityError:
+            # Someone took the short name between the form's check and the insert.
+            form.add_error("shortname", "A project with this short name was just created; choose another.")
+        else:
+            messages.success(request, f"Project {project.name} created; you are its administrator.")
+            return redirect("tracker:project-detail", shortname=project.shortname)
+    return render(request, "tracker/project_create.html", {"form": form, "here": "New project"})
 
 
 @login_required

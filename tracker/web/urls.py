@@ -44,6 +44,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("account/preferences/", accounts.preferences, name="preferences"),
     path("system/events/", system.system_events, name="system-events"),
     # Projects
+    # Before the project pattern: "new" is a reserved short name (ProjectCreateForm).
+    path("projects/new/", projects.project_create, name="project-create"),
     path("projects/<slug:shortname>/", projects.project_detail, name="project-detail"),
     path("projects/<slug:shortname>/members/", projects.project_members, name="project-members"),
     path(

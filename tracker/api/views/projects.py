@@ -46,9 +46,11 @@ class ProjectList(mixins.ListModelMixin, JsonApiView):
 
     @extend_schema(
         summary="Create a project; you become its administrator",
-        responses={201: ProjectSerializer, **error_responses(400, 401)},
+        responses={201: ProjectSerializer, **error_responses(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
+        if not permissions.may_create_project(request.user):
+            raise PermissionDenied("Only site administrators create projects here (PROJECT_CREATORS=staff).")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
