@@ -121,6 +121,8 @@ try:
     # One short explanatory answer per sender and hour to a rejected message; off: never answer.
     EMAIL_GATEWAY_REPLY_ON_REJECT = env.bool("EMAIL_GATEWAY_REPLY_ON_REJECT", default=True)
     EMAIL_GATEWAY_JOB_TIMEOUT = env.int("EMAIL_GATEWAY_JOB_TIMEOUT", 120, minimum=10)
+    # Workers the supervisor runs on the incoming_email queue while the gateway is on.
+    EMAIL_GATEWAY_WORKERS = env.int("EMAIL_GATEWAY_WORKERS", 1, minimum=1)
     # Security (README: Security). Logins: lockout per username and per address (django-axes).
     LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
     LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", 15, minimum=1)
