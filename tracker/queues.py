@@ -16,7 +16,8 @@ What it owns:
 - **Jobs.** ``enqueue_notification()``, ``enqueue_incoming_email()`` and ``enqueue_jira_import()`` with
   their job ids, timeouts, retries, failure callbacks, TTLs and descriptions; ``fetch_jira_job()`` and
   ``cancel_jira_job()``; ``final_failure_id()``, what a failure callback asks before giving up on its
-  record. Jobs are named by dotted string, so this module imports no job module and no job imports the module that enqueued it.
+  record. Jobs are named by dotted string, so this module imports no job module and no job imports
+  the module that enqueued it.
 - **Skipping a Redis that just failed.** ``breaker(url)``: one :class:`Breaker` per process and URL,
   shared by the enqueue and the metrics store: after a failure seen by either, both skip that Redis for
   ``BREAKER_SECONDS`` (:class:`RedisSkipped`), so a save waits for a dead or frozen Redis at most once
