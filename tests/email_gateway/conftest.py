@@ -72,7 +72,7 @@ def build_reply(
 
 
 @pytest.fixture
-def gateway_env(worker_env: dict[str, str]) -> dict[str, str]:
+def gateway_env(worker_env: dict[str, str]) -> dict[str, str]:  # noqa: F811 - the fixture
     """Worker and receive_email processes: the gateway on; their comments notify inline (to the sink)."""
     return {**worker_env, "EMAIL_GATEWAY_DOMAIN": DOMAIN, "ASYNC_EMAILS": ""}
 
@@ -95,7 +95,7 @@ def pipe(manage_py: list[str], gateway_env: dict[str, str]):
 
 
 @pytest.fixture
-def gateway_worker(start_worker, gateway: str):
+def gateway_worker(start_worker, gateway: str):  # noqa: F811 - the fixture
     """One real worker on the incoming_email queue."""
     return start_worker("incoming_email", EMAIL_GATEWAY_DOMAIN=DOMAIN, ASYNC_EMAILS="")
 
