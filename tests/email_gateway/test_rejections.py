@@ -9,7 +9,7 @@ import pytest
 from tests.email_gateway.conftest import DOMAIN, build_reply, wait_for_records
 from tests.support.smtp import Received, SMTPServer
 from tracker.email_gateway import tokens
-from tracker.models import Changeset, InboundEmail, Tracker, User
+from tracker.models import Changeset, Tracker, User
 from tracker.services.artifacts import create_artifact
 from tracker.services.projects import remove_member
 
