@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from tracker import queues
 from tracker.models import Changeset, InboundEmail
+from tracker.monitoring import metrics
 
 Status = InboundEmail.Status
 # Headers kept of a message over EMAIL_GATEWAY_MAX_SIZE: enough to tell who sent it and answer them.
@@ -78,6 +79,8 @@ def finish(
         message_id=inbound.message_id[:255],
         subject=inbound.subject[:255],
     )
+    if ended:
+        metrics.record_inbound_email(status)
     return bool(ended)
 
 

@@ -16,6 +16,7 @@ import redis
 from tracker import queues
 from tracker.email_gateway import inbound
 from tracker.models import InboundEmail
+from tracker.monitoring import metrics
 
 logger = logging.getLogger("tracker.email_gateway.receive")
 
@@ -40,4 +41,6 @@ def receive(raw: bytes, *, via: str, envelope_from: str = "", envelope_to: str =
     """Store, then enqueue. Raises DatabaseError when the message could not be stored."""
     record = inbound.store(raw, via=via, envelope_from=envelope_from, envelope_to=envelope_to)
     enqueue(record)
+    # After the enqueue: a Redis that just failed it is skipped here (the shared breaker).
+    metrics.record_inbound_email("received")
     return record
