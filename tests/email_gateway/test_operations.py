@@ -22,7 +22,8 @@ from tuleap_backend.env import AsyncEmails
 
 
 def reply(sender: User, to: str, text: str = "A reply") -> bytes:
-    return f"From: {sender.email}\r\nTo: {to}\r\nSubject: Re: x\r\nMessage-ID: <m@mail.example.com>\r\n\r\n{text}\r\n".encode()
+    headers = f"From: {sender.email}\r\nTo: {to}\r\nSubject: Re: x\r\nMessage-ID: <m@mail.example.com>\r\n"
+    return f"{headers}\r\n{text}\r\n".encode()
 
 
 @pytest.fixture
