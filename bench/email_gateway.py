@@ -152,6 +152,7 @@ def main() -> None:
                         "incoming_email",
                         "--worker-class",
                         "tracker.workers.classes.InProcessWorker",
+                        "--with-scheduler",
                         "--name",
                         f"bench-{index}",
                     ],

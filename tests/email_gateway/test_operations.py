@@ -147,3 +147,23 @@ def test_the_supervisor_runs_a_gateway_worker_only_when_the_gateway_is_on(
     settings.EMAIL_GATEWAY_DOMAIN = "tracker.example.org" if gateway_on else ""
 
     assert planned_workers() == plan
+
+
+def test_a_failed_job_hands_its_record_to_a_new_job_at_once(gateway: str, bob: User, redis_clean) -> None:
+    from django.db import OperationalError
+    from rq.job import Job
+
+    from tracker import queues
+    from tracker.email_gateway import jobs
+
+    record = receive(reply(bob, "nobody@tracker.example.org"), via="pipe")
+    job = Job.fetch(record.job_id, connection=queues.incoming_email_queue().connection)
+    inbound.claim(record.pk, record.job_id)
+
+    # It should not wait for the recovery sweep: SQLite's "database is locked" is over in a moment.
+    jobs.job_failed(job, None, OperationalError, OperationalError("database is locked"), None)
+
+    record.refresh_from_db()
+    assert record.status == "received" and record.claimed_at is None
+    assert record.job_id != job.id
+    assert record.job_id in queues.incoming_email_queue().get_job_ids()

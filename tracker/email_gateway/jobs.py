@@ -1,8 +1,9 @@
 """The RQ job of the incoming_email queue. It carries the inbound email's id only.
 
 Its options are set where it is enqueued (``tracker.queues.enqueue_incoming_email``). A job that fails
-(a database error, a bug) gives its claim back; the recovery sweep hands the record to a new job, up to
-MAX_ATTEMPTS, after which the record is rejected with the error (and the admin can process it again).
+(a database error: SQLite refuses at once a transaction that would wait on another writer; a bug)
+hands its record to a new job at once, up to MAX_ATTEMPTS, after which the record is rejected with the
+error (and the admin can process it again). If even that enqueue fails, the recovery sweep does it.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from rq import get_current_job
 from rq.job import Job
 
 from tracker import queues
-from tracker.email_gateway import inbound, processing
+from tracker.email_gateway import inbound, processing, receive
 from tracker.models import InboundEmail
 
 logger = logging.getLogger("tracker.email_gateway.jobs")
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 10
 
 
 def process_inbound_email(inbound_id: int) -> str:
@@ -51,7 +52,10 @@ def job_failed(
         )
         logger.error("Inbound email %s: processing failed for good: %s", inbound_id, error)
         return
-    inbound.release(record)
+    next_job = queues.new_inbound_job_id()
+    if inbound.requeue(record.pk, seen_job_id=job.id, job_id=next_job):
+        record.job_id = next_job
+        receive.enqueue(record)
     logger.warning(
-        "Inbound email %s: processing failed (%s); the recovery sweep tries again.", inbound_id, error
+        "Inbound email %s: processing failed (%s); job %s tries again.", inbound_id, error, next_job
     )
