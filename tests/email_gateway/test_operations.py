@@ -167,3 +167,24 @@ def test_a_failed_job_hands_its_record_to_a_new_job_at_once(gateway: str, bob: U
     assert record.status == "received" and record.claimed_at is None
     assert record.job_id != job.id
     assert record.job_id in queues.incoming_email_queue().get_job_ids()
+
+
+def test_loops_are_ignored_but_people_of_the_site_domain_are_not(
+    gateway: str, artifact, bob: User, redis_clean
+) -> None:
+    ours = receive(
+        b"From: reply+x@tracker.example.org\r\nTo: reply+y@tracker.example.org\r\nSubject: Re\r\n\r\nx\r\n",
+        via="pipe",
+    )
+    notification = receive(
+        b"From: someone@elsewhere.example\r\nTo: reply+y@tracker.example.org\r\nSubject: Re\r\n"
+        b"Message-ID: <tuleap.changeset-3.submitter@localhost>\r\nX-Tuleap-Changeset-Id: 3\r\n\r\nx\r\n",
+        via="pipe",
+    )
+    User.objects.filter(pk=bob.pk).update(email="bob@localhost")  # the site's own host name
+    bob.refresh_from_db()
+    person = receive(reply(bob, tokens.reply_address(bob.pk, artifact.pk)), via="pipe")
+
+    assert processing.process(ours.pk, ours.job_id) == "ignored"
+    assert processing.process(notification.pk, notification.job_id) == "ignored"
+    assert processing.process(person.pk, person.job_id) == "processed"

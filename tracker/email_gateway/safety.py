@@ -3,7 +3,7 @@
 - auto-generated: ``Auto-Submitted`` other than ``no``, vacation replies (``X-Autoreply``,
   ``X-Autorespond``, ``X-Auto-Response-Suppress``, ``Precedence: bulk/junk/list/auto_reply``);
 - bounces: a null sender, a delivery (or read) report (``multipart/report``), mailer-daemon;
-- loops: a message from our own domain or sender address, or carrying our own headers;
+- loops: a message from the gateway's domain or our sender address, or one of our notifications;
 - a reply through a mailing list to one of our notifications that list received.
 """
 
@@ -53,7 +53,8 @@ def ignore_reason(parsed: Parsed, record: InboundEmail) -> str | None:
     _, ours = parseaddr(settings.DEFAULT_FROM_EMAIL)
     sender_domain = parsed.from_address.rpartition("@")[2]
     message_id_domain = parsed.message_id.strip("<> ").rpartition("@")[2].lower()
-    if parsed.from_address == ours.lower() or sender_domain in _our_domains():
+    # Not the site's host name: people may well have addresses there. The gateway's domain is ours alone.
+    if parsed.from_address == ours.lower() or (config.enabled() and sender_domain == config.domain()):
         return f"loop: sent from our own address ({parsed.from_address})"
     if message_id_domain and message_id_domain in _our_domains() and "X-Tuleap-Changeset-Id" in message:
         return "loop: one of our own notifications came back"
