@@ -121,7 +121,7 @@ class NotificationListEntryInline(admin.TabularInline):
 
 @admin.register(Tracker)
 class TrackerAdmin(admin.ModelAdmin):
-    list_display = ("name", "shortname", "project", "color", "created_on")
+    list_display = ("name", "shortname", "project", "color", "accepts_email", "created_on")
     list_filter = ("project",)
     search_fields = ("name", "shortname", "project__name")
     list_select_related = ("project",)
@@ -369,3 +369,7 @@ class JiraImportAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_select_related = ("project", "requested_by")
     # Never shown, even encrypted: the token is a credential of someone's Jira account.
     exclude = ("token_encrypted",)
+
+
+# The email gateway's inbound records, in a module of their own.
+from tracker import admin_inbound_emails  # noqa: E402, F401

@@ -213,3 +213,26 @@ def require_importer(user: AnyUser) -> None:
     """Raise PermissionDenied unless :func:`may_import_anywhere`."""
     if not may_import_anywhere(user):
         raise PermissionDenied("Only project administrators can import from Jira.")
+
+
+# The email gateway
+
+
+def may_comment_by_email(user: AnyUser, artifact: Artifact) -> bool:
+    """A reply by email adds a comment: the same rule as the artifact page's form (read and write)."""
+    if not readable_artifacts(user).filter(pk=artifact.pk).exists():
+        return False
+    return can_write_project(user, artifact.tracker.project)
+
+
+def may_create_by_email(user: AnyUser, tracker: Tracker) -> bool:
+    """A message to a tracker's address creates an artifact: members (and site admins) of its project,
+    and only while the tracker accepts email and is not still being imported."""
+    if not tracker.accepts_email or not readable_trackers(user).filter(pk=tracker.pk).exists():
+        return False
+    return can_write_project(user, tracker.project)
+
+
+def may_set_email_creation(user: AnyUser, tracker: Tracker) -> bool:
+    """Turning create-by-email on or off: the tracker's project administrators (and site admins)."""
+    return can_admin_project(user, tracker.project)

@@ -10,13 +10,14 @@ What it owns:
   request, or a job, handing work to the workers), ``METRICS`` (the metrics store), ``SYSTEM_CHECK``,
   ``SUPERVISOR`` (its registry maintenance and stand-in scheduler) and ``RQ_WORKER`` (rq ``Worker``
   objects, which set their own socket timeout). ``_connect()`` is the only place a URL becomes a client.
-- **Queues.** ``rq_queue()`` and the two queues of the platform, ``notifications_queue()`` and
-  ``jira_import_queue()`` (``commit_mode="auto"``: we enqueue after the commit already, and want a
-  Redis error raised at the call).
-- **Jobs.** ``enqueue_notification()`` and ``enqueue_jira_import()`` with their job ids, timeouts,
-  retries, failure callbacks, TTLs and descriptions; ``fetch_jira_job()`` and ``cancel_jira_job()``;
-  ``final_failure_id()``, what a failure callback asks before giving up on its record. Jobs are named by
-  dotted string, so this module imports no job module and no job imports the module that enqueued it.
+- **Queues.** ``rq_queue()`` and the three queues of the platform, ``notifications_queue()``,
+  ``jira_import_queue()`` and ``incoming_email_queue()`` (the email gateway's); ``commit_mode="auto"``:
+  we enqueue after the commit already, and want a Redis error raised at the call.
+- **Jobs.** ``enqueue_notification()``, ``enqueue_incoming_email()`` and ``enqueue_jira_import()`` with
+  their job ids, timeouts, retries, failure callbacks, TTLs and descriptions; ``fetch_jira_job()`` and
+  ``cancel_jira_job()``; ``final_failure_id()``, what a failure callback asks before giving up on its
+  record. Jobs are named by dotted string, so this module imports no job module and no job imports
+  the module that enqueued it.
 - **Skipping a Redis that just failed.** ``breaker(url)``: one :class:`Breaker` per process and URL,
   shared by the enqueue and the metrics store: after a failure seen by either, both skip that Redis for
   ``BREAKER_SECONDS`` (:class:`RedisSkipped`), so a save waits for a dead or frozen Redis at most once
@@ -251,6 +252,10 @@ def jira_import_queue() -> Queue:
     return rq_queue(settings.JIRA_IMPORT_QUEUE)
 
 
+def incoming_email_queue() -> Queue:
+    return rq_queue(settings.INCOMING_EMAIL_QUEUE)
+
+
 # Jobs -------------------------------------------------------------------------------------------
 
 
@@ -281,6 +286,17 @@ JIRA_IMPORT_JOB = JobKind(
     on_failure="tracker.jira_import.jobs.job_failed",
     retries=2,
     result_ttl=24 * 3600,
+    failure_ttl=7 * 24 * 3600,
+)
+
+
+# One attempt per job, like notifications: the inbound record says what is left to do, and the recovery
+# sweep hands a record whose job Redis lost to a new one.
+INCOMING_EMAIL_JOB = JobKind(
+    function="tracker.email_gateway.jobs.process_inbound_email",
+    on_failure="tracker.email_gateway.jobs.job_failed",
+    retries=0,
+    result_ttl=3600,
     failure_ttl=7 * 24 * 3600,
 )
 
@@ -335,6 +351,28 @@ def enqueue_notification(changeset_id: int, *, job_id: str, at: dt.datetime | No
         job_id=job_id,
         job_timeout=settings.NOTIFICATION_JOB_TIMEOUT,
         description=f"Notification for changeset {changeset_id}",
+    )
+
+
+def new_inbound_job_id() -> str:
+    """A fresh job id for an inbound email, chosen before its row is written (so written with it)."""
+    return f"inbound-email-{uuid.uuid4().hex}"
+
+
+def enqueue_incoming_email(inbound_id: int, *, job_id: str) -> Job:
+    """The job processing inbound email ``inbound_id`` (its id only), with the ENQUEUE deadlines.
+
+    Raises redis.RedisError (RedisSkipped while the breaker is open) or OSError.
+    """
+    return _enqueue(
+        incoming_email_queue(),
+        INCOMING_EMAIL_JOB,
+        inbound_id,
+        retry=None,
+        at=None,
+        job_id=job_id,
+        job_timeout=settings.EMAIL_GATEWAY_JOB_TIMEOUT,
+        description=f"Inbound email {inbound_id}",
     )
 
 

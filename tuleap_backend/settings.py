@@ -30,6 +30,9 @@ try:
                 "SECRET_KEY is required when DEBUG is off; set it, or set DEBUG=1 for a local run."
             )
         SECRET_KEY = secret_key_from_file(VAR_DIR / "secret_key")
+    # Earlier keys, still accepted by Django's signing (the email gateway's reply tokens, sessions)
+    # after a rotation: the new key signs, the old ones keep verifying.
+    SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS")
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
     SITE_URL = env.str("SITE_URL", "http://localhost:8000").rstrip("/")
     DATABASES = {"default": env.database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
@@ -100,6 +103,30 @@ try:
     PROJECT_CREATORS = env.str("PROJECT_CREATORS", "everyone").strip().lower()
     if PROJECT_CREATORS not in ("everyone", "staff"):
         raise ConfigurationError(f"PROJECT_CREATORS={PROJECT_CREATORS!r}: use everyone or staff.")
+    # The email gateway (tracker/email_gateway): off while EMAIL_GATEWAY_DOMAIN is empty.
+    EMAIL_GATEWAY_DOMAIN = env.str("EMAIL_GATEWAY_DOMAIN").lower()
+    EMAIL_GATEWAY_PREFIX = env.str("EMAIL_GATEWAY_PREFIX", "reply").lower()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,15}", EMAIL_GATEWAY_PREFIX):
+        raise ConfigurationError(
+            f"EMAIL_GATEWAY_PREFIX={EMAIL_GATEWAY_PREFIX!r} is not valid; use up to 16 letters, digits, "
+            "'-' or '_', such as 'reply'."
+        )
+    EMAIL_GATEWAY_LISTEN = env.str("EMAIL_GATEWAY_LISTEN", "127.0.0.1:8025")
+    if not re.fullmatch(r"\[?[^\s\]]+\]?:\d{1,5}", EMAIL_GATEWAY_LISTEN):
+        raise ConfigurationError(
+            f"EMAIL_GATEWAY_LISTEN={EMAIL_GATEWAY_LISTEN!r} is not host:port, such as 127.0.0.1:8025."
+        )
+    # Only accept messages whose Authentication-Results (added by our receiving server) say DKIM or SPF
+    # passed for the sender's domain.
+    EMAIL_GATEWAY_REQUIRE_AUTH = env.bool("EMAIL_GATEWAY_REQUIRE_AUTH", default=False)
+    EMAIL_GATEWAY_RETENTION_DAYS = env.int("EMAIL_GATEWAY_RETENTION_DAYS", 30, minimum=1)
+    EMAIL_GATEWAY_MAX_SIZE = env.int("EMAIL_GATEWAY_MAX_SIZE", 25 * 1024 * 1024, minimum=1024)
+    EMAIL_GATEWAY_SENDER_MAX_PER_HOUR = env.int("EMAIL_GATEWAY_SENDER_MAX_PER_HOUR", 60, minimum=0)
+    # One short explanatory answer per sender and hour to a rejected message; off: never answer.
+    EMAIL_GATEWAY_REPLY_ON_REJECT = env.bool("EMAIL_GATEWAY_REPLY_ON_REJECT", default=True)
+    EMAIL_GATEWAY_JOB_TIMEOUT = env.int("EMAIL_GATEWAY_JOB_TIMEOUT", 120, minimum=10)
+    # Workers the supervisor runs on the incoming_email queue while the gateway is on.
+    EMAIL_GATEWAY_WORKERS = env.int("EMAIL_GATEWAY_WORKERS", 1, minimum=1)
     # Security (README: Security). Logins: lockout per username and per address (django-axes).
     LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
     LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", 15, minimum=1)
@@ -283,9 +310,12 @@ SPECTACULAR_SETTINGS = {
 
 NOTIFICATIONS_QUEUE = "notifications"
 JIRA_IMPORT_QUEUE = "jira_import"
+INCOMING_EMAIL_QUEUE = "incoming_email"
 RQ_QUEUES = {
     NOTIFICATIONS_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": NOTIFICATION_JOB_TIMEOUT},
     JIRA_IMPORT_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 6 * 3600},
+    # Declared whatever the gateway says; workers run on it only when EMAIL_GATEWAY_DOMAIN is set.
+    INCOMING_EMAIL_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": EMAIL_GATEWAY_JOB_TIMEOUT},
 }
 RQ_SHOW_ADMIN_LINK = True
 # Queue and worker classes that count queue events for /metrics (tracker/monitoring/rq_hooks.py),

@@ -34,7 +34,9 @@ def test_without_a_queue_name_it_says_which_command_to_run(command: str, tmp_pat
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     [line] = result.stderr.strip().splitlines()
-    assert line.startswith("CommandError: Name the queue to work on, one of: notifications, jira_import;")
+    assert line.startswith(
+        "CommandError: Name the queue to work on, one of: notifications, jira_import, incoming_email;"
+    )
     assert f"`manage.py {command} notifications`" in line
     assert "`manage.py backend_workers start`" in line
     assert "`manage.py notifications_sweep`" in line
@@ -47,7 +49,7 @@ def test_an_unknown_queue_is_refused_naming_the_queues(tmp_path) -> None:
 
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "CommandError: No queue named default; the queues are: notifications, jira_import."
+        "CommandError: No queue named default; the queues are: notifications, jira_import, incoming_email."
     )
 
 

@@ -3,6 +3,7 @@
 from tracker.models.accounts import User
 from tracker.models.artifacts import Artifact, ArtifactSubscription, Attachment, Changeset, ChangesetValue
 from tracker.models.idempotency import IdempotencyKey
+from tracker.models.inbound_emails import GatewaySender, InboundEmail
 from tracker.models.jira_imports import (
     JiraImport,
     JiraImportedItem,
@@ -25,7 +26,9 @@ __all__ = [
     "Field",
     "FieldOption",
     "FieldType",
+    "GatewaySender",
     "IdempotencyKey",
+    "InboundEmail",
     "JiraImport",
     "JiraImportTracker",
     "JiraImportedItem",

@@ -16,10 +16,25 @@ class Tracker(models.Model):
     description = models.TextField(blank=True)
     color = models.CharField(max_length=7, default="#1f77b4", validators=[color_validator])
     created_on = models.DateTimeField(auto_now_add=True)
+    # Create by email (off by default): a member's message to <email_local_part>@EMAIL_GATEWAY_DOMAIN
+    # becomes an artifact. A project admin turns it on (tracker.services.trackers.set_email_creation).
+    accepts_email = models.BooleanField(
+        default=False, help_text="Members may create artifacts by writing to the tracker's address."
+    )
+    email_local_part = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The part before @ of the tracker's address (unique on the site); empty: the shortname.",
+    )
 
     class Meta:
         ordering = ["project", "name"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["email_local_part"],
+                condition=~models.Q(email_local_part=""),
+                name="tracker_email_local_part_unique",
+            ),
             models.UniqueConstraint(fields=["project", "shortname"], name="tracker_shortname_unique"),
             models.UniqueConstraint(fields=["project", "name"], name="tracker_name_unique"),
         ]

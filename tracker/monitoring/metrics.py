@@ -83,6 +83,13 @@ JIRA_IMPORTS = StoredCounter(
     ("status",),
     initial=(),
 )
+INBOUND_EMAIL_STATUSES = ("received", "processed", "rejected", "ignored")
+INBOUND_EMAILS = StoredCounter(
+    "tuleap_inbound_emails",
+    "Messages the email gateway stored (received), then ended: processed, rejected or ignored.",
+    ("status",),
+    initial=tuple((status,) for status in INBOUND_EMAIL_STATUSES),
+)
 
 STORED_METRICS: tuple[StoredCounter | StoredHistogram, ...] = (
     QUEUE_EVENTS,
@@ -95,6 +102,7 @@ STORED_METRICS: tuple[StoredCounter | StoredHistogram, ...] = (
     CHANGESETS,
     SYSTEM_EVENTS,
     JIRA_IMPORTS,
+    INBOUND_EMAILS,
 )
 
 P = ParamSpec("P")
@@ -167,3 +175,9 @@ def record_system_event(status: str) -> None:
 def record_jira_import(status: str) -> None:
     """Count a Jira import that ended with ``status`` (for example done or failed)."""
     store.apply(JIRA_IMPORTS.updates(status=status))
+
+
+@never_raises
+def record_inbound_email(status: str) -> None:
+    """Count an inbound email stored (``received``) or ended (processed, rejected, ignored)."""
+    store.apply(INBOUND_EMAILS.updates(status=status))

@@ -10,7 +10,7 @@ root ``<tuleap.artifact-N@host>``; the creation emails start the thread and carr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formataddr
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +22,8 @@ from django.template.loader import render_to_string
 from django.utils.html import strip_tags
 from django.utils.safestring import mark_safe
 
+from tracker.email_gateway import config as gateway
+from tracker.email_gateway import tokens
 from tracker.models import Changeset
 from tracker.notifications.context import NotificationContext
 from tracker.notifications.recipients import Reason, Recipient
@@ -32,6 +34,8 @@ class GroupMessage:
     reason: Reason
     recipients: list[Recipient]
     message: EmailMultiAlternatives
+    # Address -> its own Reply-To (the email gateway's signed reply address), added to its copy only.
+    reply_to: dict[str, str] = field(default_factory=dict)
 
     @property
     def addresses(self) -> list[str]:
@@ -122,6 +126,17 @@ def group_by_reason(recipients: list[Recipient]) -> dict[Reason, list[Recipient]
     return groups
 
 
+def reply_addresses(context: NotificationContext, recipients: list[Recipient]) -> dict[str, str]:
+    """With the email gateway on, each account's own signed reply address (plain addresses get none)."""
+    if not gateway.enabled():
+        return {}
+    return {
+        recipient.address: tokens.reply_address(recipient.user.pk, context.artifact.pk)
+        for recipient in recipients
+        if recipient.user is not None
+    }
+
+
 def build_messages(context: NotificationContext, recipients: list[Recipient]) -> list[GroupMessage]:
     """One email per group of recipients sharing a reason, templates rendered once per group."""
     if not recipients:
@@ -129,7 +144,10 @@ def build_messages(context: NotificationContext, recipients: list[Recipient]) ->
     common = _common(context)
     messages = []
     for reason, members in group_by_reason(recipients).items():
-        template_context = {**common, "reason": reason.sentence}
+        reply_to = reply_addresses(context, members)
+        # The sentence only where every reader of this email can reply (a plain address cannot).
+        can_reply = bool(reply_to) and len(reply_to) == len(members)
+        template_context = {**common, "reason": reason.sentence, "can_reply": can_reply}
         message = EmailMultiAlternatives(
             subject=common["subject"],
             body=render_to_string("emails/artifact-body.txt", template_context),
@@ -139,5 +157,5 @@ def build_messages(context: NotificationContext, recipients: list[Recipient]) ->
         message.attach_alternative(
             render_to_string("emails/artifact-body.html", template_context), "text/html"
         )
-        messages.append(GroupMessage(reason, members, message))
+        messages.append(GroupMessage(reason, members, message, reply_to))
     return messages

@@ -83,9 +83,12 @@ class Prepared:
     from_address: str
     data: bytes
 
-    def copy_for(self, header_address: str) -> bytes:
+    def copy_for(self, header_address: str, reply_to: str | None = None) -> bytes:
         """``header_address``: as _header_address returns it (checked, encoded if need be)."""
-        return b"To: " + header_address.encode() + b"\r\n" + self.data
+        own = b"To: " + header_address.encode() + b"\r\n"
+        if reply_to:
+            own += b"Reply-To: " + reply_to.encode() + b"\r\n"
+        return own + self.data
 
 
 def _header_address(address: str, message: EmailMessage) -> str:
@@ -135,8 +138,11 @@ class MailSession:
         data = message.message().as_bytes(linesep="\r\n") if self.smtp else b""
         return Prepared(message, sanitize_address(message.from_email, encoding), data)
 
-    def send(self, prepared: Prepared, address: str) -> None:
-        """Hand one copy to the server for ``address``; raises DeliveryError when it is not taken."""
+    def send(self, prepared: Prepared, address: str, *, reply_to: str | None = None) -> None:
+        """Hand one copy to the server for ``address``; raises DeliveryError when it is not taken.
+
+        ``reply_to``: this copy's own Reply-To (the email gateway's address, plain ASCII we built).
+        """
         try:
             envelope = _header_address(address, prepared.message)
         except ValueError as error:
@@ -145,11 +151,14 @@ class MailSession:
         if not self.smtp:
             single = copy.copy(prepared.message)
             single.to, single.cc, single.bcc = [envelope], [], []
+            single.reply_to = [reply_to] if reply_to else []
             self.backend.send_messages([single])
             return
         try:
             if self.backend.connection is None:
                 raise smtplib.SMTPServerDisconnected("the connection to the mail server is closed")
-            self.backend.connection.sendmail(prepared.from_address, [envelope], prepared.copy_for(envelope))
+            self.backend.connection.sendmail(
+                prepared.from_address, [envelope], prepared.copy_for(envelope, reply_to)
+            )
         except Exception as error:
             raise classify(error) from error

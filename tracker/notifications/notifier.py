@@ -201,7 +201,7 @@ def _send_group(
     try:
         for address in group.addresses:
             try:
-                session.send(prepared, address)
+                session.send(prepared, address, reply_to=group.reply_to.get(address))
             except DeliveryError as error:
                 metrics.record_email_failed(error.reason)
                 error.counted = True  # type: ignore[attr-defined]

@@ -85,3 +85,24 @@ def create_tracker(project: Project, spec: TrackerSpec) -> Tracker:
 
 def title_field(tracker: Tracker) -> Field | None:
     return tracker.fields.filter(is_title=True).first()
+
+
+class EmailAddressTaken(Exception):
+    """Another tracker already answers to that address."""
+
+
+def set_email_creation(tracker: Tracker, *, enabled: bool, local_part: str = "") -> Tracker:
+    """Turn create-by-email on or off for the tracker, at ``<local_part or shortname>@`` the gateway's
+    domain. The caller checks ``permissions.may_set_email_creation`` first; raises EmailAddressTaken."""
+    local_part = local_part.strip().lower()
+    address = local_part or tracker.shortname.lower()
+    clash = Tracker.objects.exclude(pk=tracker.pk).filter(accepts_email=True)
+    if enabled and (
+        clash.filter(email_local_part=address).exists()
+        or clash.filter(email_local_part="", shortname__iexact=address).exists()
+    ):
+        raise EmailAddressTaken(f"Another tracker already receives email at {address}@; choose another name.")
+    tracker.accepts_email = enabled
+    tracker.email_local_part = local_part
+    tracker.save(update_fields=["accepts_email", "email_local_part"])
+    return tracker

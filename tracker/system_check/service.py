@@ -21,6 +21,7 @@ from tracker.system_check import (
     failed_notifications,
     housekeeping,
     imports,
+    inbound_emails,
     pending_notifications,
     redis_health,
     workers,
@@ -46,6 +47,7 @@ CHECKS: tuple[Check, ...] = (
     Check(failed_notifications.NAME, failed_notifications.run),
     Check(workers.NAME, workers.run),
     Check(imports.NAME, imports.run),
+    Check(inbound_emails.NAME, inbound_emails.run),
     Check(housekeeping.NAME, housekeeping.run),
 )
 

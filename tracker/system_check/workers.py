@@ -8,6 +8,7 @@ from django.conf import settings
 from rq import Queue, Worker
 
 from tracker import queues
+from tracker.email_gateway import config as gateway
 from tracker.notifications.routing import async_enabled
 from tracker.system_check.base import (
     CheckContext,
@@ -28,6 +29,8 @@ def run(context: CheckContext) -> list[Finding]:
         return [Finding(NAME, Level.INFO, "Skipped: Redis cannot be reached (see the redis check).")]
     findings: list[Finding] = []
     for name in settings.RQ_QUEUES:
+        if name == settings.INCOMING_EMAIL_QUEUE and not gateway.enabled():
+            continue  # no workers are planned on it
         queue = queues.rq_queue(name, connection=connection)
         findings += check_queue(context, queue)
     return findings
@@ -41,12 +44,15 @@ def check_queue(context: CheckContext, queue: Queue) -> list[Finding]:
     waiting = queue.count
     failed = queue.failed_job_registry.count
     details = {"queue": queue.name, "workers": len(workers), "waiting": waiting, "failed": failed}
-    if not workers and async_enabled():
+    needed_because = (
+        "the email gateway is on" if queue.name == settings.INCOMING_EMAIL_QUEUE else "ASYNC_EMAILS is on"
+    )
+    if not workers and (async_enabled() or queue.name == settings.INCOMING_EMAIL_QUEUE):
         findings.append(
             Finding(
                 NAME,
                 Level.ERROR,
-                f"No live worker listens on the {queue.name} queue although ASYNC_EMAILS is on: "
+                f"No live worker listens on the {queue.name} queue although {needed_because}: "
                 "start them with manage.py backend_workers start (or its systemd unit) and read "
                 f"their log file ({settings.WORKER_LOG}).",
                 details,

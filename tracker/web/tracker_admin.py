@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
@@ -63,6 +64,7 @@ def _render_admin(
             ),
             "field_form": field_form or FieldCreateForm(),
             "notification_form": notification_form or NotificationEntryForm(),
+            "gateway_domain": settings.EMAIL_GATEWAY_DOMAIN,
         },
     )
 

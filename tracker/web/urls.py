@@ -13,6 +13,7 @@ from tracker.web import (
     system,
     time_entries,
     tracker_admin,
+    tracker_email,
     trackers,
 )
 
@@ -84,6 +85,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("trackers/<dbid:pk>/artifacts/new/", artifacts.artifact_create, name="artifact-create"),
     path("trackers/<dbid:pk>/admin/", tracker_admin.tracker_admin, name="tracker-admin"),
     path("trackers/<dbid:pk>/admin/fields/", tracker_admin.field_create, name="field-create"),
+    path("trackers/<dbid:pk>/admin/email/", tracker_email.email_creation, name="tracker-email-creation"),
     path(
         "trackers/<dbid:pk>/admin/notifications/",
         tracker_admin.notification_add,

@@ -42,6 +42,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections
 
+from tracker.email_gateway import config as gateway
 from tracker.notifications.routing import async_enabled
 from tracker.workers import maintenance, pidfiles, sweep
 
@@ -64,23 +65,30 @@ def planned_workers() -> dict[str, int]:
 
     NB_BACKEND_WORKERS workers in all, at least one when ASYNC_EMAILS is on. Each works on one queue;
     every queue gets one as long as there are enough, in this order: notifications first when
-    ASYNC_EMAILS is on (the Jira import queue first otherwise); the rest go to notifications.
+    ASYNC_EMAILS is on (the Jira import queue first otherwise); the rest go to notifications. The email
+    gateway's queue gets EMAIL_GATEWAY_WORKERS of its own when the gateway is on, none otherwise.
     """
     total = settings.NB_BACKEND_WORKERS
     if async_enabled():
         total = max(total, 1)
     notifications = settings.NOTIFICATIONS_QUEUE
-    others = [name for name in settings.RQ_QUEUES if name != notifications]
+    incoming = settings.INCOMING_EMAIL_QUEUE
+    others = [name for name in settings.RQ_QUEUES if name not in {notifications, incoming}]
     order = [notifications, *others] if async_enabled() else [*others, notifications]
     plan = dict.fromkeys(order, 0)
     for name in order[:total]:
         plan[name] = 1
     plan[notifications] += max(0, total - len(order))
+    if gateway.enabled():
+        plan[incoming] = settings.EMAIL_GATEWAY_WORKERS
     return {name: count for name, count in plan.items() if count}
 
 
 # Short jobs run in the worker process (no fork per job); the others in RQ's forked work horse.
-WORKER_CLASSES = {"notifications": "tracker.workers.classes.InProcessWorker"}
+WORKER_CLASSES = {
+    "notifications": "tracker.workers.classes.InProcessWorker",
+    "incoming_email": "tracker.workers.classes.InProcessWorker",
+}
 
 
 def worker_command(queue: str, *options: str) -> list[str]:

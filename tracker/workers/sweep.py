@@ -14,6 +14,8 @@ Each sweep:
   is gone, records whose sender died;
 - the Jira imports: an active import whose job Redis lost is enqueued again (the run resumes where it
   stopped), one whose job failed for good while it was still active is ended failed;
+- inbound emails (the email gateway) whose job Redis lost are handed to a new job, and raw messages
+  older than EMAIL_GATEWAY_RETENTION_DAYS are purged;
 - the API's idempotency keys older than their 24 hours are deleted.
 
 Between sweeps, every MAIL_PROBE_INTERVAL while notifications wait for a mail server that was down, it
@@ -40,6 +42,7 @@ from django.utils import timezone
 from redis.exceptions import LockError
 
 from tracker import queues
+from tracker.email_gateway import recovery as gateway_recovery
 from tracker.jira_import import runs
 from tracker.models import IdempotencyKey, JiraImport
 from tracker.notifications import recovery
@@ -121,15 +124,18 @@ def run_once(host: str) -> str:
         now = timezone.now()
         found = recovery.sweep(now)
         imports = recover_jira_imports(now)
+        emails = gateway_recovery.sweep(now)
+        gateway_recovery.housekeeping(now)
         # Not recovery, but a chore of the same rhythm on one host: API idempotency keys past their life.
         IdempotencyKey.objects.filter(created_at__lt=now - IdempotencyKey.LIFETIME).delete()
-        if found.total or imports or found.failed_enqueues:
+        if found.total or imports or found.failed_enqueues or emails:
             logger.warning(
-                "Recovery sweep on %s: %s%s%s.",
+                "Recovery sweep on %s: %s%s%s%s.",
                 host,
                 found,
                 f"; {found.failed_enqueues} could not be queued" if found.failed_enqueues else "",
                 f"; Jira: {', '.join(imports)}" if imports else "",
+                f"; {emails} inbound emails handed to new jobs" if emails else "",
             )
         else:
             logger.debug("Recovery sweep on %s: nothing to recover.", host)

@@ -47,7 +47,8 @@ def prepare_worker_process() -> None:
 
 class Command(rqworker.Command):
     help = (
-        "Run one RQ worker on the queue named (notifications or jira_import), logging to WORKER_LOG. "
+        "Run one RQ worker on the queue named (notifications, jira_import or incoming_email), logging to "
+        "WORKER_LOG. "
         "A queue name is required: RQ only protects the job in progress when a worker listens to one "
         "queue. `manage.py backend_workers start` runs the workers of every queue and their recovery "
         "sweep; beside hand-run workers, run `manage.py notifications_sweep`."
