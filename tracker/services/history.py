@@ -14,8 +14,19 @@ from html import unescape
 from typing import Any
 
 import nh3
+from django.db.models import JSONField, OuterRef, Q, Subquery
 
-from tracker.models import Artifact, Attachment, Changeset, Field, FieldOption, FieldType, Tracker, User
+from tracker.models import (
+    Artifact,
+    Attachment,
+    Changeset,
+    ChangesetValue,
+    Field,
+    FieldOption,
+    FieldType,
+    Tracker,
+    User,
+)
 
 # Rendering happens once, when a comment or rich text is stored (tracker.services.rendering); the Jira
 # import sanitizes its HTML with the same function.
@@ -267,34 +278,107 @@ def is_imported(artifact: Artifact) -> bool:
     return artifact.jira_issue_id is not None
 
 
+def _before(changeset: Changeset, prefix: str = "") -> Q:
+    """Changesets before ``changeset`` in history order (submitted_on, then id)."""
+    return Q(**{f"{prefix}submitted_on__lt": changeset.submitted_on}) | Q(
+        **{f"{prefix}submitted_on": changeset.submitted_on, f"{prefix}pk__lt": changeset.pk}
+    )
+
+
+def values_before(changeset: Changeset, field_ids: Iterable[int]) -> dict[int, Any]:
+    """Each field's stored value just before ``changeset``: one query, whatever the history's length.
+
+    A page of history, or an email, needs the old value of the fields it shows changing without
+    replaying every changeset before it.
+    """
+    field_ids = set(field_ids)
+    if not field_ids:
+        return {}
+    latest = (
+        ChangesetValue.objects.filter(changeset__artifact_id=changeset.artifact_id, field_id=OuterRef("pk"))
+        .filter(_before(changeset, "changeset__"))
+        .order_by("-changeset__submitted_on", "-changeset_id")
+        .values("value")[:1]
+    )
+    rows = (
+        Field.objects.filter(pk__in=field_ids)
+        .annotate(previous=Subquery(latest, output_field=JSONField()))
+        .values_list("pk", "previous")
+    )
+    return dict(rows)
+
+
+def earlier_authors(changeset: Changeset) -> set[int]:
+    """The users who changed or commented the artifact before ``changeset``: one aggregated query."""
+    return set(
+        Changeset.objects.filter(artifact_id=changeset.artifact_id, author_id__isnull=False)
+        .filter(_before(changeset))
+        .order_by()  # DISTINCT over the authors alone, not the default ordering's columns
+        .values_list("author_id", flat=True)
+        .distinct()
+    )
+
+
+def entries_for(
+    artifact: Artifact,
+    changesets: Sequence[Changeset],
+    fields: Sequence[Field] | None = None,
+    *,
+    before: dict[int, Any] | None = None,
+) -> list[HistoryEntry]:
+    """History entries (old -> new) of some consecutive changesets, oldest first.
+
+    ``changesets`` come with their author selected and their values prefetched, in history order. The
+    old values before the first one come from :func:`values_before`: the cost is the page's, not the
+    history's. ``before``: those values when the caller has them already.
+    """
+    if not changesets:
+        return []
+    fields = list(fields) if fields is not None else tracker_fields(artifact.tracker)
+    if before is None:
+        changed = {v.field_id for c in changesets for v in c.values.all()}
+        before = values_before(changesets[0], changed)
+    return _entries(artifact, fields, changesets, before)
+
+
 def history(
     artifact: Artifact, fields: Sequence[Field] | None = None, *, up_to: Changeset | None = None
 ) -> list[HistoryEntry]:
     """Every changeset of the artifact, oldest first, each with its changed fields as old -> new.
 
-    ``up_to`` stops after that changeset (an email about an old changeset shows the state then).
+    ``up_to`` stops after that changeset. Its cost grows with the history: pages and emails read a
+    bounded part of it instead (:func:`entries_for`, ``tracker.services.history_pages``).
     """
     fields = list(fields) if fields is not None else tracker_fields(artifact.tracker)
-    by_id = {f.pk: f for f in fields}
-    changesets = list(
-        Changeset.objects.filter(artifact=artifact)
-        .select_related("author")
-        .prefetch_related("values")
-        .order_by("submitted_on", "id")
-    )
+    changesets = Changeset.objects.filter(artifact=artifact)
     if up_to is not None:
-        changesets = [c for c in changesets if (c.submitted_on, c.pk) <= (up_to.submitted_on, up_to.pk)]
+        changesets = changesets.filter(_before(up_to) | Q(pk=up_to.pk))
+    changesets = list(
+        changesets.select_related("author").prefetch_related("values").order_by("submitted_on", "id")
+    )
+    return _entries(artifact, fields, changesets, {})
+
+
+def _entries(
+    artifact: Artifact, fields: list[Field], changesets: Sequence[Changeset], state: dict[int, Any]
+) -> list[HistoryEntry]:
+    """Replay ``changesets`` from ``state`` (field id -> value before the first of them)."""
+    by_id = {f.pk: f for f in fields}
+    state = dict(state)
     renderer = ValueRenderer.for_values(
         fields,
-        [{str(v.field_id): v.value for v in c.values.all()} for c in changesets],
+        [{str(k): v for k, v in state.items()}]
+        + [{str(v.field_id): v.value for v in c.values.all()} for c in changesets],
         rich_text=is_imported(artifact),
         project_id=artifact.tracker.project_id,
     )
-    state: dict[int, Any] = {}
     entries: list[HistoryEntry] = []
     for changeset in changesets:
         changes = []
-        for value in sorted(changeset.values.all(), key=lambda v: (by_id[v.field_id].rank, v.field_id)):
+        for value in sorted(
+            changeset.values.all(),
+            key=lambda v: (by_id[v.field_id].rank if v.field_id in by_id else 0, v.field_id),
+        ):
             field_ = by_id.get(value.field_id)
             if field_ is None:
                 continue
