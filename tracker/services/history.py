@@ -278,7 +278,7 @@ def is_imported(artifact: Artifact) -> bool:
     return artifact.jira_issue_id is not None
 
 
-def _before(changeset: Changeset, prefix: str = "") -> Q:
+def changesets_before(changeset: Changeset, prefix: str = "") -> Q:
     """Changesets before ``changeset`` in history order (submitted_on, then id)."""
     return Q(**{f"{prefix}submitted_on__lt": changeset.submitted_on}) | Q(
         **{f"{prefix}submitted_on": changeset.submitted_on, f"{prefix}pk__lt": changeset.pk}
@@ -296,7 +296,7 @@ def values_before(changeset: Changeset, field_ids: Iterable[int]) -> dict[int, A
         return {}
     latest = (
         ChangesetValue.objects.filter(changeset__artifact_id=changeset.artifact_id, field_id=OuterRef("pk"))
-        .filter(_before(changeset, "changeset__"))
+        .filter(changesets_before(changeset, "changeset__"))
         .order_by("-changeset__submitted_on", "-changeset_id")
         .values("value")[:1]
     )
@@ -312,7 +312,7 @@ def earlier_authors(changeset: Changeset) -> set[int]:
     """The users who changed or commented the artifact before ``changeset``: one aggregated query."""
     return set(
         Changeset.objects.filter(artifact_id=changeset.artifact_id, author_id__isnull=False)
-        .filter(_before(changeset))
+        .filter(changesets_before(changeset))
         .order_by()  # DISTINCT over the authors alone, not the default ordering's columns
         .values_list("author_id", flat=True)
         .distinct()
@@ -328,17 +328,23 @@ def entries_for(
 ) -> list[HistoryEntry]:
     """History entries (old -> new) of some consecutive changesets, oldest first.
 
-    ``changesets`` come with their author selected and their values prefetched, in history order. The
-    old values before the first one come from :func:`values_before`: the cost is the page's, not the
-    history's. ``before``: those values when the caller has them already.
+    ``changesets`` come with their author selected and their values prefetched, in history order, each
+    value with its ``previous`` one (``history_pages.with_previous_values``) when they may not be
+    consecutive. Otherwise the old values before the first one come from :func:`values_before`
+    (``before``: those values when the caller has them already). The cost is the page's, not the
+    history's.
     """
     if not changesets:
         return []
     fields = list(fields) if fields is not None else tracker_fields(artifact.tracker)
-    if before is None:
+    if before is None and not _with_previous(changesets):
         changed = {v.field_id for c in changesets for v in c.values.all()}
         before = values_before(changesets[0], changed)
-    return _entries(artifact, fields, changesets, before)
+    return _entries(artifact, fields, changesets, before or {})
+
+
+def _with_previous(changesets: Sequence[Changeset]) -> bool:
+    return any(hasattr(value, "previous") for changeset in changesets for value in changeset.values.all())
 
 
 def history(
@@ -352,7 +358,7 @@ def history(
     fields = list(fields) if fields is not None else tracker_fields(artifact.tracker)
     changesets = Changeset.objects.filter(artifact=artifact)
     if up_to is not None:
-        changesets = changesets.filter(_before(up_to) | Q(pk=up_to.pk))
+        changesets = changesets.filter(changesets_before(up_to) | Q(pk=up_to.pk))
     changesets = list(
         changesets.select_related("author").prefetch_related("values").order_by("submitted_on", "id")
     )
@@ -382,7 +388,8 @@ def _entries(
             field_ = by_id.get(value.field_id)
             if field_ is None:
                 continue
-            old = state.get(field_.pk)
+            # A page's values come with their previous value (history_pages.with_previous_values).
+            old = value.previous if hasattr(value, "previous") else state.get(field_.pk)
             changes.append(
                 FieldChange(
                     field_, old, value.value, renderer.text(field_, old), renderer.text(field_, value.value)
