@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.support.browser import chromium_marks, chromium_page
-from tests.web.test_history_window import artifact_with
+from tests.support.history import artifact_with
 from tracker.models import Tracker, User
 
 pytestmark = chromium_marks()
