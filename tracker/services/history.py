@@ -279,9 +279,13 @@ def is_imported(artifact: Artifact) -> bool:
 
 
 def changesets_before(changeset: Changeset, prefix: str = "") -> Q:
-    """Changesets before ``changeset`` in history order (submitted_on, then id)."""
-    return Q(**{f"{prefix}submitted_on__lt": changeset.submitted_on}) | Q(
-        **{f"{prefix}submitted_on": changeset.submitted_on, f"{prefix}pk__lt": changeset.pk}
+    """Changesets before ``changeset`` in history order (submitted_on, then id).
+
+    Written as ``submitted_on <= t and not (submitted_on = t and id >= pk)``: a range on the
+    (artifact, submitted_on, id) index, which an OR of the two cases would not use.
+    """
+    return Q(**{f"{prefix}submitted_on__lte": changeset.submitted_on}) & ~Q(
+        **{f"{prefix}submitted_on": changeset.submitted_on, f"{prefix}pk__gte": changeset.pk}
     )
 
 

@@ -22,7 +22,7 @@ from tracker.api.views.base import JsonApiView
 from tracker.models import Artifact, Changeset, Project
 from tracker.services.artifacts import create_artifact, update_artifact
 from tracker.services.history import ValueRenderer, entries_for, tracker_fields
-from tracker.services.history_pages import only_comments, with_previous_values
+from tracker.services.history_pages import consecutive, only_comments, with_previous_values
 
 
 def readable_artifact(request: Request, pk: int) -> Artifact:
@@ -142,8 +142,10 @@ class ArtifactChangesets(JsonApiView):
         fields = tracker_fields(artifact.tracker)
         changesets = Changeset.objects.filter(artifact=artifact)
         if _flag(request, "comments_only"):
-            changesets = only_comments(changesets)
-        page = self.paginate_queryset(with_previous_values(changesets))
+            changesets = with_previous_values(only_comments(changesets))
+        else:
+            changesets = consecutive(changesets)
+        page = self.paginate_queryset(changesets)
         entries = entries_for(artifact, page, fields)
         changes = [change for entry in entries for change in entry.changes]
         renderer = ValueRenderer.for_values(
