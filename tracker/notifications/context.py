@@ -8,13 +8,8 @@ from typing import Any
 from django.db.models import prefetch_related_objects
 
 from tracker.models import Artifact, Changeset, Field, Project, Tracker
-from tracker.services.history import (
-    HistoryEntry,
-    earlier_authors,
-    entries_for,
-    tracker_fields,
-    values_before,
-)
+from tracker.services.history import HistoryEntry, entries_for, tracker_fields
+from tracker.services.history_queries import earlier_authors, values_before
 
 
 @dataclass

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from django.db.models import Count, JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from tracker.models import Artifact, Changeset, ChangesetValue, Field
-from tracker.services.history import HistoryEntry, changesets_before, entries_for
+from tracker.services.history import HistoryEntry, entries_for
+from tracker.services.history_queries import changesets_before
 
 # The artifact page shows this many changesets, then "show older" pages of as many.
 HISTORY_PAGE_SIZE = 20
