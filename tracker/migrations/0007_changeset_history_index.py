@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tracker', '0006_jira_whole_project'),
+        ("tracker", "0006_jira_whole_project"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='changeset',
-            index=models.Index(fields=['artifact', 'submitted_on', 'id'], name='changeset_artifact_history'),
+            model_name="changeset",
+            index=models.Index(fields=["artifact", "submitted_on", "id"], name="changeset_artifact_history"),
         ),
     ]
