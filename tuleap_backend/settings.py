@@ -37,10 +37,18 @@ try:
     SITE_URL = env.str("SITE_URL", "http://localhost:8000").rstrip("/")
     DATABASES = {"default": env.database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
     if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        # A file, not memory, so worker subprocesses started by the tests share the test database;
-        # and a generous lock timeout since those workers write while the tests read.
+        # A file, not memory, so worker subprocesses started by the tests share the test database.
         DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test_db_{os.getpid()}.sqlite3")}
-        DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            # Writers queue instead of failing (README: "When to move to PostgreSQL"). SQLite has one
+            # write lock: a transaction that reads first and then writes cannot wait for it (another
+            # writer's commit made its snapshot stale) and fails at once with "database is locked".
+            # BEGIN IMMEDIATE takes the lock when the transaction starts, so it waits its turn, up to
+            # the busy timeout (seconds); WAL lets readers read while one connection writes.
+            timeout=20,
+            transaction_mode="IMMEDIATE",
+            init_command="PRAGMA journal_mode=WAL",
+        )
     REDIS_URL = env.redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
     EMAIL_HOST = env.str("EMAIL_HOST")
     EMAIL_PORT = env.int("EMAIL_PORT", 25, minimum=1)

@@ -25,7 +25,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -87,25 +87,11 @@ def _replay(stored: IdempotencyKey, fingerprint: str) -> Response:
     return response
 
 
-def _write_first() -> None:
-    """On SQLite, take the database's write lock as the transaction's first step (BEGIN IMMEDIATE).
-
-    The write reads (validation) before it writes, and its answer is read in the same transaction: in
-    SQLite's deferred transactions, a reader that then wants to write while another connection writes is
-    refused at once ("database is locked") instead of waiting its busy timeout. Any write statement
-    takes the lock, even one that changes no row. PostgreSQL locks rows: nothing to do there.
-    """
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {IdempotencyKey._meta.db_table} SET id = id WHERE 0 = 1")  # noqa: S608
-
-
 def run(request: Request, perform: Callable[[], Answer]) -> Response:
     """Run ``perform`` (the write and its answer) in one transaction, at most once per key."""
     key = _key_of(request)
     if key is None:
         with transaction.atomic():
-            _write_first()
             code, body, _ = perform()
         return Response(body, status=code)
     user = request.user

@@ -74,6 +74,11 @@ class Changeset(models.Model):
 
     class Meta:
         ordering = ["artifact", "submitted_on", "id"]
+        indexes = [
+            # History order within an artifact: a page of it, "the latest value of a field before this
+            # changeset" and "how many are older" are ranges of this index, whatever the history's length.
+            models.Index(fields=["artifact", "submitted_on", "id"], name="changeset_artifact_history"),
+        ]
 
     def __str__(self) -> str:
         return f"changeset {self.pk} of artifact {self.artifact_id}"

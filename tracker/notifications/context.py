@@ -5,29 +5,45 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import prefetch_related_objects
+
 from tracker.models import Artifact, Changeset, Field, Project, Tracker
-from tracker.services.history import HistoryEntry, history, tracker_fields
+from tracker.services.history import HistoryEntry, entries_for, tracker_fields
+from tracker.services.history_queries import earlier_authors, values_before
 
 
 @dataclass
 class NotificationContext:
     changeset: Changeset
     fields: list[Field]
-    # The artifact's history up to and including this changeset (a late email tells the state then).
-    entries: list[HistoryEntry]
-    # Field id -> stored value right after this changeset.
+    # This changeset's entry: its author, comment and old -> new changes. The email shows it alone.
+    entry: HistoryEntry
+    # Field id -> stored value right after this changeset (a late email tells the state then).
     state: dict[int, Any] = field(default_factory=dict)
+    # Who changed or commented the artifact before this changeset.
+    earlier_author_ids: set[int] = field(default_factory=set)
 
     @classmethod
     def load(cls, changeset: Changeset) -> NotificationContext:
-        """``changeset`` with its artifact, tracker and project already selected (records.claim does)."""
-        fields = tracker_fields(changeset.artifact.tracker)
-        entries = history(changeset.artifact, fields, up_to=changeset)
-        state: dict[int, Any] = {}
-        for entry in entries:
-            for change in entry.changes:
-                state[change.field.pk] = change.new
-        return cls(changeset=changeset, fields=fields, entries=entries, state=state)
+        """``changeset`` with its artifact, tracker and project already selected (records.claim does).
+
+        A fixed number of queries whatever the history's length: the state before the changeset is
+        one query over the fields, the earlier authors one aggregated query.
+        """
+        artifact = changeset.artifact
+        fields = tracker_fields(artifact.tracker)
+        prefetch_related_objects([changeset], "author", "values")
+        state = values_before(changeset, [f.pk for f in fields])
+        (entry,) = entries_for(artifact, [changeset], fields, before=state)
+        for value in changeset.values.all():
+            state[value.field_id] = value.value
+        return cls(
+            changeset=changeset,
+            fields=fields,
+            entry=entry,
+            state=state,
+            earlier_author_ids=earlier_authors(changeset),
+        )
 
     @property
     def artifact(self) -> Artifact:
@@ -40,15 +56,6 @@ class NotificationContext:
     @property
     def project(self) -> Project:
         return self.changeset.artifact.tracker.project
-
-    @property
-    def entry(self) -> HistoryEntry:
-        """This changeset's entry: its author, comment and old -> new changes."""
-        return self.entries[-1]
-
-    @property
-    def earlier_entries(self) -> list[HistoryEntry]:
-        return self.entries[:-1]
 
     @property
     def title(self) -> str:

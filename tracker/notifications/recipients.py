@@ -113,11 +113,7 @@ def notified_field_users(context: NotificationContext) -> list[tuple[int, Reason
 
 def participants(context: NotificationContext) -> list[tuple[int, Reason]]:
     """Everyone who changed or commented the artifact before this changeset."""
-    return [
-        (entry.changeset.author_id, Reason(Why.PARTICIPANT))
-        for entry in context.earlier_entries
-        if entry.changeset.author_id
-    ]
+    return [(user_id, Reason(Why.PARTICIPANT)) for user_id in context.earlier_author_ids]
 
 
 def subscriptions(context: NotificationContext) -> tuple[list[tuple[int, Reason]], set[int]]:

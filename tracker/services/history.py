@@ -14,8 +14,10 @@ from html import unescape
 from typing import Any
 
 import nh3
+from django.db.models import Q
 
 from tracker.models import Artifact, Attachment, Changeset, Field, FieldOption, FieldType, Tracker, User
+from tracker.services.history_queries import changesets_before, values_before
 
 # Rendering happens once, when a comment or rich text is stored (tracker.services.rendering); the Jira
 # import sanitizes its HTML with the same function.
@@ -267,38 +269,77 @@ def is_imported(artifact: Artifact) -> bool:
     return artifact.jira_issue_id is not None
 
 
+def entries_for(
+    artifact: Artifact,
+    changesets: Sequence[Changeset],
+    fields: Sequence[Field] | None = None,
+    *,
+    before: dict[int, Any] | None = None,
+) -> list[HistoryEntry]:
+    """History entries (old -> new) of some consecutive changesets, oldest first.
+
+    ``changesets`` come with their author selected and their values prefetched, in history order, each
+    value with its ``previous`` one (``history_pages.with_previous_values``) when they may not be
+    consecutive. Otherwise the old values before the first one come from :func:`values_before`
+    (``before``: those values when the caller has them already). The cost is the page's, not the
+    history's.
+    """
+    if not changesets:
+        return []
+    fields = list(fields) if fields is not None else tracker_fields(artifact.tracker)
+    if before is None and not _with_previous(changesets):
+        changed = {v.field_id for c in changesets for v in c.values.all()}
+        before = values_before(changesets[0], changed)
+    return _entries(artifact, fields, changesets, before or {})
+
+
+def _with_previous(changesets: Sequence[Changeset]) -> bool:
+    return any(hasattr(value, "previous") for changeset in changesets for value in changeset.values.all())
+
+
 def history(
     artifact: Artifact, fields: Sequence[Field] | None = None, *, up_to: Changeset | None = None
 ) -> list[HistoryEntry]:
     """Every changeset of the artifact, oldest first, each with its changed fields as old -> new.
 
-    ``up_to`` stops after that changeset (an email about an old changeset shows the state then).
+    ``up_to`` stops after that changeset. Its cost grows with the history: pages and emails read a
+    bounded part of it instead (:func:`entries_for`, ``tracker.services.history_pages``).
     """
     fields = list(fields) if fields is not None else tracker_fields(artifact.tracker)
-    by_id = {f.pk: f for f in fields}
-    changesets = list(
-        Changeset.objects.filter(artifact=artifact)
-        .select_related("author")
-        .prefetch_related("values")
-        .order_by("submitted_on", "id")
-    )
+    changesets = Changeset.objects.filter(artifact=artifact)
     if up_to is not None:
-        changesets = [c for c in changesets if (c.submitted_on, c.pk) <= (up_to.submitted_on, up_to.pk)]
+        changesets = changesets.filter(changesets_before(up_to) | Q(pk=up_to.pk))
+    changesets = list(
+        changesets.select_related("author").prefetch_related("values").order_by("submitted_on", "id")
+    )
+    return _entries(artifact, fields, changesets, {})
+
+
+def _entries(
+    artifact: Artifact, fields: list[Field], changesets: Sequence[Changeset], state: dict[int, Any]
+) -> list[HistoryEntry]:
+    """Replay ``changesets`` from ``state`` (field id -> value before the first of them)."""
+    by_id = {f.pk: f for f in fields}
+    state = dict(state)
     renderer = ValueRenderer.for_values(
         fields,
-        [{str(v.field_id): v.value for v in c.values.all()} for c in changesets],
+        [{str(k): v for k, v in state.items()}]
+        + [{str(v.field_id): v.value for v in c.values.all()} for c in changesets],
         rich_text=is_imported(artifact),
         project_id=artifact.tracker.project_id,
     )
-    state: dict[int, Any] = {}
     entries: list[HistoryEntry] = []
     for changeset in changesets:
         changes = []
-        for value in sorted(changeset.values.all(), key=lambda v: (by_id[v.field_id].rank, v.field_id)):
+        for value in sorted(
+            changeset.values.all(),
+            key=lambda v: (by_id[v.field_id].rank if v.field_id in by_id else 0, v.field_id),
+        ):
             field_ = by_id.get(value.field_id)
             if field_ is None:
                 continue
-            old = state.get(field_.pk)
+            # A page's values come with their previous value (history_pages.with_previous_values).
+            old = value.previous if hasattr(value, "previous") else state.get(field_.pk)
             changes.append(
                 FieldChange(
                     field_, old, value.value, renderer.text(field_, old), renderer.text(field_, value.value)

@@ -1,4 +1,4 @@
-"""Artifacts: creating one, its page (values, edit form, history), watching it, its attachments."""
+"""Artifacts: creating one, its page (values, edit form, latest history), watching it, its attachments."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from tracker.services.artifacts import (
     create_artifact,
     update_artifact,
 )
-from tracker.services.history import artifact_view, history
+from tracker.services.history import artifact_view
+from tracker.services.history_pages import history_window
 from tracker.services.subscriptions import is_watching, set_watching
 from tracker.services.time_entries import time_sheet
 from tracker.web.access import artifact_or_404, tracker_or_404
@@ -118,12 +119,36 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "access": access,
             "current": current.current(),
             "attachments": attachments,
-            "history": history(artifact, fields),
+            "history": history_window(
+                artifact,
+                fields,
+                before=_positive_int(request.GET.get("before")),
+                newest_first=_newest_first(request),
+            ),
             "time_sheet": time_sheet(artifact),
             "watching": bool(is_watching(artifact, request.user)),
             "form": form,
         },
     )
+
+
+HISTORY_ORDERS = {"newest": True, "oldest": False}
+
+
+def _newest_first(request: HttpRequest) -> bool:
+    """The reader's order of the history: ``?order=newest|oldest``, remembered in their session.
+
+    Oldest first unless asked: the history reads as a conversation ending at the edit form.
+    """
+    asked = request.GET.get("order")
+    if asked in HISTORY_ORDERS:
+        request.session["history_order"] = asked
+        return HISTORY_ORDERS[asked]
+    return HISTORY_ORDERS.get(request.session.get("history_order", "oldest"), False)
+
+
+def _positive_int(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 2**63 else None
 
 
 @login_required

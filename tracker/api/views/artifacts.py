@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tracker import permissions
 from tracker.api import idempotency
 from tracker.api.errors import error_responses
+from tracker.api.pagination import ChangesetCursorPagination
 from tracker.api.serializers import (
     ArtifactCreateSerializer,
     ArtifactSerializer,
@@ -17,9 +19,10 @@ from tracker.api.serializers import (
     ChangesetSerializer,
 )
 from tracker.api.views.base import JsonApiView
-from tracker.models import Artifact, Project
+from tracker.models import Artifact, Changeset, Project
 from tracker.services.artifacts import create_artifact, update_artifact
-from tracker.services.history import ValueRenderer, history, tracker_fields
+from tracker.services.history import ValueRenderer, entries_for, tracker_fields
+from tracker.services.history_pages import consecutive, only_comments, with_previous_values
 
 
 def readable_artifact(request: Request, pk: int) -> Artifact:
@@ -118,17 +121,32 @@ class ArtifactDetail(ArtifactResponseMixin):
         return idempotency.run(request, perform)
 
 
+COMMENTS_ONLY = OpenApiParameter(
+    "comments_only",
+    OpenApiTypes.BOOL,
+    description="Only the changesets with a comment (their changes still show old -> new).",
+)
+
+
 class ArtifactChangesets(JsonApiView):
     serializer_class = ChangesetSerializer
+    pagination_class = ChangesetCursorPagination
 
     @extend_schema(
-        summary="An artifact's history, oldest first",
-        responses={200: ChangesetSerializer(many=True), **error_responses(401, 404)},
+        summary="An artifact's history, oldest first, by pages (cursor)",
+        parameters=[COMMENTS_ONLY],
+        responses={200: ChangesetSerializer(many=True), **error_responses(400, 401, 404)},
     )
     def get(self, request: Request, pk: int) -> Response:
         artifact = readable_artifact(request, pk)
         fields = tracker_fields(artifact.tracker)
-        entries = self.paginate_queryset(history(artifact, fields))
+        changesets = Changeset.objects.filter(artifact=artifact)
+        if _flag(request, "comments_only"):
+            changesets = with_previous_values(only_comments(changesets))
+        else:
+            changesets = consecutive(changesets)
+        page = self.paginate_queryset(changesets)
+        entries = entries_for(artifact, page, fields)
         changes = [change for entry in entries for change in entry.changes]
         renderer = ValueRenderer.for_values(
             fields,
@@ -137,3 +155,12 @@ class ArtifactChangesets(JsonApiView):
         )
         context = {**self.get_serializer_context(), "renderer": renderer}
         return self.get_paginated_response(ChangesetSerializer(entries, many=True, context=context).data)
+
+
+def _flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "").strip().lower()
+    if raw in {"", "0", "false", "no"}:
+        return False
+    if raw in {"1", "true", "yes"}:
+        return True
+    raise ValidationError({name: ["Use 1 or 0 (true or false)."]})
