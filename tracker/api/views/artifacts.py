@@ -10,14 +10,14 @@ from rest_framework.response import Response
 
 from tracker import permissions
 from tracker.api import idempotency
-from tracker.api.errors import error_responses
-from tracker.api.pagination import ChangesetCursorPagination
-from tracker.api.serializers import (
+from tracker.api.artifact_serializers import (
     ArtifactCreateSerializer,
     ArtifactSerializer,
     ArtifactUpdateSerializer,
     ChangesetSerializer,
 )
+from tracker.api.errors import error_responses
+from tracker.api.pagination import ChangesetCursorPagination
 from tracker.api.views.base import JsonApiView
 from tracker.models import Artifact, Changeset, Project
 from tracker.services.artifacts import create_artifact, update_artifact

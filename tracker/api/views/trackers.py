@@ -12,8 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tracker import permissions
+from tracker.api.artifact_serializers import ArtifactSerializer
 from tracker.api.errors import error_responses
-from tracker.api.serializers import ArtifactSerializer, TrackerCreateSerializer, TrackerSerializer
+from tracker.api.serializers import TrackerCreateSerializer, TrackerSerializer
 from tracker.api.views.base import JsonApiView
 from tracker.api.views.projects import readable_project
 from tracker.models import Artifact, Tracker
