@@ -205,3 +205,16 @@ def require_importer(user: AnyUser) -> None:
     """Raise PermissionDenied unless :func:`may_import_anywhere`."""
     if not may_import_anywhere(user):
         raise PermissionDenied("Only project administrators can import from Jira.")
+
+
+def may_update_import(user: AnyUser | None, jira_import: JiraImport) -> bool:
+    """Updating an import from Jira writes into its trackers as an import does: the project's
+    administrators, as for starting one; ``None`` is the system (the command, the schedule)."""
+    return user is None or can_admin_project(user, jira_import.project)
+
+
+def may_cancel_update(user: AnyUser | None, jira_import: JiraImport, requested_by_id: int | None) -> bool:
+    """The update's requester or a project administrator (as for cancelling an import)."""
+    if user is None or can_admin_project(user, jira_import.project):
+        return True
+    return user.is_authenticated and user.pk == requested_by_id

@@ -10,6 +10,7 @@ from tracker.models.jira_imports import (
     JiraIssueRecord,
     JiraPerson,
 )
+from tracker.models.jira_sync import JiraSyncRun
 from tracker.models.notifications import NotificationDelivery, NotificationRecord
 from tracker.models.projects import Membership, Project
 from tracker.models.system_events import SystemEvent
@@ -31,6 +32,7 @@ __all__ = [
     "JiraImportedItem",
     "JiraIssueRecord",
     "JiraPerson",
+    "JiraSyncRun",
     "Membership",
     "NotificationDelivery",
     "NotificationListEntry",
