@@ -96,6 +96,9 @@ try:
     JIRA_RETRY_MAX_DELAY = env.int("JIRA_RETRY_MAX_DELAY", 60, minimum=0)
     # Issues asked for per search page; each page is written in one transaction.
     JIRA_IMPORT_PAGE_SIZE = env.int("JIRA_IMPORT_PAGE_SIZE", 50, minimum=1)
+    # An update from Jira asks for the issues updated since the previous run started, less this many
+    # minutes: Jira reads the date to the minute, and clocks differ.
+    JIRA_SYNC_MARGIN_MINUTES = env.int("JIRA_SYNC_MARGIN_MINUTES", 10, minimum=1)
     # Security (README: Security). Logins: lockout per username and per address (django-axes).
     LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
     LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", 15, minimum=1)
