@@ -24,6 +24,7 @@ from django.utils import timezone
 from tracker.jira_import import emails, vault
 from tracker.jira_import.runs import ImportCancelled, ImportFailed, RunSuperseded
 from tracker.models import JiraImport, JiraImportTracker, JiraSyncRun, Tracker, User
+from tracker.models.jira_sync import UP_TO_DATE
 from tracker.monitoring import metrics
 from tracker.services.trackers import TrackerSpec, create_tracker
 
@@ -31,7 +32,6 @@ logger = logging.getLogger("tracker.jira_import")
 
 Status = JiraSyncRun.Status
 COUNTS = ("new_issues", "updated_issues", "new_changesets", "conflicts")
-UP_TO_DATE = "Already up to date: nothing changed in Jira since the last update."
 
 
 class UpdateRefused(Exception):
@@ -189,6 +189,17 @@ class SyncRun:
         self.sync_run.missing = missing
         self._mine().update(missing=missing)
 
+    def _newly_missing(self) -> set[str]:
+        """The issues this run found gone from Jira that the previous finished run had not reported."""
+        before = (
+            JiraSyncRun.objects.filter(jira_import=self.jira_import, status=Status.DONE)
+            .exclude(pk=self.sync_run.pk)
+            .order_by("-started_at")
+            .values_list("missing", flat=True)
+            .first()
+        )
+        return {m["key"] for m in self.sync_run.missing or []} - {m["key"] for m in before or []}
+
     def finish(self, outcome: str, message: str = "") -> JiraSyncRun:
         """Record the outcome, erase the token, email the requester when there is news."""
         sync_run = self.sync_run
@@ -204,7 +215,7 @@ class SyncRun:
         sync_run.refresh_from_db()
         if not updated:
             return sync_run
-        if outcome == Status.DONE and sync_run.up_to_date:
+        if outcome == Status.DONE and sync_run.brought_nothing and not self._newly_missing():
             JiraSyncRun.objects.filter(pk=sync_run.pk).update(message=UP_TO_DATE)
             sync_run.message = UP_TO_DATE
         log = logger.info if outcome == Status.DONE else logger.warning

@@ -7,6 +7,8 @@ from django.db import models
 
 from tracker.models.jira_imports import JiraImport
 
+UP_TO_DATE = "Already up to date: nothing changed in Jira since the last update."
+
 
 class JiraSyncRun(models.Model):
     """One "Update from Jira" of a finished import, asked for by someone (or by the schedule).
@@ -77,5 +79,10 @@ class JiraSyncRun(models.Model):
         return self.status in self.ACTIVE
 
     @property
+    def brought_nothing(self) -> bool:
+        return not any((self.counts or {}).values())
+
+    @property
     def up_to_date(self) -> bool:
-        return self.status == self.Status.DONE and not any((self.counts or {}).values()) and not self.missing
+        """Done, and nothing new: no change brought, no issue newly gone from Jira."""
+        return self.status == self.Status.DONE and self.message == UP_TO_DATE
