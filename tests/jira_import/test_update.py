@@ -143,3 +143,44 @@ def test_every_change_in_jira_is_here_once_and_a_second_update_creates_nothing(
     assert again.up_to_date and again.message == sync_runs.UP_TO_DATE
     assert not any(again.counts.values())
     assert mailoutbox == []
+
+
+def test_a_field_changed_here_and_in_jira_keeps_both_changes_and_is_reported(
+    jira, public_project, alice
+) -> None:
+    from tracker.services.artifacts import update_artifact
+
+    jira_import = whole_import(jira, public_project, alice)
+    stories = tracker_named(jira_import, "Story")
+    title = Field.objects.get(tracker=stories, is_title=True)
+    demo2, demo14 = artifact_by_key(stories, "DEMO-2"), artifact_by_key(stories, "DEMO-14")
+    now = timezone.now()
+    # DEMO-2: changed here, then later in Jira. DEMO-14: changed in Jira, then later here.
+    update_artifact(demo2, author=alice, values={title.name: "Renamed here"}, notify=False)
+    jira.data.edit("DEMO-2").change("alice", summary="Renamed in Jira", at=now + dt.timedelta(minutes=1))
+    jira.data.edit("DEMO-14").change(
+        "alice", summary="Renamed in Jira first", at=now - dt.timedelta(seconds=30)
+    )
+    update_artifact(demo14, author=alice, values={title.name: "Renamed here last"}, notify=False)
+
+    sync_run = update(jira, jira_import, alice)
+
+    # It should keep both changesets of each, in time order, the latest as the current value.
+    demo2.refresh_from_db()
+    demo14.refresh_from_db()
+    assert demo2.title == "Renamed in Jira"
+    assert demo14.title == "Renamed here last"
+    for artifact, values in (
+        (demo2, ["Renamed here", "Renamed in Jira"]),
+        (demo14, ["Renamed in Jira first", "Renamed here last"]),
+    ):
+        history = ChangesetValue.objects.filter(changeset__artifact=artifact, field=title).order_by(
+            "changeset__submitted_on", "changeset_id"
+        )
+        assert [v.value for v in history][-2:] == values
+    # ... and report both conflicts, with links to the artifacts.
+    assert sync_run.counts["conflicts"] == 2
+    found = {c["key"]: c for c in sync_run.conflicts}
+    assert found["DEMO-2"]["kept"] == "jira" and found["DEMO-14"]["kept"] == "here"
+    assert found["DEMO-2"]["url"].endswith(f"/artifacts/{demo2.pk}/")
+    assert found["DEMO-2"]["field"] == title.label

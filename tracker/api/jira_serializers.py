@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracker import permissions
+from tracker.api.jira_update_serializers import JiraSyncRunSerializer
 from tracker.jira_import.credentials import TOKEN_MAX_LENGTH, validate_header_safe
 from tracker.jira_import.discovery import ISSUE_TYPE_ID, PROJECT_KEY
 from tracker.models import JiraImport
@@ -231,6 +232,7 @@ class JiraImportSerializer(serializers.ModelSerializer):
     )
     trackers = serializers.SerializerMethodField()
     user_report = serializers.SerializerMethodField()
+    last_update = serializers.SerializerMethodField(help_text="The latest update from Jira, if any.")
 
     class Meta:
         model = JiraImport
@@ -262,11 +264,17 @@ class JiraImportSerializer(serializers.ModelSerializer):
             "all_fields_imported",
             "notes",
             "user_report",
+            "last_update",
             "created_at",
             "started_at",
             "ended_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(JiraSyncRunSerializer(allow_null=True))
+    def get_last_update(self, jira_import: JiraImport) -> dict[str, Any] | None:
+        runs = list(jira_import.sync_runs.all()[:1])
+        return JiraSyncRunSerializer(runs[0]).data if runs else None
 
     @extend_schema_field(CountsSerializer)
     def get_counts(self, jira_import: JiraImport) -> dict[str, int]:
