@@ -185,6 +185,10 @@ class SyncRun:
             changed=sorted(set(row["changed"] or []) | changed),
         )
 
+    def changed_so_far(self) -> list[int]:
+        """The artifacts the run's pages changed, those of an earlier attempt of the job included."""
+        return list(self._mine().values_list("changed", flat=True).first() or [])
+
     def record_missing(self, missing: list[dict[str, Any]]) -> None:
         self.sync_run.missing = missing
         self._mine().update(missing=missing)

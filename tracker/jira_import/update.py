@@ -119,7 +119,8 @@ class Updater(Importer):
         return found
 
     def _resolve_links(self, run: TrackerRun, targets: dict[str, int]) -> None:
-        touched = self.touched.get(run.tracker.pk)
+        # With the artifacts the pages of a killed run changed: rewriting them was a no-op here.
+        touched = self.touched.get(run.tracker.pk, set()) | set(self.sync.changed_so_far())
         if touched and run.links is not None:
             imported_links.resolve_links(run.tracker, run.links, targets, artifact_ids=touched)
 
