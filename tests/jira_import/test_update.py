@@ -21,9 +21,12 @@ from tracker.models import (
     JiraImportTracker,
     JiraIssueRecord,
     JiraSyncRun,
+    NotificationListEntry,
+    NotificationRecord,
     TimeEntry,
     Tracker,
 )
+from tuleap_backend.env import AsyncEmails
 
 pytestmark = pytest.mark.slow
 
@@ -184,3 +187,29 @@ def test_a_field_changed_here_and_in_jira_keeps_both_changes_and_is_reported(
     assert found["DEMO-2"]["kept"] == "jira" and found["DEMO-14"]["kept"] == "here"
     assert found["DEMO-2"]["url"].endswith(f"/artifacts/{demo2.pk}/")
     assert found["DEMO-2"]["field"] == title.label
+
+
+def test_an_update_notifies_once_per_changed_artifact_and_the_import_never(
+    jira, public_project, alice, carol, mailoutbox, settings
+) -> None:
+    settings.ASYNC_EMAILS = AsyncEmails(frozenset())  # sent in the run, where the test sees them
+    jira_import = whole_import(jira, public_project, alice)
+    assert not NotificationRecord.objects.exists()  # the first import notifies nobody
+    for name in ("Story", "Task"):
+        NotificationListEntry.objects.create(tracker=tracker_named(jira_import, name), user=carol)
+    change_jira(jira)
+    mailoutbox.clear()
+
+    sync_run = update(jira, jira_import, alice)
+
+    # One email per artifact with new changesets (DEMO-12 only got a work log), however many it got.
+    to_carol = [m for m in mailoutbox if m.to == [carol.email]]
+    artifacts = sorted(int(m.subject.split("#")[1].split("]")[0]) for m in to_carol)
+    records = NotificationRecord.objects.all()
+    assert sorted(r.changeset.artifact_id for r in records) == artifacts
+    assert len(artifacts) == len(set(artifacts)) == 5
+    assert {int(pk) for pk in sync_run.changed} >= set(artifacts)
+    # A second update notifies nobody.
+    mailoutbox.clear()
+    update(jira, jira_import, alice)
+    assert mailoutbox == [] and NotificationRecord.objects.count() == 5

@@ -21,7 +21,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
-from tracker.jira_import import emails, vault
+from tracker.jira_import import emails, update_notifications, vault
 from tracker.jira_import.runs import ImportCancelled, ImportFailed, RunSuperseded
 from tracker.models import JiraImport, JiraImportTracker, JiraSyncRun, Tracker, User
 from tracker.models.jira_sync import UP_TO_DATE
@@ -173,7 +173,9 @@ class SyncRun:
         if row is None or row["run_token"] != self.token:
             raise RunSuperseded
 
-    def add_page(self, counts: dict[str, int], conflicts: list[dict[str, Any]], changed: set[int]) -> None:
+    def add_page(
+        self, counts: dict[str, int], conflicts: list[dict[str, Any]], changed: dict[int, int]
+    ) -> None:
         """Add a page's figures; call it inside the page's transaction (RunSuperseded rolls it back)."""
         row = self._mine().select_for_update().values("counts", "conflicts", "changed").first()
         if row is None:
@@ -182,12 +184,12 @@ class SyncRun:
         self._mine().update(
             counts=totals,
             conflicts=[*(row["conflicts"] or []), *conflicts],
-            changed=sorted(set(row["changed"] or []) | changed),
+            changed={**(row["changed"] or {}), **{str(k): v for k, v in changed.items()}},
         )
 
     def changed_so_far(self) -> list[int]:
         """The artifacts the run's pages changed, those of an earlier attempt of the job included."""
-        return list(self._mine().values_list("changed", flat=True).first() or [])
+        return [int(pk) for pk in self._mine().values_list("changed", flat=True).first() or {}]
 
     def record_missing(self, missing: list[dict[str, Any]]) -> None:
         self.sync_run.missing = missing
@@ -222,6 +224,8 @@ class SyncRun:
         if outcome == Status.DONE and sync_run.brought_nothing and not self._newly_missing():
             JiraSyncRun.objects.filter(pk=sync_run.pk).update(message=UP_TO_DATE)
             sync_run.message = UP_TO_DATE
+        # What the run brought is Jira's news, even when it stopped half-way: one email per artifact.
+        update_notifications.notify_changes(sync_run)
         log = logger.info if outcome == Status.DONE else logger.warning
         log(
             "Update %s of Jira import %s ended %s. %s",

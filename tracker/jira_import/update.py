@@ -169,16 +169,16 @@ class Updater(Importer):
         try:
             with transaction.atomic():
                 counts = {"new_issues": 0, "updated_issues": 0, "new_changesets": 0, "conflicts": 0}
-                changed: set[int] = set()
+                changed: dict[int, int] = {}  # artifact id -> its changeset to notify about
                 batches = [
                     (by_tracker[run_id].writer, [p for p, _ in pairs]) for run_id, pairs in fresh.items()
                 ]
                 rows = bulk_import.write_batches(batches)
                 planned_new = [p for _, batch in batches for p in batch]
                 records.record(self.jira_import, site, planned_new, rows)
-                for row in rows:
+                for planned, row in zip(planned_new, rows, strict=True):
                     self.touched.setdefault(row.tracker_id, set()).add(row.pk)
-                    changed.add(row.pk)
+                    changed[row.pk] = _latest(planned.changesets)
                 counts["new_issues"] = len(rows)
                 counts["new_changesets"] = sum(len(p.changesets) for p in planned_new)
                 conflicts = self._add_news(old, counts, changed)
@@ -197,7 +197,7 @@ class Updater(Importer):
         self,
         old: list[tuple[TrackerRun, Any, ImportedArtifact, FetchedIssue]],
         counts: dict[str, int],
-        changed: set[int],
+        changed: dict[int, int],
     ) -> list[dict[str, Any]]:
         """Add to the known issues' artifacts what they lack; the conflicts this made."""
         if not old:
@@ -236,7 +236,6 @@ class Updater(Importer):
                             c.source_updated,
                         )
                     )
-                    changed.add(artifact.pk)
             if news.changesets or news.attachments or news.time_entries:
                 by_writer.setdefault(run.tracker.pk, (run, []))[1].append(Addition(artifact, news))
                 conflicts += self._conflicts(artifact, news, local.get(artifact.pk, {}))
@@ -246,6 +245,8 @@ class Updater(Importer):
             for addition in additions:
                 counts["new_changesets"] += len(addition.imported.changesets)
                 updated.add(addition.artifact.pk)
+                if addition.imported.changesets:
+                    changed[addition.artifact.pk] = _latest(addition.imported.changesets)
                 if run.links is not None and any(run.links in c.values for c in addition.imported.changesets):
                     self.touched.setdefault(run.tracker.pk, set()).add(addition.artifact.pk)
         records.record_additions(
@@ -254,8 +255,9 @@ class Updater(Importer):
         edit_comments([edit for _, _, edit, _ in edits])
         for artifact_id, jira_id, _, when in edits:
             records.record_comment_edit(artifact_id, jira_id, when)
+        for artifact_id, _, edit, _ in edits:
+            changed.setdefault(artifact_id, edit.changeset_id)
         counts["updated_issues"] = len(updated)
-        changed |= updated
         return conflicts
 
     def _local_changes(self, items: dict[int, records.Known]) -> dict[int, dict[int, dt.datetime]]:
@@ -338,3 +340,10 @@ class Updater(Importer):
         if str(project.get("key") or "") != self.jira_import.jira_project_key:
             return f"moved in Jira to {issue.get('key')} ({project.get('key')})"
         return "its Jira issue type is no longer one of those imported"
+
+
+def _latest(changesets: list[Any]) -> int:
+    """The stored id of the latest of the planned changesets just written (what its email is about)."""
+    latest = max(changesets, key=lambda c: (c.submitted_on, c.stored_pk or 0))
+    assert latest.stored_pk is not None
+    return latest.stored_pk

@@ -10,7 +10,7 @@ from tracker.models.jira_imports import (
     JiraIssueRecord,
     JiraPerson,
 )
-from tracker.models.jira_sync import JiraSyncRun
+from tracker.models.jira_sync import JiraSyncRun, JiraSyncSchedule
 from tracker.models.notifications import NotificationDelivery, NotificationRecord
 from tracker.models.projects import Membership, Project
 from tracker.models.system_events import SystemEvent
@@ -33,6 +33,7 @@ __all__ = [
     "JiraIssueRecord",
     "JiraPerson",
     "JiraSyncRun",
+    "JiraSyncSchedule",
     "Membership",
     "NotificationDelivery",
     "NotificationListEntry",

@@ -50,8 +50,9 @@ class JiraSyncRun(models.Model):
     conflicts = models.JSONField(default=list, blank=True)
     # [{"key": "DEMO-9", "artifact": id, "reason": "deleted in Jira"}]: reported, never deleted here.
     missing = models.JSONField(default=list, blank=True)
-    # The artifacts this run changed (one notification each when the run ends).
-    changed = models.JSONField(default=list, blank=True)
+    # {artifact id: changeset id}: the artifacts this run changed, each with the changeset its one
+    # notification is about (the latest the run wrote), sent when the run ends.
+    changed = models.JSONField(default=dict, blank=True)
     skipped = models.JSONField(default=list, blank=True)
     notes = models.JSONField(default=list, blank=True)
     message = models.TextField(
@@ -86,3 +87,31 @@ class JiraSyncRun(models.Model):
     def up_to_date(self) -> bool:
         """Done, and nothing new: no change brought, no issue newly gone from Jira."""
         return self.status == self.Status.DONE and self.message == UP_TO_DATE
+
+
+class JiraSyncSchedule(models.Model):
+    """An import kept in sync with Jira every ``interval_minutes`` until ``expires_at`` (opt-in).
+
+    The only place a Jira token is kept after a run: encrypted, erased when the schedule stops (asked
+    for, expired, or after three failures in a row). Its life is :mod:`tracker.jira_import.schedules`.
+    """
+
+    jira_import = models.OneToOneField(JiraImport, on_delete=models.CASCADE, related_name="sync_schedule")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    interval_minutes = models.PositiveIntegerField()
+    expires_at = models.DateTimeField()
+    next_run_at = models.DateTimeField()
+    token_encrypted = models.TextField(blank=True, help_text="Fernet-encrypted; erased when syncing stops.")
+    active = models.BooleanField(default=True)
+    consecutive_failures = models.PositiveSmallIntegerField(default=0)
+    stopped_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["active", "next_run_at"], name="jira_sync_schedule_due")]
+
+    def __str__(self) -> str:
+        return f"sync of Jira import {self.jira_import_id} every {self.interval_minutes} min"
