@@ -14,7 +14,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from tracker.models import JiraImport, JiraSyncRun
+from tracker.models import JiraImport, JiraSyncRun, JiraSyncSchedule
 
 logger = logging.getLogger("tracker.jira_import")
 
@@ -149,5 +149,32 @@ def send_update_outcome(sync_run: JiraSyncRun) -> bool:
         logger.error(
             "Update %s from Jira: the %s email could not be sent: %s", sync_run.pk, sync_run.status, error
         )
+        return False
+    return True
+
+
+def send_sync_stopped(schedule: JiraSyncSchedule) -> bool:
+    """Tell the requester that the scheduled sync stopped by itself (failures), and why."""
+    jira_import = schedule.jira_import
+    requester = schedule.requested_by or jira_import.requested_by
+    if requester is None or not requester.email:
+        return False
+    data = {
+        "schedule": schedule,
+        "import": jira_import,
+        "requester": requester,
+        "report_url": f"{settings.SITE_URL}{reverse('tracker:jira-import-detail', args=[jira_import.pk])}",
+    }
+    message = EmailMultiAlternatives(
+        subject=f"Sync with Jira stopped: {jira_import.jira_project_key} (import #{jira_import.pk})",
+        body=render_to_string("emails/jira_sync_stopped.txt", data),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[requester.email],
+        headers={"Auto-Submitted": "auto-generated", "X-Tuleap-Project": jira_import.project.shortname},
+    )
+    try:
+        message.send()
+    except Exception as error:
+        logger.error("Jira import %s: the sync-stopped email could not be sent: %s", jira_import.pk, error)
         return False
     return True

@@ -9,7 +9,7 @@ from typing import Any
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from tracker.jira_import import runs, services, sync_runs, update_service
+from tracker.jira_import import runs, schedules, services, sync_runs, update_service
 from tracker.models import JiraImport, JiraSyncRun
 from tracker.queues import final_failure_id
 
@@ -74,9 +74,11 @@ def update_job_failed(
     if run_id is None:
         return
     if exc_type is not None and issubclass(exc_type, AbandonedJobError):
-        sync_runs.fail_abandoned(run_id, runs.WORKER_DIED.replace("import", "update"))
+        ended = sync_runs.fail_abandoned(run_id, runs.WORKER_DIED.replace("import", "update"))
     else:
         name = exc_type.__name__ if exc_type else "an error"
-        sync_runs.fail_abandoned(
+        ended = sync_runs.fail_abandoned(
             run_id, f"The update's job failed ({name}); the details are in the worker's log."
         )
+    if ended is not None:
+        schedules.record_outcome(ended)

@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from rq.timeouts import JobTimeoutException
 
 from tracker import permissions, queues
-from tracker.jira_import import sync_runs, vault
+from tracker.jira_import import schedules, sync_runs, vault
 from tracker.jira_import.credentials import JiraCredentials
 from tracker.jira_import.deadline import RequestCancelled
 from tracker.jira_import.errors import JiraAccessError
@@ -128,4 +128,6 @@ def run_update(sync_run: JiraSyncRun, *, progress: Progress | None = None) -> Ji
     finally:
         if engine is not None and engine.client is not None:
             engine.client.close()
-    return run.finish(outcome, message)
+    ended = run.finish(outcome, message)
+    schedules.record_outcome(ended)
+    return ended

@@ -14,6 +14,8 @@ Each sweep:
   is gone, records whose sender died;
 - the Jira imports: an active import whose job Redis lost is enqueued again (the run resumes where it
   stopped), one whose job failed for good while it was still active is ended failed;
+- the scheduled syncs with Jira (``tracker.jira_import.schedules``): the expired ones stop (their
+  token erased), the due ones get an update run on the jira_import queue;
 - the API's idempotency keys older than their 24 hours are deleted.
 
 Between sweeps, every MAIL_PROBE_INTERVAL while notifications wait for a mail server that was down, it
@@ -40,7 +42,7 @@ from django.utils import timezone
 from redis.exceptions import LockError
 
 from tracker import queues
-from tracker.jira_import import runs
+from tracker.jira_import import runs, schedules
 from tracker.models import IdempotencyKey, JiraImport
 from tracker.notifications import recovery
 
@@ -121,6 +123,8 @@ def run_once(host: str) -> str:
         now = timezone.now()
         found = recovery.sweep(now)
         imports = recover_jira_imports(now)
+        # The scheduled syncs with Jira that are due start here, one host at a time like the rest.
+        imports += schedules.start_due(now)
         # Not recovery, but a chore of the same rhythm on one host: API idempotency keys past their life.
         IdempotencyKey.objects.filter(created_at__lt=now - IdempotencyKey.LIFETIME).delete()
         if found.total or imports or found.failed_enqueues:

@@ -778,7 +778,8 @@ class FakeJiraData:
             yield IssueHeader(issue.id, issue.key, issue.project_key, issue.created, issue.updated)
         for gen in self._generated:
             for index in range(gen.n):
-                if gen.key(index) not in self._issues and gen.key(index) not in self._deleted:
+                key = gen.key(index)
+                if key not in self._issues and key not in self._deleted:
                     yield gen.header(index)
 
     def issue_count(self, project_key: str | None = None) -> int:
