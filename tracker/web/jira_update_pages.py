@@ -11,16 +11,16 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from tracker import permissions
-from tracker.jira_import import update_service
+from tracker.jira_import import schedules, update_service
 from tracker.jira_import.credentials import TOKEN_MAX_LENGTH
 from tracker.jira_import.emails import update_counts
-from tracker.models import JiraImport, JiraSyncRun
+from tracker.models import JiraImport, JiraSyncRun, JiraSyncSchedule
 
 
 class UpdateForm(forms.Form):
@@ -34,12 +34,34 @@ class UpdateForm(forms.Form):
     )
 
 
+class SyncForm(UpdateForm):
+    interval_minutes = forms.IntegerField(
+        label="Every (minutes)", min_value=schedules.MIN_INTERVAL_MINUTES, initial=60
+    )
+    days = forms.IntegerField(label="For (days)", min_value=1, max_value=schedules.MAX_DAYS, initial=30)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["token"].help_text = (
+            "Kept encrypted until the sync stops (at the end of the period, when you stop it, or after "
+            "three failed updates in a row), then erased."
+        )
+
+
 def update_context(request: HttpRequest, jira_import: JiraImport) -> dict[str, Any]:
     """What the import's page shows of its updates."""
     runs = list(JiraSyncRun.objects.filter(jira_import=jira_import).select_related("requested_by")[:5])
     active = next((run for run in runs if run.is_active), None)
     may_update = permissions.may_update_import(request.user, jira_import)
+    schedule = JiraSyncSchedule.objects.filter(jira_import=jira_import).first()
+    syncing = schedule is not None and schedule.active
     return {
+        "schedule": schedule,
+        "syncing": syncing,
+        "can_stop_sync": syncing and may_update,
+        "sync_form": SyncForm(prefix="sync")
+        if may_update and jira_import.status == "done" and not syncing
+        else None,
         "update_form": UpdateForm()
         if may_update and jira_import.status == "done" and active is None
         else None,
@@ -84,3 +106,51 @@ def update_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         update_service.cancel_update(sync_run, by=request.user)  # PermissionDenied: a 403 page
         messages.info(request, "The update stops after the issues it is writing; what it brought is kept.")
     return redirect("tracker:jira-import-detail", pk=sync_run.jira_import_id)
+
+
+@login_required
+@require_POST
+def sync_start(request: HttpRequest, pk: int) -> HttpResponse:
+    jira_import = get_object_or_404(
+        permissions.readable_imports(request.user).select_related("project"), pk=pk
+    )
+    if not permissions.may_update_import(request.user, jira_import):
+        raise PermissionDenied("Only an administrator of the project can keep an import in sync with Jira.")
+    form = SyncForm(request.POST, prefix="sync")
+    if not form.is_valid():
+        problems = "; ".join(
+            f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()
+        )
+        messages.error(request, f"The sync was not started. {problems}")
+        return redirect("tracker:jira-import-detail", pk=jira_import.pk)
+    try:
+        schedule = schedules.start_schedule(
+            jira_import,
+            requested_by=request.user,
+            token=form.cleaned_data["token"],
+            interval_minutes=form.cleaned_data["interval_minutes"],
+            days=form.cleaned_data["days"],
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            f"The import is synced with Jira every {schedule.interval_minutes} minutes until "
+            f"{schedule.expires_at:%Y-%m-%d %H:%M} UTC; the token is kept, encrypted, until then.",
+        )
+    return redirect("tracker:jira-import-detail", pk=jira_import.pk)
+
+
+@login_required
+@require_POST
+def sync_stop(request: HttpRequest, pk: int) -> HttpResponse:
+    jira_import = get_object_or_404(
+        permissions.readable_imports(request.user).select_related("project"), pk=pk
+    )
+    if not permissions.may_update_import(request.user, jira_import):
+        raise PermissionDenied("Only an administrator of the project can stop the sync with Jira.")
+    schedule = JiraSyncSchedule.objects.filter(jira_import=jira_import).first()
+    if schedule is not None and schedules.stop_schedule(schedule):
+        messages.success(request, "The sync with Jira is stopped and the token is erased.")
+    return redirect("tracker:jira-import-detail", pk=jira_import.pk)
