@@ -8,7 +8,7 @@ from django.utils import timezone
 from tests.conftest import client_for
 from tests.support.fake_jira import CLOUD_API_TOKEN
 from tests.support.jira import pending_import
-from tracker.models import JiraImport, JiraSyncRun, Project, User
+from tracker.models import JiraImport, JiraSyncRun, JiraSyncSchedule, Project, User
 
 pytestmark = pytest.mark.usefixtures("jira_settings")
 
@@ -112,3 +112,23 @@ def test_a_pending_update_can_be_cancelled(public_project: Project, alice: User,
     response = client_for(alice).post(f"/api/jira-updates/{run['id']}/cancel/")
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
     assert JiraSyncRun.objects.get().token_encrypted == ""
+
+
+def test_an_admin_keeps_an_import_in_sync_and_stops_it(
+    public_project: Project, alice: User, bob: User
+) -> None:
+    jira_import = finished(public_project, alice)
+    url = f"/api/jira-imports/{jira_import.pk}/sync/"
+    body = {"token": CLOUD_API_TOKEN, "interval_minutes": 15, "days": 90}
+
+    assert client_for(bob).post(url, body, format="json").status_code == 403
+    too_often = client_for(alice).post(url, {**body, "interval_minutes": 5, "days": 91}, format="json")
+    assert too_often.status_code == 400 and {"interval_minutes", "days"} <= set(too_often.json())
+    response = client_for(alice).post(url, body, format="json")
+    assert response.status_code == 201
+    assert response.json()["active"] and response.json()["token_kept"]
+    assert CLOUD_API_TOKEN not in response.content.decode()
+
+    stopped = client_for(alice).delete(url)
+    assert stopped.status_code == 200 and not stopped.json()["active"] and not stopped.json()["token_kept"]
+    assert JiraSyncSchedule.objects.get().token_encrypted == ""

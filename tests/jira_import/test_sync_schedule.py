@@ -96,3 +96,23 @@ def test_the_page_starts_and_stops_the_sync(cloud, public_project, alice, client
     stored = JiraSyncSchedule.objects.get()
     assert not stored.active and stored.token_encrypted == ""
     assert 'id="start-sync"' in client.get(page).content.decode()
+
+
+def test_the_supervisor_s_sweep_starts_the_due_sync_on_the_jira_import_queue(
+    cloud, public_project, alice, redis_clean
+) -> None:
+    from tracker.workers import sweep
+
+    jira_import = whole_import(cloud, public_project, alice)
+    schedules.start_schedule(
+        jira_import, requested_by=alice, token=token_of(cloud), interval_minutes=15, days=1
+    )
+
+    assert sweep.run_once("bench-host") == "ran"
+
+    sync_run = JiraSyncRun.objects.get()
+    assert sync_run.scheduled and sync_run.status == "pending" and sync_run.job_id
+    assert redis_clean.client().llen("rq:queue:jira_import") == 1
+    # The next sweep, before the interval, starts nothing more.
+    assert sweep.run_once("bench-host") == "ran"
+    assert JiraSyncRun.objects.count() == 1

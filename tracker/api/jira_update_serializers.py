@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from tracker.jira_import.credentials import TOKEN_MAX_LENGTH, validate_header_safe
-from tracker.models import JiraSyncRun
+from tracker.models import JiraSyncRun, JiraSyncSchedule
 
 
 class JiraUpdateRequestSerializer(serializers.Serializer):
@@ -91,3 +91,36 @@ class JiraSyncRunSerializer(serializers.ModelSerializer):
         counts = instance.counts if isinstance(instance.counts, dict) else {}
         instance.counts = {key: int(counts.get(key) or 0) for key in UpdateCountsSerializer().fields}
         return super().to_representation(instance)
+
+
+class JiraSyncRequestSerializer(JiraUpdateRequestSerializer):
+    interval_minutes = serializers.IntegerField(help_text="Minutes between two updates: 15 or more.")
+    days = serializers.IntegerField(help_text="How long to keep in sync: 1 to 90 days.")
+
+
+class JiraSyncScheduleSerializer(serializers.ModelSerializer):
+    """A scheduled sync; the token it keeps (encrypted) is never returned."""
+
+    import_id = serializers.IntegerField(source="jira_import_id", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    token_kept = serializers.SerializerMethodField(help_text="Whether the Jira token is kept (while active).")
+
+    class Meta:
+        model = JiraSyncSchedule
+        fields = [
+            "import_id",
+            "active",
+            "interval_minutes",
+            "expires_at",
+            "next_run_at",
+            "consecutive_failures",
+            "stopped_reason",
+            "token_kept",
+            "requested_by",
+            "created_at",
+            "stopped_at",
+        ]
+        read_only_fields = fields
+
+    def get_token_kept(self, schedule: JiraSyncSchedule) -> bool:
+        return bool(schedule.token_encrypted)

@@ -52,6 +52,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("jira-imports/<int:pk>/", jira_imports.JiraImportDetail.as_view(), name="jira-import-detail"),
     path("jira-imports/<int:pk>/cancel/", jira_imports.JiraImportCancel.as_view(), name="jira-import-cancel"),
     path("jira-imports/<int:pk>/update/", jira_updates.JiraImportUpdate.as_view(), name="jira-import-update"),
+    path("jira-imports/<int:pk>/sync/", jira_updates.JiraImportSync.as_view(), name="jira-import-sync"),
     path("jira-updates/<int:pk>/", jira_updates.JiraUpdateDetail.as_view(), name="jira-update-detail"),
     path("jira-updates/<int:pk>/cancel/", jira_updates.JiraUpdateCancel.as_view(), name="jira-update-cancel"),
     path("jira/projects/", jira_imports.JiraProjectLookup.as_view(), name="jira-projects"),

@@ -19,11 +19,16 @@ from rest_framework.response import Response
 
 from tracker import permissions
 from tracker.api.errors import error_responses
-from tracker.api.jira_update_serializers import JiraSyncRunSerializer, JiraUpdateRequestSerializer
+from tracker.api.jira_update_serializers import (
+    JiraSyncRequestSerializer,
+    JiraSyncRunSerializer,
+    JiraSyncScheduleSerializer,
+    JiraUpdateRequestSerializer,
+)
 from tracker.api.views.base import JsonApiView
 from tracker.api.views.jira_imports import UNAVAILABLE, readable_imports
-from tracker.jira_import import update_service
-from tracker.models import JiraSyncRun, User
+from tracker.jira_import import schedules, update_service
+from tracker.models import JiraSyncRun, JiraSyncSchedule, User
 
 REFUSED = {
     409: OpenApiResponse(
@@ -104,3 +109,53 @@ class JiraUpdateCancel(JsonApiView):
         except DjangoPermissionDenied as error:
             raise PermissionDenied(str(error)) from None
         return Response(self.get_serializer(sync_run).data)
+
+
+class JiraImportSync(JsonApiView):
+    serializer_class = JiraSyncScheduleSerializer
+
+    @extend_schema(
+        summary="Keep a finished Jira import in sync every N minutes for a while (project administrators)",
+        description="The only case in which the Jira token is kept after a run: encrypted, and erased when "
+        "the sync stops (DELETE, the end of the period, or three failed updates in a row).",
+        request=JiraSyncRequestSerializer,
+        responses={201: JiraSyncScheduleSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        jira_import = get_object_or_404(readable_imports(request.user), pk=pk)
+        if not permissions.may_update_import(request.user, jira_import):
+            raise PermissionDenied("Only the project's administrators can keep an import in sync.")
+        query = JiraSyncRequestSerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        # ValidationError (interval, days) goes to the exception handler: a 400 keyed by field.
+        schedule = schedules.start_schedule(
+            jira_import,
+            requested_by=request.user,
+            token=data["token"],
+            interval_minutes=data["interval_minutes"],
+            days=data["days"],
+        )
+        return Response(self.get_serializer(schedule).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="The import's scheduled sync",
+        responses={200: JiraSyncScheduleSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        jira_import = get_object_or_404(readable_imports(request.user), pk=pk)
+        schedule = get_object_or_404(JiraSyncSchedule, jira_import=jira_import)
+        return Response(self.get_serializer(schedule).data)
+
+    @extend_schema(
+        summary="Stop syncing and forget the token",
+        request=None,
+        responses={200: JiraSyncScheduleSerializer, **error_responses(401, 403, 404)},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        jira_import = get_object_or_404(readable_imports(request.user), pk=pk)
+        if not permissions.may_update_import(request.user, jira_import):
+            raise PermissionDenied("Only the project's administrators can stop the sync.")
+        schedule = get_object_or_404(JiraSyncSchedule, jira_import=jira_import)
+        schedules.stop_schedule(schedule)
+        return Response(self.get_serializer(schedule).data)
