@@ -17,7 +17,6 @@ import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
@@ -25,7 +24,6 @@ from tracker.jira_import import emails, update_notifications, vault
 from tracker.jira_import.runs import ImportCancelled, ImportFailed, RunSuperseded
 from tracker.models import JiraImport, JiraImportTracker, JiraSyncRun, Tracker, User
 from tracker.models.jira_sync import UP_TO_DATE
-from tracker.monitoring import metrics
 from tracker.services.trackers import TrackerSpec, create_tracker
 
 logger = logging.getLogger("tracker.jira_import")
@@ -215,7 +213,6 @@ class SyncRun:
             status=outcome,
             ended_at=timezone.now(),
             token_encrypted="",
-            progress_done=F("progress_done"),
             message=message[:2000],
         )
         sync_run.refresh_from_db()
@@ -237,5 +234,4 @@ class SyncRun:
         # Nothing new, nothing to say: a scheduled sync every 15 minutes must not fill a mailbox.
         if outcome == Status.FAILED or (outcome == Status.DONE and not sync_run.up_to_date):
             emails.send_update_outcome(sync_run)
-        metrics.record_jira_import(f"update_{outcome}")
         return sync_run
