@@ -116,3 +116,20 @@ def test_the_supervisor_s_sweep_starts_the_due_sync_on_the_jira_import_queue(
     # The next sweep, before the interval, starts nothing more.
     assert sweep.run_once("bench-host") == "ran"
     assert JiraSyncRun.objects.count() == 1
+
+
+def test_the_sweep_enqueues_again_an_update_whose_job_redis_lost(public_project, alice, redis_clean) -> None:
+    from tests.support.jira import pending_import
+    from tracker.jira_import import sync_runs
+    from tracker.workers import sweep
+
+    jira_import = pending_import(public_project, alice, status="done", token_encrypted="")
+    sync_run = sync_runs.create(jira_import, requested_by=alice, token="t")
+    sync_runs.record_job(sync_run, "jira-update-lost")
+    JiraSyncRun.objects.filter(pk=sync_run.pk).update(created_at=timezone.now() - dt.timedelta(hours=1))
+
+    assert sweep.recover_jira_updates(timezone.now()) == [f"update {sync_run.pk} resumed"]
+
+    sync_run.refresh_from_db()
+    assert sync_run.job_id != "jira-update-lost" and sync_run.status == "pending"
+    assert redis_clean.client().llen("rq:queue:jira_import") == 1
