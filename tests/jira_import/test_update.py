@@ -66,6 +66,7 @@ def change_jira(jira: FakeJiraServer) -> dict[str, Any]:
     sprint = data.add_sprint(data.boards[0], "Sprint 4", "future")
     data.edit("DEMO-10").change("alice", {"Sprint": [sprint.id]}, at=at + 5 * minute)
     data.delete_issue("DEMO-9")
+    data.move_issue("DEMO-13", "OPS")
     data.edit("DEMO-12").log_work("alice", 1800, at=at + 6 * minute, comment="after the import")
     return {"sprint": sprint}
 
@@ -129,13 +130,18 @@ def test_every_change_in_jira_is_here_once_and_a_second_update_creates_nothing(
     # ... the new work log.
     assert TimeEntry.objects.filter(artifact=artifact_by_key(tasks, "DEMO-12")).count() == worklogs + 1
     # ... and report the deleted issue, which stays here.
-    assert [m["key"] for m in sync_run.missing] == ["DEMO-9"]
-    assert "deleted" in sync_run.missing[0]["reason"]
+    reasons = {m["key"]: m["reason"] for m in sync_run.missing}
+    assert set(reasons) == {"DEMO-9", "DEMO-13"}
+    assert "deleted" in reasons["DEMO-9"] and reasons["DEMO-13"] == "moved in Jira to OPS-4 (OPS)"
     assert artifact_by_key(tasks, "DEMO-9") is not None
     assert sync_run.counts["new_issues"] == 1
     assert sync_run.counts["updated_issues"] == 5  # DEMO-2, DEMO-7, DEMO-8, DEMO-10, DEMO-12
     assert sync_run.counts["conflicts"] == 0
-    assert [m.subject for m in mailoutbox] == [f"Update from Jira done: DEMO (import #{jira_import.pk})"]
+    reports = [m for m in mailoutbox if m.subject.startswith("Update from Jira")]
+    assert [(m.subject, m.to) for m in reports] == [
+        (f"Update from Jira done: DEMO (import #{jira_import.pk})", [alice.email])
+    ]
+    assert "DEMO-13: moved in Jira to OPS-4" in reports[0].body
     assert sprint4 and made
 
     # A second update with nothing changed in Jira creates nothing and says so.
