@@ -132,3 +132,24 @@ def test_an_admin_keeps_an_import_in_sync_and_stops_it(
     stopped = client_for(alice).delete(url)
     assert stopped.status_code == 200 and not stopped.json()["active"] and not stopped.json()["token_kept"]
     assert JiraSyncSchedule.objects.get().token_encrypted == ""
+
+
+def test_the_sync_can_be_asked_for_at_import_time(
+    cloud, public_project: Project, alice: User, redis_clean
+) -> None:
+    from tests.support.jira import api_body
+
+    url = f"/api/projects/{public_project.pk}/jira-imports/"
+    body = api_body(cloud, jira_project_key="DEMO", issue_type_ids=[], layout="multi")
+    half = client_for(alice).post(url, {**body, "sync_interval_minutes": 30}, format="json")
+    assert half.status_code == 400 and "sync_days" in half.json()
+    assert not JiraImport.objects.exists()
+
+    response = client_for(alice).post(
+        url, {**body, "sync_interval_minutes": 30, "sync_days": 7}, format="json"
+    )
+
+    assert response.status_code == 202
+    schedule = JiraSyncSchedule.objects.get(jira_import_id=response.json()["id"])
+    assert schedule.active and schedule.interval_minutes == 30 and schedule.token_encrypted
+    assert (schedule.expires_at - timezone.now()).days in (6, 7)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from tests.jira_import.test_update import change_jira, whole_import
 from tests.support.jira import token_of
 from tracker.jira_import import jobs, schedules
-from tracker.models import JiraIssueRecord, JiraSyncRun, JiraSyncSchedule
+from tracker.models import JiraImport, JiraIssueRecord, JiraSyncRun, JiraSyncSchedule
 
 pytestmark = pytest.mark.slow
 
@@ -133,3 +133,23 @@ def test_the_sweep_enqueues_again_an_update_whose_job_redis_lost(public_project,
     sync_run.refresh_from_db()
     assert sync_run.job_id != "jira-update-lost" and sync_run.status == "pending"
     assert redis_clean.client().llen("rq:queue:jira_import") == 1
+
+
+def test_a_sync_asked_for_at_import_time_waits_for_the_import_and_stops_if_it_fails(
+    public_project, alice, redis_clean
+) -> None:
+    from tests.support.jira import pending_import
+
+    jira_import = pending_import(public_project, alice)
+    schedule = schedules.start_schedule(
+        jira_import, requested_by=alice, token="t", interval_minutes=15, days=3
+    )
+    # While the import runs, no update starts.
+    assert schedules.start_due(timezone.now()) == []
+    assert not JiraSyncRun.objects.exists()
+    JiraImport.objects.filter(pk=jira_import.pk).update(status="failed")
+
+    later = timezone.now() + dt.timedelta(minutes=16)
+    assert schedules.start_due(later) == [f"sync of import {jira_import.pk} stopped"]
+    schedule.refresh_from_db()
+    assert not schedule.active and schedule.token_encrypted == ""

@@ -37,6 +37,33 @@ def test_the_command_updates_an_import_and_names_it(cloud, public_project, alice
     assert f"Done: import #{jira_import.pk} is already up to date" in again.getvalue()
 
 
+def test_the_command_can_keep_the_import_in_sync(cloud, public_project, alice, monkeypatch) -> None:
+    from tracker.models import JiraSyncSchedule
+
+    monkeypatch.setenv("JIRA_USERNAME", CLOUD_EMAIL)
+    monkeypatch.setenv("JIRA_TOKEN", CLOUD_API_TOKEN)
+    out = StringIO()
+    call_command(
+        "import_jira",
+        "--url", cloud.url, "--project", "DEMO", "--issue-type", "Bug", "--into", "demo",
+        "--sync-every", "60", "--sync-days", "14",
+        stdout=out,
+        stderr=StringIO(),
+    )  # fmt: skip
+    schedule = JiraSyncSchedule.objects.get()
+    assert schedule.active and schedule.interval_minutes == 60 and schedule.token_encrypted
+    assert f"Import #{schedule.jira_import_id} will be synced with Jira every 60 minutes" in out.getvalue()
+    with pytest.raises(CommandError, match="15 minutes"):
+        call_command(
+            "import_jira",
+            "--url", cloud.url, "--project", "DEMO", "--issue-type", "Bug", "--into", "demo",
+            "--tracker-name", "Other", "--tracker-shortname", "other",
+            "--sync-every", "5", "--sync-days", "1",
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )  # fmt: skip
+
+
 def test_the_command_needs_the_token_in_the_environment(cloud, public_project, alice, monkeypatch) -> None:
     jira_import = whole_import(cloud, public_project, alice)
     monkeypatch.delenv("JIRA_TOKEN", raising=False)

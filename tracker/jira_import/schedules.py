@@ -38,15 +38,16 @@ ASKED = "Stopped on request; the token was erased."
 def start_schedule(
     jira_import: JiraImport, *, requested_by: User | None, token: str, interval_minutes: int, days: int
 ) -> JiraSyncSchedule:
-    """Keep the import in sync every ``interval_minutes`` (15 or more) for ``days`` (90 at most).
+    """Keep the import in sync every ``interval_minutes`` (15 or more) for ``days`` (90 at most);
+    asked for at import time, the first update is the first due after the import has finished.
 
     Raises PermissionDenied, or ValidationError keyed by ``interval_minutes``, ``days``, ``token``.
     """
     if not permissions.may_update_import(requested_by, jira_import):
         raise PermissionDenied("Only an administrator of the project can keep an import in sync with Jira.")
     errors: dict[str, list[str]] = {}
-    if jira_import.status != JiraImport.Status.DONE:
-        errors["__all__"] = ["Only a finished import can be kept in sync."]
+    if jira_import.status in (JiraImport.Status.FAILED, JiraImport.Status.CANCELLED):
+        errors["__all__"] = ["This import did not finish: there is nothing to keep in sync."]
     if interval_minutes < MIN_INTERVAL_MINUTES:
         errors["interval_minutes"] = [f"Sync at most every {MIN_INTERVAL_MINUTES} minutes."]
     if not 1 <= days <= MAX_DAYS:
@@ -99,6 +100,10 @@ def start_due(now: dt.datetime) -> list[str]:
         .order_by("next_run_at")[:100]
     )
     for schedule in due:
+        if schedule.jira_import.status in (JiraImport.Status.FAILED, JiraImport.Status.CANCELLED):
+            if stop_schedule(schedule, "The import did not finish: nothing to sync; the token was erased."):
+                done.append(f"sync of import {schedule.jira_import_id} stopped")
+            continue
         claimed = JiraSyncSchedule.objects.filter(pk=schedule.pk, next_run_at=schedule.next_run_at).update(
             next_run_at=now + dt.timedelta(minutes=schedule.interval_minutes)
         )

@@ -26,7 +26,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from tracker.jira_import import discovery, services, update_service
+from tracker.jira_import import discovery, runs, schedules, services, update_service
 from tracker.jira_import.credentials import JiraCredentials
 from tracker.jira_import.emails import update_counts
 from tracker.jira_import.errors import JiraAccessError
@@ -99,6 +99,14 @@ class Command(BaseCommand):
         parser.add_argument("--tracker-name", default="", help="The new tracker's name (default: from Jira).")
         parser.add_argument("--tracker-shortname", default="", help="Its short name (default: from Jira).")
         parser.add_argument(
+            "--sync-every",
+            type=int,
+            metavar="MINUTES",
+            help="Once imported, keep the trackers in sync with Jira every MINUTES (15 or more), with "
+            "--sync-days; the token is then kept, encrypted, until the sync stops.",
+        )
+        parser.add_argument("--sync-days", type=int, metavar="DAYS", help="How long to sync (at most 90).")
+        parser.add_argument(
             "--as",
             dest="as_user",
             default="",
@@ -139,6 +147,25 @@ class Command(BaseCommand):
         planned = ", ".join(
             f"{t.name} ({t.shortname})" for t in jira_import.planned_trackers.filter(role="issues")
         )
+        if (options["sync_every"] is None) != (options["sync_days"] is None):
+            raise CommandError("Give both --sync-every and --sync-days to keep the import in sync.")
+        if options["sync_every"] is not None:
+            try:
+                schedule = schedules.start_schedule(
+                    jira_import,
+                    requested_by=requester,
+                    token=token,
+                    interval_minutes=options["sync_every"],
+                    days=options["sync_days"],
+                )
+            except ValidationError as error:
+                runs.withdraw(jira_import)
+                raise CommandError(" ".join(error.messages)) from None
+            self.stdout.write(
+                f"Import #{jira_import.pk} will be synced with Jira every {schedule.interval_minutes} "
+                f"minutes until {schedule.expires_at:%Y-%m-%d %H:%M} UTC (the token is kept, encrypted, "
+                "until then)."
+            )
         plural = "s" if "," in planned else ""
         what = f"the {jira_import.issue_type_name} issues of {jira_import.jira_project_key}"
         self.stdout.write(
