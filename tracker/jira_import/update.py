@@ -47,10 +47,13 @@ from tracker.services.bulk_update import Addition, CommentEdit, add_to_artifacts
 
 logger = logging.getLogger("tracker.jira_import")
 
-# Jira reads the date of ``updated >= "yyyy/MM/dd HH:mm"`` in the time zone of the user who searches
-# and to the minute (Atlassian's JQL field reference for Updated; the fake Jira in
-# tests/support/fake_jira/jql.py does the same). When the account's zone cannot be read, the date is
-# given in UTC less 12 hours: read in any zone (UTC-12 to UTC+14), it is never later than meant.
+# Jira reads the date of ``updated >= "yyyy/MM/dd HH:mm"`` to the minute and in the time zone of the
+# user who searches (Atlassian's JQL reference for date fields, as our fake Jira implements it in
+# tests/support/fake_jira/jql.py ``parse_date``; Atlassian's page itself was not in the reference
+# store I could search, where "Using Dates and Date Operators with Jira JQL", testmanagement.com 2023,
+# gives the same formats, and Atlassian's JiraVelocityUtils javadoc the per-user zone). When the
+# account's zone cannot be read, the date is given in UTC less 12 hours: read in any zone (UTC-12 to
+# UTC+14), it is never later than meant.
 WIDEST_OFFSET = dt.timedelta(hours=12)
 MISSING_LOOKUPS = 200  # issues gone from the search asked for by id, to say deleted or moved
 
