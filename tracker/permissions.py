@@ -236,3 +236,16 @@ def may_create_by_email(user: AnyUser, tracker: Tracker) -> bool:
 def may_set_email_creation(user: AnyUser, tracker: Tracker) -> bool:
     """Turning create-by-email on or off: the tracker's project administrators (and site admins)."""
     return can_admin_project(user, tracker.project)
+
+
+def may_update_import(user: AnyUser | None, jira_import: JiraImport) -> bool:
+    """Updating an import from Jira writes into its trackers as an import does: the project's
+    administrators, as for starting one; ``None`` is the system (the command, the schedule)."""
+    return user is None or can_admin_project(user, jira_import.project)
+
+
+def may_cancel_update(user: AnyUser | None, jira_import: JiraImport, requested_by_id: int | None) -> bool:
+    """The update's requester or a project administrator (as for cancelling an import)."""
+    if user is None or can_admin_project(user, jira_import.project):
+        return True
+    return user.is_authenticated and user.pk == requested_by_id

@@ -390,6 +390,31 @@ def enqueue_jira_import(import_id: int, *, job_id: str, project_key: str = "") -
     )
 
 
+# An update run resumes like an import: a killed worker's job runs again and rewrites its pages as no-ops.
+JIRA_UPDATE_JOB = JobKind(
+    function="tracker.jira_import.jobs.run_jira_update",
+    on_failure="tracker.jira_import.jobs.update_job_failed",
+    retries=2,
+    result_ttl=24 * 3600,
+    failure_ttl=7 * 24 * 3600,
+)
+
+
+def enqueue_jira_update(run_id: int, *, job_id: str, project_key: str = "") -> Job:
+    """An update run's job (its id only) under ``job_id`` on the jira_import queue; raises
+    redis.RedisError (or OSError)."""
+    of_project = f" of {project_key}" if project_key else ""
+    return _enqueue(
+        jira_import_queue(),
+        JIRA_UPDATE_JOB,
+        run_id,
+        retry=Retry(max=JIRA_UPDATE_JOB.retries),
+        at=None,
+        job_id=job_id,
+        description=f"Update from Jira {run_id}{of_project}",
+    )
+
+
 def fetch_jira_job(job_id: str) -> Job | None:
     """The Jira import job ``job_id``, or None once RQ has forgotten it; raises redis.RedisError."""
     try:

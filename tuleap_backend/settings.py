@@ -135,6 +135,9 @@ try:
     EMAIL_GATEWAY_JOB_TIMEOUT = env.int("EMAIL_GATEWAY_JOB_TIMEOUT", 120, minimum=10)
     # Workers the supervisor runs on the incoming_email queue while the gateway is on.
     EMAIL_GATEWAY_WORKERS = env.int("EMAIL_GATEWAY_WORKERS", 1, minimum=1)
+    # An update from Jira asks for the issues updated since the previous run started, less this many
+    # minutes: Jira reads the date to the minute, and clocks differ.
+    JIRA_SYNC_MARGIN_MINUTES = env.int("JIRA_SYNC_MARGIN_MINUTES", 10, minimum=1)
     # Security (README: Security). Logins: lockout per username and per address (django-axes).
     LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
     LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", 15, minimum=1)

@@ -31,6 +31,10 @@ def test_schema_describes_every_endpoint(client: Client) -> None:
         "/api/jira-imports/{id}/cancel/",
         "/api/jira/projects/",
         "/api/jira/issue-types/",
+        "/api/jira-imports/{id}/update/",
+        "/api/jira-imports/{id}/sync/",
+        "/api/jira-updates/{id}/",
+        "/api/jira-updates/{id}/cancel/",
     }
     assert set(paths["/api/artifacts/{id}/"]) == {"get", "patch"}
     assert "tokenAuth" in response.json()["components"]["securitySchemes"]

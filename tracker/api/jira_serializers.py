@@ -12,8 +12,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracker import permissions
+from tracker.api.jira_update_serializers import JiraSyncRunSerializer
 from tracker.jira_import.credentials import TOKEN_MAX_LENGTH, validate_header_safe
 from tracker.jira_import.discovery import ISSUE_TYPE_ID, PROJECT_KEY
+from tracker.jira_import.schedules import MAX_DAYS, MIN_INTERVAL_MINUTES
 from tracker.models import JiraImport
 
 
@@ -117,6 +119,19 @@ class JiraImportRequestSerializer(JiraProjectKeyMixin, JiraCredentialsSerializer
         r"^#[0-9a-fA-F]{6}$", max_length=7, required=False, default="#1f77b4"
     )
 
+    sync_interval_minutes = serializers.IntegerField(
+        required=False,
+        min_value=MIN_INTERVAL_MINUTES,
+        help_text="Keep the trackers in sync with Jira every this many minutes once imported (opt-in: "
+        "the token is then kept, encrypted, until the sync stops). With sync_days.",
+    )
+    sync_days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_DAYS,
+        help_text="How long to keep in sync (at most 90 days).",
+    )
+
     def validate_issue_type_id(self, value: str) -> str:
         if not ISSUE_TYPE_ID.fullmatch(value.strip()):
             raise serializers.ValidationError("A Jira issue type id is a number, like 10002.")
@@ -140,6 +155,10 @@ class JiraImportRequestSerializer(JiraProjectKeyMixin, JiraCredentialsSerializer
                         "With one issue_type_id, name the tracker (tracker_name, tracker_shortname)."
                     ]
                 }
+            )
+        if ("sync_interval_minutes" in data) != ("sync_days" in data):
+            raise serializers.ValidationError(
+                {"sync_days": ["Give both sync_interval_minutes and sync_days to keep the import in sync."]}
             )
         return data
 
@@ -231,6 +250,7 @@ class JiraImportSerializer(serializers.ModelSerializer):
     )
     trackers = serializers.SerializerMethodField()
     user_report = serializers.SerializerMethodField()
+    last_update = serializers.SerializerMethodField(help_text="The latest update from Jira, if any.")
 
     class Meta:
         model = JiraImport
@@ -262,11 +282,17 @@ class JiraImportSerializer(serializers.ModelSerializer):
             "all_fields_imported",
             "notes",
             "user_report",
+            "last_update",
             "created_at",
             "started_at",
             "ended_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(JiraSyncRunSerializer(allow_null=True))
+    def get_last_update(self, jira_import: JiraImport) -> dict[str, Any] | None:
+        runs = list(jira_import.sync_runs.all()[:1])
+        return JiraSyncRunSerializer(runs[0]).data if runs else None
 
     @extend_schema_field(CountsSerializer)
     def get_counts(self, jira_import: JiraImport) -> dict[str, int]:

@@ -4,7 +4,16 @@ from django.urls import URLPattern, URLResolver, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from tracker.api.errors import not_found
-from tracker.api.views import artifacts, auth, jira_imports, projects, time_entries, trackers, users
+from tracker.api.views import (
+    artifacts,
+    auth,
+    jira_imports,
+    jira_updates,
+    projects,
+    time_entries,
+    trackers,
+    users,
+)
 
 app_name = "api"
 
@@ -42,6 +51,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("jira-imports/<int:pk>/", jira_imports.JiraImportDetail.as_view(), name="jira-import-detail"),
     path("jira-imports/<int:pk>/cancel/", jira_imports.JiraImportCancel.as_view(), name="jira-import-cancel"),
+    path("jira-imports/<int:pk>/update/", jira_updates.JiraImportUpdate.as_view(), name="jira-import-update"),
+    path("jira-imports/<int:pk>/sync/", jira_updates.JiraImportSync.as_view(), name="jira-import-sync"),
+    path("jira-updates/<int:pk>/", jira_updates.JiraUpdateDetail.as_view(), name="jira-update-detail"),
+    path("jira-updates/<int:pk>/cancel/", jira_updates.JiraUpdateCancel.as_view(), name="jira-update-cancel"),
     path("jira/projects/", jira_imports.JiraProjectLookup.as_view(), name="jira-projects"),
     path("jira/issue-types/", jira_imports.JiraIssueTypeLookup.as_view(), name="jira-issue-types"),
     # Last: every other /api/ URL answers a JSON 404 (and no slash-appending redirect that drops a POST).

@@ -14,7 +14,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from tracker.models import JiraImport
+from tracker.models import JiraImport, JiraSyncRun, JiraSyncSchedule
 
 logger = logging.getLogger("tracker.jira_import")
 
@@ -97,5 +97,84 @@ def send_outcome(jira_import: JiraImport) -> bool:
         logger.error(
             "Jira import %s: the %s email could not be sent: %s", jira_import.pk, jira_import.status, error
         )
+        return False
+    return True
+
+
+UPDATE_SUBJECTS = {
+    JiraSyncRun.Status.DONE: "Update from Jira done: {key} (import #{pk})",
+    JiraSyncRun.Status.FAILED: "Update from Jira failed: {key} (import #{pk})",
+}
+UPDATE_COUNTS = (
+    ("New issues", "new_issues"),
+    ("Updated issues", "updated_issues"),
+    ("New changesets", "new_changesets"),
+    ("Conflicts", "conflicts"),
+)
+
+
+def update_counts(sync_run: JiraSyncRun) -> list[tuple[str, int]]:
+    counts = sync_run.counts or {}
+    return [(label, counts.get(key, 0)) for label, key in UPDATE_COUNTS]
+
+
+def send_update_outcome(sync_run: JiraSyncRun) -> bool:
+    """Email the requester of an update (or of the import, for a scheduled one) about its end."""
+    jira_import = sync_run.jira_import
+    requester = sync_run.requested_by or jira_import.requested_by
+    if requester is None or not requester.email or sync_run.status not in UPDATE_SUBJECTS:
+        return False
+    name = f"emails/jira_update_{sync_run.status}"
+    data = {
+        "run": sync_run,
+        "import": jira_import,
+        "requester": requester,
+        "counts": update_counts(sync_run),
+        "conflicts": sync_run.conflicts or [],
+        "missing": sync_run.missing or [],
+        "report_url": f"{settings.SITE_URL}{reverse('tracker:jira-import-detail', args=[jira_import.pk])}",
+    }
+    subject = UPDATE_SUBJECTS[sync_run.status].format(key=jira_import.jira_project_key, pk=jira_import.pk)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"{name}.txt", data),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[requester.email],
+        headers={"Auto-Submitted": "auto-generated", "X-Tuleap-Project": jira_import.project.shortname},
+    )
+    message.attach_alternative(render_to_string(f"{name}.html", data), "text/html")
+    try:
+        message.send()
+    except Exception as error:  # the run's outcome stands even when the mail server is down
+        logger.error(
+            "Update %s from Jira: the %s email could not be sent: %s", sync_run.pk, sync_run.status, error
+        )
+        return False
+    return True
+
+
+def send_sync_stopped(schedule: JiraSyncSchedule) -> bool:
+    """Tell the requester that the scheduled sync stopped by itself (failures), and why."""
+    jira_import = schedule.jira_import
+    requester = schedule.requested_by or jira_import.requested_by
+    if requester is None or not requester.email:
+        return False
+    data = {
+        "schedule": schedule,
+        "import": jira_import,
+        "requester": requester,
+        "report_url": f"{settings.SITE_URL}{reverse('tracker:jira-import-detail', args=[jira_import.pk])}",
+    }
+    message = EmailMultiAlternatives(
+        subject=f"Sync with Jira stopped: {jira_import.jira_project_key} (import #{jira_import.pk})",
+        body=render_to_string("emails/jira_sync_stopped.txt", data),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[requester.email],
+        headers={"Auto-Submitted": "auto-generated", "X-Tuleap-Project": jira_import.project.shortname},
+    )
+    try:
+        message.send()
+    except Exception as error:
+        logger.error("Jira import %s: the sync-stopped email could not be sent: %s", jira_import.pk, error)
         return False
     return True

@@ -98,6 +98,8 @@ class FetchedIssue:
     attachments: list[FetchedAttachment]
     skipped: list[SkippedField]
     worklogs: list[dict[str, Any]] = field(default_factory=list)
+    # Attachments an earlier run brought already (an update): not downloaded again, still named.
+    kept_attachments: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -187,6 +189,8 @@ class Fetcher:
         self.import_id = import_id
         self.folder = folder
         self.fields = list(fields)
+        # Jira issue id -> attachment ids already stored (an update does not download them again).
+        self.kept: dict[str, set[str]] = {}
 
     def search(self, where: str, key: str) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
         """The search's pages, oldest issues first."""
@@ -210,6 +214,7 @@ class Fetcher:
                 self._attachments(issue, key, skipped),
                 skipped,
                 self._worklogs(issue, key),
+                self.kept.get(str(issue.get("id", ""))[:50], set()),
             )
         except SHAPE_ERRORS as error:
             raise unexpected_shape(self.import_id, key, error) from None
@@ -323,7 +328,7 @@ class Fetcher:
                 jira_id = str(meta.get("id", ""))
                 filename = " ".join(str(meta.get("filename") or "").split())[:255] or "attachment"
                 declared = meta.get("size")
-                if not jira_id.isdigit():
+                if not jira_id.isdigit() or jira_id in self.kept.get(str(issue.get("id", ""))[:50], ()):
                     continue
                 if isinstance(declared, int) and declared > limit:
                     skip(filename, f"{declared} bytes, over the {limit}-byte limit")

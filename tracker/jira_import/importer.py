@@ -145,7 +145,7 @@ class Importer:
         site_fields = discovery.site_fields(client)
         names = {fid: info.name for fid, info in site_fields.items()}
         sprint_fields = {fid for fid, info in site_fields.items() if link_role(info) == SPRINT}
-        where = f'project = "{key}" AND issuetype in ({", ".join(chosen)})'
+        where = self._where(client, f'project = "{key}" AND issuetype in ({", ".join(chosen)})')
         self.checkpoint()
         carried = survey.survey(
             client, where, key, sprint_fields=sprint_fields.__contains__, progress=self._surveyed
@@ -191,9 +191,9 @@ class Importer:
                 [b for run in runs.values() for b in run.bindings], link_fields | {"worklog"}
             ),
         )
-        # Issues an interrupted run imported already (a resumed job skips them).
         trackers = list({run.tracker.pk: run.tracker for run in runs.values()}.values())
-        already = {source for tracker in trackers for source in imported_links.imported_ids(tracker)}
+        fetcher.kept = self._kept_attachments(trackers)
+        already = self._already(trackers)
         if not self.total and client.is_cloud:
             self.total = approximate_count(client, where)
         self.checkpoint()
@@ -206,9 +206,31 @@ class Importer:
         targets = records.link_targets(self.jira_import, client.base_url.lower(), sprint_tracker)
         for run in {run.tracker.pk: run for run in runs.values()}.values():
             if run.links is not None:
-                imported_links.resolve_links(run.tracker, run.links, targets)
+                self._resolve_links(run, targets)
+        self._after_pages(client, where)
         self.checkpoint()
         return trackers + ([sprint_tracker] if sprint_tracker else [])
+
+    # -- what an update run does differently (tracker.jira_import.update) -------------------------
+
+    def _where(self, client: JiraClient, where: str) -> str:
+        """The search of the issues to bring: all of them for an import."""
+        return where
+
+    def _already(self, trackers: list[Tracker]) -> set[str]:
+        """Issues an interrupted run imported already (a resumed job skips them)."""
+        return {source for tracker in trackers for source in imported_links.imported_ids(tracker)}
+
+    def _kept_attachments(self, trackers: list[Tracker]) -> dict[str, set[str]]:
+        """Jira issue id -> the attachment ids already here (not downloaded again): none for an import."""
+        return {}
+
+    def _resolve_links(self, run: TrackerRun, targets: dict[str, int]) -> None:
+        assert run.links is not None
+        imported_links.resolve_links(run.tracker, run.links, targets)
+
+    def _after_pages(self, client: JiraClient, where: str) -> None:
+        """Once every page is in (an update reports the issues Jira no longer has)."""
 
     def _surveyed(self, read: int) -> None:
         self.total = read

@@ -9,8 +9,8 @@ from typing import Any
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from tracker.jira_import import runs, services
-from tracker.models import JiraImport
+from tracker.jira_import import runs, schedules, services, sync_runs, update_service
+from tracker.models import JiraImport, JiraSyncRun
 from tracker.queues import final_failure_id
 
 logger = logging.getLogger("tracker.jira_import")
@@ -47,3 +47,38 @@ def job_failed(
         runs.fail_abandoned(
             import_id, f"The import's job failed ({name}); the details are in the worker's log."
         )
+
+
+def run_jira_update(run_id: int) -> str:
+    """Run (or resume, after a killed worker) an update from Jira; returns its final status."""
+    sync_run = (
+        JiraSyncRun.objects.select_related("jira_import", "jira_import__project", "requested_by")
+        .filter(pk=run_id)
+        .first()
+    )
+    if sync_run is None:
+        logger.warning("Update %s from Jira no longer exists; nothing to do.", run_id)
+        return "missing"
+    return str(update_service.run_update(sync_run).status)
+
+
+def update_job_failed(
+    job: Job,
+    connection: Any,
+    exc_type: type[BaseException] | None,
+    exc_value: BaseException | None,
+    traceback: TracebackType | None,
+) -> None:
+    """RQ's failure callback of an update job: once no retry is left, the run ends failed."""
+    run_id = final_failure_id(job)
+    if run_id is None:
+        return
+    if exc_type is not None and issubclass(exc_type, AbandonedJobError):
+        ended = sync_runs.fail_abandoned(run_id, runs.WORKER_DIED.replace("import", "update"))
+    else:
+        name = exc_type.__name__ if exc_type else "an error"
+        ended = sync_runs.fail_abandoned(
+            run_id, f"The update's job failed ({name}); the details are in the worker's log."
+        )
+    if ended is not None:
+        schedules.record_outcome(ended)

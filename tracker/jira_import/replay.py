@@ -103,7 +103,7 @@ class Replay:
             "raw_text": {
                 b.plan.jira_id: fields.get(b.plan.jira_id) for b in self.bindings if b.kind == "text"
             },
-            "downloaded": {a.jira_id for a in fetched.attachments},
+            "downloaded": {a.jira_id for a in fetched.attachments} | fetched.kept_attachments,
         }
         # Undo the changelog from the current values, newest first: what each entry left behind,
         # and in the end what the issue held when it was created.

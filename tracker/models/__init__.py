@@ -11,6 +11,7 @@ from tracker.models.jira_imports import (
     JiraIssueRecord,
     JiraPerson,
 )
+from tracker.models.jira_sync import JiraSyncRun, JiraSyncSchedule
 from tracker.models.notifications import NotificationDelivery, NotificationRecord
 from tracker.models.projects import Membership, Project
 from tracker.models.system_events import SystemEvent
@@ -34,6 +35,8 @@ __all__ = [
     "JiraImportedItem",
     "JiraIssueRecord",
     "JiraPerson",
+    "JiraSyncRun",
+    "JiraSyncSchedule",
     "Membership",
     "NotificationDelivery",
     "NotificationListEntry",

@@ -246,7 +246,7 @@ def write_batches(batches: list[tuple[ImportWriter, list[ImportedArtifact]]]) ->
             return value
 
         changesets = [
-            (row, c, _changeset(row, c))
+            (row, c, changeset_row(row, c))
             for imported, row in zip(artifacts, rows, strict=True)
             for c in imported.changesets
         ]
@@ -281,7 +281,8 @@ def write_batches(batches: list[tuple[ImportWriter, list[ImportedArtifact]]]) ->
     return list(rows)
 
 
-def _changeset(row: Artifact, planned: ImportedChangeset) -> Changeset:
+def changeset_row(row: Artifact, planned: ImportedChangeset) -> Changeset:
+    """The changeset row of a planned changeset (both writers of imported history use it)."""
     return Changeset(
         artifact=row,
         author_id=planned.author_id,

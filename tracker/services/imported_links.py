@@ -24,12 +24,16 @@ def imported_ids(tracker: Tracker) -> dict[str, int]:
     )
 
 
-def resolve_links(tracker: Tracker, field_: Field, targets: dict[str, int]) -> None:
+def resolve_links(
+    tracker: Tracker, field_: Field, targets: dict[str, int], *, artifact_ids: set[int] | None = None
+) -> None:
     """Outside links whose source id is in ``targets`` (source id -> artifact id: the import's issues,
     in any of its trackers, and earlier imports') become links to that artifact; the others keep the
     key and URL only. Every changeset that holds a links value is rewritten with them, so the history
-    reads "link to bug #12 added" where Jira had "link to DI-7 added"."""
+    reads "link to bug #12 added" where Jira had "link to DI-7 added". ``artifact_ids``: only those."""
     candidates = Artifact.objects.filter(tracker=tracker).order_by("pk").only("pk", "current_values")
+    if artifact_ids is not None:  # an update from the source: only the artifacts it touched
+        candidates = candidates.filter(pk__in=artifact_ids)
     batch: list[Artifact] = []
     for artifact in candidates.iterator(chunk_size=BATCH):
         batch.append(artifact)

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from tracker import permissions
 from tracker.jira_import import services
 from tracker.models import JiraImport
+from tracker.web.jira_update_pages import update_context
 
 
 def _import_or_404(request: HttpRequest, pk: int) -> JiraImport:
@@ -76,6 +77,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "email_hidden": report.get("email_hidden") or [],
             "no_account": report.get("no_account") or [],
             "status_url": reverse("tracker:jira-import-status", args=[jira_import.pk]),
+            **update_context(request, jira_import),
         },
     )
 

@@ -9,6 +9,7 @@ from tracker.web import (
     artifacts,
     jira_import,
     jira_import_pages,
+    jira_update_pages,
     projects,
     system,
     time_entries,
@@ -80,6 +81,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("jira-imports/<dbid:pk>/", jira_import_pages.import_detail, name="jira-import-detail"),
     path("jira-imports/<dbid:pk>/status/", jira_import_pages.import_status, name="jira-import-status"),
     path("jira-imports/<dbid:pk>/cancel/", jira_import_pages.import_cancel, name="jira-import-cancel"),
+    path("jira-imports/<dbid:pk>/update/", jira_update_pages.update_start, name="jira-import-update"),
+    path("jira-updates/<dbid:pk>/cancel/", jira_update_pages.update_cancel, name="jira-update-cancel"),
+    path("jira-imports/<dbid:pk>/sync/", jira_update_pages.sync_start, name="jira-import-sync"),
+    path("jira-imports/<dbid:pk>/sync/stop/", jira_update_pages.sync_stop, name="jira-import-sync-stop"),
     # Trackers and their administration
     path("trackers/<dbid:pk>/", trackers.tracker_detail, name="tracker-detail"),
     path("trackers/<dbid:pk>/artifacts/new/", artifacts.artifact_create, name="artifact-create"),

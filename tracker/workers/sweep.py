@@ -16,6 +16,8 @@ Each sweep:
   stopped), one whose job failed for good while it was still active is ended failed;
 - inbound emails (the email gateway) whose job Redis lost are handed to a new job, and raw messages
   older than EMAIL_GATEWAY_RETENTION_DAYS are purged;
+- the scheduled syncs with Jira (``tracker.jira_import.schedules``): the expired ones stop (their
+  token erased), the due ones get an update run on the jira_import queue;
 - the API's idempotency keys older than their 24 hours are deleted.
 
 Between sweeps, every MAIL_PROBE_INTERVAL while notifications wait for a mail server that was down, it
@@ -43,8 +45,8 @@ from redis.exceptions import LockError
 
 from tracker import queues
 from tracker.email_gateway import recovery as gateway_recovery
-from tracker.jira_import import runs
-from tracker.models import IdempotencyKey, JiraImport
+from tracker.jira_import import runs, schedules, sync_runs
+from tracker.models import IdempotencyKey, JiraImport, JiraSyncRun
 from tracker.notifications import recovery
 
 logger = logging.getLogger("tracker.workers.sweep")
@@ -104,6 +106,34 @@ def recover_jira_imports(now: dt.datetime) -> list[str]:
     return done
 
 
+def recover_jira_updates(now: dt.datetime) -> list[str]:
+    """The same for updates from Jira: a lost job is enqueued again (the run resumes, its pages
+    rewritten as no-ops), one whose job ended in RQ while the run was active ends the run failed."""
+    recovery_after = dt.timedelta(seconds=settings.NOTIFICATION_RECOVERY_AFTER)
+    active = list(
+        JiraSyncRun.objects.filter(status__in=JiraSyncRun.ACTIVE, created_at__lt=now - recovery_after)
+        .exclude(job_id="")
+        .select_related("jira_import")
+        .order_by("pk")[: recovery.BATCH]
+    )
+    states = queues.job_states([item.job_id for item in active], queue_name=settings.JIRA_IMPORT_QUEUE)
+    done = []
+    for item in active:
+        state = states[item.job_id]
+        if state.status is None:
+            job_id = f"jira-update-{item.pk}-{uuid.uuid4().hex[:12]}"
+            sync_runs.record_job(item, job_id)
+            queues.enqueue_jira_update(item.pk, job_id=job_id, project_key=item.jira_import.jira_project_key)
+            logger.warning("Update %s from Jira: Redis lost its job; enqueued again as %s.", item.pk, job_id)
+            done.append(f"update {item.pk} resumed")
+        elif state.status in ENDED_JOB_STATUSES:
+            ended = sync_runs.fail_abandoned(item.pk, "The update's job ended in the workers' queue.")
+            if ended is not None:
+                schedules.record_outcome(ended)
+            done.append(f"update {item.pk} ended")
+    return done
+
+
 def run_once(host: str) -> str:
     """One sweep, unless another host holds the lock: ``ran``, ``skipped`` or ``failed``."""
     try:
@@ -123,7 +153,9 @@ def run_once(host: str) -> str:
         client.hincrby(RUNS_KEY, host, 1)
         now = timezone.now()
         found = recovery.sweep(now)
-        imports = recover_jira_imports(now)
+        imports = recover_jira_imports(now) + recover_jira_updates(now)
+        # The scheduled syncs with Jira that are due start here, one host at a time like the rest.
+        imports += schedules.start_due(now)
         emails = gateway_recovery.sweep(now)
         gateway_recovery.housekeeping(now)
         # Not recovery, but a chore of the same rhythm on one host: API idempotency keys past their life.

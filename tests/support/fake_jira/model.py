@@ -481,6 +481,7 @@ class FakeJiraData:
         self._issue_keys_by_id: dict[int, str] = {}
         self._attachment_owner: dict[int, str] = {}
         self._generated: list[_GeneratedProject] = []
+        self._deleted: set[str] = set()  # keys deleted (or moved away), generated ones included
         self._counters = {
             "project": 10000,
             "issue": 10000,
@@ -699,6 +700,43 @@ class FakeJiraData:
                 self._attachment_owner[attachment.id] = key
         return IssueBuilder(self, issue, _Ids(self))
 
+    def delete_issue(self, key: str) -> None:
+        """Delete an issue, as Jira does: gone by key and id, its links gone from the other side too
+        (without a changelog entry there)."""
+        issue = self.get_issue(key)
+        if issue is None:
+            raise KeyError(key)
+        self._register(issue)  # a generated issue is pinned, then removed
+        del self._issues[issue.key]
+        del self._issue_keys_by_id[issue.id]
+        self._deleted.add(issue.key)
+        for other in self._issues.values():
+            if any(link.other_key == issue.key for link in other.links):
+                other.links = [link for link in other.links if link.other_key != issue.key]
+
+    def move_issue(self, key: str, project_key: str) -> Issue:
+        """Move an issue to another project: same id, a new key there (Jira keeps the old key as an alias,
+        which this fake does not)."""
+        issue = self.get_issue(key)
+        if issue is None:
+            raise KeyError(key)
+        self._register(issue)
+        del self._issues[issue.key]
+        self._deleted.add(issue.key)
+        self._issue_numbers[project_key] += 1
+        issue.key = f"{project_key}-{self._issue_numbers[project_key]}"
+        issue.project_key = project_key
+        self._register(issue)
+        return issue
+
+    def edit_comment(self, key: str, comment_id: int, body: str, *, by: str, at: datetime) -> None:
+        """Edit a comment in place: a new body and ``updated``, as Jira records an edit."""
+        issue = self.get_issue(key)
+        assert issue is not None
+        comment = next(c for c in issue.comments if c.id == comment_id)
+        comment.body, comment.updated, comment.update_author = body, at, by
+        comment.rendered_html = None
+
     def link(self, from_key: str, link_type: str, to_key: str, *, outward: bool = True) -> None:
         """Record one link; Jira shows it on both issues (outward on one, inward on the other)."""
         name = self.catalog.link_type(link_type).name
@@ -728,8 +766,11 @@ class FakeJiraData:
                     return self._issue_or_pinned(gen, number - 1)
         return None
 
-    def _issue_or_pinned(self, gen: _GeneratedProject, index: int) -> Issue:
-        return self._issues.get(gen.key(index)) or gen.build(index)
+    def _issue_or_pinned(self, gen: _GeneratedProject, index: int) -> Issue | None:
+        key = gen.key(index)
+        if key in self._issues:
+            return self._issues[key]
+        return None if key in self._deleted else gen.build(index)
 
     def headers(self) -> Iterator[IssueHeader]:
         """All issues, cheaply, in no particular order."""
@@ -737,7 +778,8 @@ class FakeJiraData:
             yield IssueHeader(issue.id, issue.key, issue.project_key, issue.created, issue.updated)
         for gen in self._generated:
             for index in range(gen.n):
-                if gen.key(index) not in self._issues:
+                key = gen.key(index)
+                if key not in self._issues and key not in self._deleted:
                     yield gen.header(index)
 
     def issue_count(self, project_key: str | None = None) -> int:

@@ -28,7 +28,7 @@ from tracker.api.jira_serializers import (
 )
 from tracker.api.views.base import JsonApiView
 from tracker.api.views.projects import readable_project
-from tracker.jira_import import discovery, services
+from tracker.jira_import import discovery, schedules, services
 from tracker.jira_import.credentials import JiraCredentials
 from tracker.jira_import.errors import JiraAccessError
 from tracker.jira_import.url_guard import RefusedURL
@@ -163,6 +163,14 @@ class ProjectJiraImports(mixins.ListModelMixin, JsonApiView):
             return Response({"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         except (JiraAccessError, RefusedURL) as error:
             raise jira_failure(error) from None
+        if "sync_interval_minutes" in data:  # opt-in, checked by the serializer: the token is kept
+            schedules.start_schedule(
+                jira_import,
+                requested_by=request.user,
+                token=query.validated_data["token"],
+                interval_minutes=data["sync_interval_minutes"],
+                days=data["sync_days"],
+            )
         # ValidationError (names taken) goes to the exception handler: a 400 keyed by field.
         return Response(self.get_serializer(jira_import).data, status=status.HTTP_202_ACCEPTED)
 

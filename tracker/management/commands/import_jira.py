@@ -26,11 +26,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from tracker.jira_import import discovery, services
+from tracker.jira_import import discovery, runs, schedules, services, update_service
 from tracker.jira_import.credentials import JiraCredentials
+from tracker.jira_import.emails import update_counts
 from tracker.jira_import.errors import JiraAccessError
 from tracker.jira_import.url_guard import RefusedURL
-from tracker.models import JiraImport, Project, User
+from tracker.models import JiraImport, JiraSyncRun, Project, User
 
 
 class ProgressBar:
@@ -71,9 +72,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--url", required=True, help="The Jira site, such as https://example.atlassian.net"
+            "--update",
+            type=int,
+            metavar="IMPORT_ID",
+            help="Bring the finished import IMPORT_ID up to date with what changed in Jira since its last "
+            "run (the other options are not used; the token comes from JIRA_TOKEN as for an import).",
         )
-        parser.add_argument("--project", required=True, help="The Jira project key, such as DEMO.")
+        parser.add_argument("--url", help="The Jira site, such as https://example.atlassian.net")
+        parser.add_argument("--project", help="The Jira project key, such as DEMO.")
         parser.add_argument(
             "--issue-type",
             action="append",
@@ -89,11 +95,17 @@ class Command(BaseCommand):
             action="store_true",
             help="One tracker for all the issue types (with an Issue type field) instead of one per type.",
         )
-        parser.add_argument(
-            "--into", required=True, help="The short name of the project to create the tracker in."
-        )
+        parser.add_argument("--into", help="The short name of the project to create the tracker in.")
         parser.add_argument("--tracker-name", default="", help="The new tracker's name (default: from Jira).")
         parser.add_argument("--tracker-shortname", default="", help="Its short name (default: from Jira).")
+        parser.add_argument(
+            "--sync-every",
+            type=int,
+            metavar="MINUTES",
+            help="Once imported, keep the trackers in sync with Jira every MINUTES (15 or more), with "
+            "--sync-days; the token is then kept, encrypted, until the sync stops.",
+        )
+        parser.add_argument("--sync-days", type=int, metavar="DAYS", help="How long to sync (at most 90).")
         parser.add_argument(
             "--as",
             dest="as_user",
@@ -108,6 +120,12 @@ class Command(BaseCommand):
                 "Set JIRA_TOKEN (an API token, personal access token or password) and, unless it is a "
                 "Bearer token, JIRA_USERNAME in the environment; credentials are never read from arguments."
             )
+        if options["update"] is not None:
+            update_from_jira(self, options["update"], token, os.environ.get("JIRA_USERNAME"))
+            return
+        missing = [f"--{name}" for name in ("url", "project", "into") if not options[name]]
+        if missing:
+            raise CommandError(f"An import needs {', '.join(missing)} (or --update IMPORT_ID).")
         credentials = JiraCredentials(options["url"], os.environ.get("JIRA_USERNAME", ""), token)
         project = Project.objects.filter(shortname=options["into"]).first()
         if project is None:
@@ -129,6 +147,25 @@ class Command(BaseCommand):
         planned = ", ".join(
             f"{t.name} ({t.shortname})" for t in jira_import.planned_trackers.filter(role="issues")
         )
+        if (options["sync_every"] is None) != (options["sync_days"] is None):
+            raise CommandError("Give both --sync-every and --sync-days to keep the import in sync.")
+        if options["sync_every"] is not None:
+            try:
+                schedule = schedules.start_schedule(
+                    jira_import,
+                    requested_by=requester,
+                    token=token,
+                    interval_minutes=options["sync_every"],
+                    days=options["sync_days"],
+                )
+            except ValidationError as error:
+                runs.withdraw(jira_import)
+                raise CommandError(" ".join(error.messages)) from None
+            self.stdout.write(
+                f"Import #{jira_import.pk} will be synced with Jira every {schedule.interval_minutes} "
+                f"minutes until {schedule.expires_at:%Y-%m-%d %H:%M} UTC (the token is kept, encrypted, "
+                "until then)."
+            )
         plural = "s" if "," in planned else ""
         what = f"the {jira_import.issue_type_name} issues of {jira_import.jira_project_key}"
         self.stdout.write(
@@ -212,3 +249,51 @@ class Command(BaseCommand):
             tracker_name=options["tracker_name"] or name,
             tracker_shortname=options["tracker_shortname"] or shortname,
         )
+
+
+def update_from_jira(command: BaseCommand, import_id: int, token: str, username: str | None) -> None:
+    """``--update IMPORT_ID``: run an update of the import in this process, with its report."""
+    jira_import = JiraImport.objects.select_related("project").filter(pk=import_id).first()
+    if jira_import is None:
+        raise CommandError(f"No Jira import #{import_id}.")
+    if username is not None and username.strip() != jira_import.username:
+        raise CommandError(
+            f"The import #{import_id} was made as {jira_import.username or 'a Bearer token'}; update it "
+            "with that account's token (JIRA_USERNAME, when set, must be the same)."
+        )
+    try:
+        sync_run = update_service.create_update(jira_import, requested_by=None, token=token)
+    except (PermissionDenied, update_service.UpdateRefused) as error:
+        raise CommandError(str(error)) from None
+    command.stdout.write(
+        f"Updating import #{jira_import.pk} ({jira_import.jira_project_key} at {jira_import.jira_url}) "
+        "from Jira."
+    )
+    bar = ProgressBar(f"Updating {jira_import.jira_project_key}", command.stderr)
+    try:
+        sync_run = update_service.run_update(sync_run, progress=bar)
+    except KeyboardInterrupt:
+        update_service.cancel_update(sync_run, by=None)
+        raise CommandError(
+            f"Interrupted: the update of import #{jira_import.pk} stopped; what it brought is kept."
+        ) from None
+    finally:
+        bar.close()
+    if sync_run.status != JiraSyncRun.Status.DONE:
+        raise CommandError(f"The update of import #{jira_import.pk} {sync_run.status}: {sync_run.message}")
+    if sync_run.up_to_date:
+        command.stdout.write(
+            command.style.SUCCESS(
+                f"Done: import #{jira_import.pk} is {sync_run.message[0].lower()}{sync_run.message[1:]}"
+            )
+        )
+        return
+    counts = ", ".join(f"{count} {label.lower()}" for label, count in update_counts(sync_run))
+    command.stdout.write(command.style.SUCCESS(f"Done: import #{jira_import.pk} updated: {counts}."))
+    for conflict in sync_run.conflicts:
+        kept = "Jira's change" if conflict["kept"] == "jira" else "the change made here"
+        command.stdout.write(
+            f"Conflict: {conflict['key']}, {conflict['field']}: kept {kept} ({conflict['url']})"
+        )
+    for gone in sync_run.missing:
+        command.stdout.write(f"No longer in Jira: {gone['key']}: {gone['reason']} (kept here)")

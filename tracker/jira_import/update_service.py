@@ -1,0 +1,133 @@
+"""The service functions of an update from Jira: what the import's page, the API and ``import_jira
+--update`` call. Every change of a run's row is :mod:`tracker.jira_import.sync_runs`'s; the job
+carries the run's id only (queue and options: :func:`tracker.queues.enqueue_jira_update`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+import redis
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from rq.timeouts import JobTimeoutException
+
+from tracker import permissions, queues
+from tracker.jira_import import schedules, sync_runs, vault
+from tracker.jira_import.credentials import JiraCredentials
+from tracker.jira_import.deadline import RequestCancelled
+from tracker.jira_import.errors import JiraAccessError
+from tracker.jira_import.importer import Progress
+from tracker.jira_import.runs import ImportCancelled, ImportFailed, RunSuperseded
+from tracker.jira_import.services import UNAVAILABLE, ImportUnavailable, _describe, import_available
+from tracker.jira_import.sync_runs import UpdateRefused
+from tracker.jira_import.update import Updater
+from tracker.jira_import.url_guard import RefusedURL
+from tracker.models import JiraImport, JiraSyncRun, User
+
+logger = logging.getLogger("tracker.jira_import")
+
+Status = JiraSyncRun.Status
+
+__all__ = [
+    "ImportUnavailable",
+    "UpdateRefused",
+    "cancel_update",
+    "create_update",
+    "run_update",
+    "start_update",
+]
+
+
+def create_update(
+    jira_import: JiraImport, *, requested_by: User | None, token: str, scheduled: bool = False
+) -> JiraSyncRun:
+    """A pending update of a finished import with the requester's token (PermissionDenied, UpdateRefused)."""
+    if not permissions.may_update_import(requested_by, jira_import):
+        raise PermissionDenied("Only an administrator of the project can update an import from Jira.")
+    if not token:
+        raise UpdateRefused("Give the Jira token (or password) again: it is not kept after an import.")
+    return sync_runs.create(jira_import, requested_by=requested_by, token=token, scheduled=scheduled)
+
+
+def start_update(
+    jira_import: JiraImport, *, requested_by: User | None, token: str, scheduled: bool = False
+) -> JiraSyncRun:
+    """Create the update and hand it to the jira_import workers (ImportUnavailable when Redis is down)."""
+    available, reason = import_available()
+    if not available:
+        raise ImportUnavailable(reason)
+    sync_run = create_update(jira_import, requested_by=requested_by, token=token, scheduled=scheduled)
+    job_id = f"jira-update-{sync_run.pk}-{uuid.uuid4().hex[:12]}"
+    sync_runs.record_job(sync_run, job_id)
+    try:
+        queues.enqueue_jira_update(sync_run.pk, job_id=job_id, project_key=jira_import.jira_project_key)
+    except (redis.RedisError, OSError):
+        sync_runs.withdraw(sync_run)
+        raise ImportUnavailable(UNAVAILABLE) from None
+    logger.info("Update %s of Jira import %s enqueued as job %s.", sync_run.pk, jira_import.pk, job_id)
+    return sync_run
+
+
+def cancel_update(sync_run: JiraSyncRun, *, by: User | None) -> None:
+    """Cancel a pending update now; ask a running one to stop (what its pages wrote stays: it is
+    Jira's, and the next update would bring it anyway)."""
+    if not permissions.may_cancel_update(by, sync_run.jira_import, sync_run.requested_by_id):
+        raise PermissionDenied(
+            "Only the requester or an administrator of the project can cancel this update."
+        )
+    if sync_runs.cancel(sync_run) and sync_run.job_id:
+        try:
+            queues.cancel_jira_job(sync_run.job_id)
+        except Exception as error:  # gone already; the run checks its row anyway
+            logger.info(
+                "Update job %s could not be cancelled in RQ: %s", sync_run.job_id, type(error).__name__
+            )
+
+
+def latest_update(jira_import: JiraImport) -> JiraSyncRun | None:
+    return JiraSyncRun.objects.filter(jira_import=jira_import).order_by("-created_at", "-pk").first()
+
+
+def run_update(sync_run: JiraSyncRun, *, progress: Progress | None = None) -> JiraSyncRun:
+    """Run the update now, in this process (the worker's job and the command call it)."""
+    run = sync_runs.claim(sync_run, dt.timedelta(minutes=settings.JIRA_SYNC_MARGIN_MINUTES))
+    if run is None:
+        return sync_run
+    jira_import = sync_run.jira_import
+    logger.info("Update %s of Jira import %s started.", sync_run.pk, jira_import.pk)
+    outcome, message = Status.DONE, ""
+    engine: Updater | None = None
+    try:
+        if sync_run.cancel_requested:
+            raise ImportCancelled
+        credentials = JiraCredentials(
+            jira_import.jira_url, jira_import.username, vault.decrypt(sync_run.token_encrypted)
+        )
+        engine = Updater(run, credentials, progress)
+        engine.run()
+    except RunSuperseded:
+        logger.info("Update %s: another run has taken over; this one stops.", sync_run.pk)
+        sync_run.refresh_from_db()
+        return sync_run
+    except (ImportCancelled, RequestCancelled):
+        outcome = Status.CANCELLED
+    except (JiraAccessError, RefusedURL, vault.TokenUnavailable, ImportFailed) as error:
+        outcome, message = Status.FAILED, str(error)
+    except JobTimeoutException:
+        outcome = Status.FAILED
+        message = "The update took longer than the backend worker allows for one job; run it again."
+    except Exception as error:
+        outcome = Status.FAILED
+        message = (
+            f"The update stopped on an unexpected error ({type(error).__name__}); the administrators "
+            "will find the details in the worker's log."
+        )
+        logger.error("Update %s failed unexpectedly: %s", sync_run.pk, _describe(error))
+    finally:
+        if engine is not None and engine.client is not None:
+            engine.client.close()
+    ended = run.finish(outcome, message)
+    schedules.record_outcome(ended)
+    return ended
