@@ -19,9 +19,9 @@ from tuleap_backend.env import AsyncEmails
 @pytest.fixture(autouse=True)
 def forget_redis_failures() -> Iterator[None]:
     """Each test starts with no Redis breaker open: one test's outage must not skip the next's Redis."""
-    queues._breakers.clear()
+    queues.reset()
     yield
-    queues._breakers.clear()
+    queues.reset()
 
 
 @pytest.fixture(autouse=True)

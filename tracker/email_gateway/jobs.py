@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from types import TracebackType
-from typing import Any
 
 from rq import get_current_job
-from rq.job import Job
 
 from tracker import queues
 from tracker.email_gateway import inbound, processing, receive
@@ -31,21 +28,14 @@ def process_inbound_email(inbound_id: int) -> str:
     return processing.process(inbound_id, job_id)
 
 
-def job_failed(
-    job: Job,
-    connection: Any,
-    exc_type: type[BaseException] | None,
-    exc_value: BaseException | None,
-    traceback: TracebackType | None,
-) -> None:
+@queues.on_final_failure
+def job_failed(failure: queues.FinalFailure) -> None:
     """RQ's failure callback (also for a job whose worker died): give up after MAX_ATTEMPTS."""
-    inbound_id = queues.final_failure_id(job)
-    if inbound_id is None:
-        return
-    record = InboundEmail.objects.filter(pk=inbound_id, job_id=job.id).first()
+    inbound_id = failure.object_id
+    record = InboundEmail.objects.filter(pk=inbound_id, job_id=failure.job_id).first()
     if record is None or record.status != InboundEmail.Status.RECEIVED:
         return
-    error = f"{exc_type.__name__ if exc_type else 'Error'}: {exc_value}"
+    error = failure.describe()
     if record.attempts >= MAX_ATTEMPTS:
         inbound.finish(
             record, InboundEmail.Status.REJECTED, f"processing failed {record.attempts} times: {error}"
@@ -53,7 +43,7 @@ def job_failed(
         logger.error("Inbound email %s: processing failed for good: %s", inbound_id, error)
         return
     next_job = queues.new_inbound_job_id()
-    if inbound.requeue(record.pk, seen_job_id=job.id, job_id=next_job):
+    if inbound.requeue(record.pk, seen_job_id=failure.job_id, job_id=next_job):
         record.job_id = next_job
         receive.enqueue(record)
     logger.warning(

@@ -26,8 +26,7 @@ after its worker was killed carries on where the last committed page ended.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -45,14 +44,15 @@ from tracker.jira_import.fetch import (
     unexpected_shape,
 )
 from tracker.jira_import.field_values import Binding
-from tracker.jira_import.jira_fields import SEARCHED_SYSTEM_FIELDS, SPRINT
-from tracker.jira_import.mapping import LINKS, SPRINT_FIELDS, FieldPlan, SkippedField, link_role, plan_fields
+from tracker.jira_import.jira_fields import SPRINT
+from tracker.jira_import.mapping import SPRINT_FIELDS, FieldPlan, SkippedField, link_role, plan_fields
 from tracker.jira_import.options import Options
 from tracker.jira_import.people import People
 from tracker.jira_import.prefetch import Prefetcher
 from tracker.jira_import.replay import Replay
 from tracker.jira_import.runs import ImportRun
 from tracker.jira_import.sprints import SprintInfo, board_sprints, planned_sprints
+from tracker.jira_import.tracker_runs import TrackerRun, issue_type_of, named_field, search_fields
 from tracker.models import (
     Field,
     FieldType,
@@ -71,28 +71,6 @@ from tracker.services.trackers import TrackerSpec
 logger = logging.getLogger("tracker.jira_import")
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass
-class TrackerRun:
-    """One tracker of the run: its row, its fields bound to Jira's, and how its issues are written."""
-
-    planned: JiraImportTracker
-    tracker: Tracker
-    bindings: list[Binding]
-    replay: Replay
-    writer: ImportWriter
-
-    @property
-    def links(self) -> Field | None:
-        return next((b.field for b in self.bindings if b.plan.name == LINKS), None)
-
-
-def search_fields(bindings: Iterable[Binding], link_fields: Iterable[str]) -> list[str]:
-    """What the search asks of every issue: the mapped fields and those the engine reads anyway."""
-    return sorted(
-        SEARCHED_SYSTEM_FIELDS | {b.plan.jira_id for b in bindings if b.plan.jira_id} | set(link_fields)
-    )
 
 
 class Importer:
@@ -186,7 +164,7 @@ class Importer:
         fetcher = Fetcher(
             client,
             import_id=ji.pk,
-            folder=lambda issue: runs[_type_of(issue)].tracker.pk,
+            folder=lambda issue: runs[issue_type_of(issue)].tracker.pk,
             fields=search_fields(
                 [b for run in runs.values() for b in run.bindings], link_fields | {"worklog"}
             ),
@@ -275,9 +253,9 @@ class Importer:
                     raise
                 created = []
             for info in created:
-                found.setdefault(info.id, _named(info, site_fields))
+                found.setdefault(info.id, named_field(info, site_fields))
         for field_id, info in part.editmeta.items():
-            found.setdefault(field_id, _named(info, site_fields))
+            found.setdefault(field_id, named_field(info, site_fields))
         for field_id in part.carried:
             if field_id not in found:
                 found[field_id] = site_fields.get(field_id) or JiraFieldInfo(field_id, field_id, {})
@@ -357,7 +335,7 @@ class Importer:
             planned: dict[int, list[tuple[ImportedArtifact, Any]]] = {}
             for fetched in page.issues:
                 self._note_skipped(fetched.skipped)
-                run = runs.get(_type_of(fetched.issue))
+                run = runs.get(issue_type_of(fetched.issue))
                 key = str(fetched.issue.get("key", "?"))
                 if run is None:  # its type changed to one not imported between the search and now
                     self._note_skipped([SkippedField(key, "its issue type is not one of those imported")])
@@ -403,22 +381,3 @@ class Importer:
                 f"Jira sent the issue {error.reference} with a value that does not fit the field "
                 f"{error.field.label} ({error.problem}); the import stopped."
             ) from None
-
-
-def _type_of(issue: dict[str, Any]) -> str:
-    fields = issue.get("fields") if isinstance(issue.get("fields"), dict) else {}
-    return str((fields.get("issuetype") or {}).get("id", ""))
-
-
-def _named(info: JiraFieldInfo, site_fields: dict[str, JiraFieldInfo]) -> JiraFieldInfo:
-    """Metadata's entry, with the site's name and schema where the metadata lacks them."""
-    known = site_fields.get(info.id)
-    if known is None:
-        return info
-    return JiraFieldInfo(
-        info.id,
-        info.name if info.name and info.name != info.id else known.name,
-        info.schema or known.schema,
-        info.required,
-        info.allowed_values,
-    )

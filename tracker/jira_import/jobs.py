@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import logging
-from types import TracebackType
-from typing import Any
-
-from rq.exceptions import AbandonedJobError
-from rq.job import Job
 
 from tracker.jira_import import runs, schedules, services, sync_runs, update_service
 from tracker.models import JiraImport, JiraSyncRun
-from tracker.queues import final_failure_id
+from tracker.queues import FinalFailure, on_final_failure
 
 logger = logging.getLogger("tracker.jira_import")
 
@@ -25,27 +20,19 @@ def run_jira_import(import_id: int) -> str:
     return str(services.run_import(jira_import).status)
 
 
-def job_failed(
-    job: Job,
-    connection: Any,
-    exc_type: type[BaseException] | None,
-    exc_value: BaseException | None,
-    traceback: TracebackType | None,
-) -> None:
+@on_final_failure
+def job_failed(failure: FinalFailure) -> None:
     """RQ's failure callback, also called for a job whose worker died (AbandonedJobError).
 
     A job with retries left runs again and resumes the import; once none are left, the import ends
     failed (its partial tracker removed, its token erased, its requester told).
     """
-    import_id = final_failure_id(job)
-    if import_id is None:
-        return
-    if exc_type is not None and issubclass(exc_type, AbandonedJobError):
-        runs.fail_abandoned(import_id)
+    if failure.abandoned:
+        runs.fail_abandoned(failure.object_id)
     else:
-        name = exc_type.__name__ if exc_type else "an error"
+        name = failure.error_name or "an error"
         runs.fail_abandoned(
-            import_id, f"The import's job failed ({name}); the details are in the worker's log."
+            failure.object_id, f"The import's job failed ({name}); the details are in the worker's log."
         )
 
 
@@ -62,23 +49,15 @@ def run_jira_update(run_id: int) -> str:
     return str(update_service.run_update(sync_run).status)
 
 
-def update_job_failed(
-    job: Job,
-    connection: Any,
-    exc_type: type[BaseException] | None,
-    exc_value: BaseException | None,
-    traceback: TracebackType | None,
-) -> None:
+@on_final_failure
+def update_job_failed(failure: FinalFailure) -> None:
     """RQ's failure callback of an update job: once no retry is left, the run ends failed."""
-    run_id = final_failure_id(job)
-    if run_id is None:
-        return
-    if exc_type is not None and issubclass(exc_type, AbandonedJobError):
-        ended = sync_runs.fail_abandoned(run_id, runs.WORKER_DIED.replace("import", "update"))
+    if failure.abandoned:
+        ended = sync_runs.fail_abandoned(failure.object_id, runs.WORKER_DIED.replace("import", "update"))
     else:
-        name = exc_type.__name__ if exc_type else "an error"
+        name = failure.error_name or "an error"
         ended = sync_runs.fail_abandoned(
-            run_id, f"The update's job failed ({name}); the details are in the worker's log."
+            failure.object_id, f"The update's job failed ({name}); the details are in the worker's log."
         )
     if ended is not None:
         schedules.record_outcome(ended)

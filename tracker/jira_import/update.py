@@ -36,10 +36,11 @@ from tracker.jira_import.client import JiraClient
 from tracker.jira_import.credentials import JiraCredentials
 from tracker.jira_import.errors import JiraAccessError, JiraResponseError
 from tracker.jira_import.fetch import SHAPE_ERRORS, FetchedIssue, FetchedPage, search_pages, unexpected_shape
-from tracker.jira_import.importer import Importer, Progress, TrackerRun, _type_of
+from tracker.jira_import.importer import Importer, Progress
 from tracker.jira_import.mapping import SkippedField
 from tracker.jira_import.sprints import SprintInfo
 from tracker.jira_import.sync_runs import SyncRun, previous_start
+from tracker.jira_import.tracker_runs import TrackerRun, issue_type_of
 from tracker.models import Attachment, ChangesetValue, JiraImportTracker, Tracker
 from tracker.services import bulk_import, imported_links
 from tracker.services.bulk_import import ImportedArtifact, InvalidImportedValue
@@ -151,7 +152,7 @@ class Updater(Importer):
             self._note_skipped(fetched.skipped)
             key = str(fetched.issue.get("key", "?"))
             artifact = known.get(str(fetched.issue.get("id", ""))[:50])
-            run = by_tracker.get(artifact.tracker_id) if artifact else runs.get(_type_of(fetched.issue))
+            run = by_tracker.get(artifact.tracker_id) if artifact else runs.get(issue_type_of(fetched.issue))
             if run is None:
                 self._note_skipped([SkippedField(key, "its issue type is not one of those imported")])
                 continue

@@ -11,12 +11,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from types import TracebackType
-from typing import Any
 
 from rq import get_current_job
-from rq.exceptions import AbandonedJobError
-from rq.job import Job
 
 from tracker import queues
 from tracker.models import NotificationRecord
@@ -47,26 +43,16 @@ def send_changeset_notification(changeset_id: int) -> None:
     logger.info("Job %s done in %.2f s: %s", job_id, time.monotonic() - started, outcome)
 
 
-def job_failed(
-    job: Job,
-    connection: Any,
-    exc_type: type[BaseException] | None,
-    exc_value: BaseException | None,
-    traceback: TracebackType | None,
-) -> None:
+@queues.on_final_failure
+def job_failed(failure: queues.FinalFailure) -> None:
     """RQ's failure callback, also called for a job whose worker died (AbandonedJobError).
 
     A record the job still holds goes back on the retry schedule (or ends failed once it is past
     NOTIFICATION_GIVE_UP_AFTER); the next attempt is a new job.
     """
-    changeset_id = queues.final_failure_id(job)
-    if changeset_id is None:
-        return
-    if exc_type is not None and issubclass(exc_type, AbandonedJobError):
-        error = "The worker died while sending (AbandonedJobError)."
-    else:
-        error = f"{exc_type.__name__ if exc_type else 'Error'}: {exc_value}"
-    outcome = records.abandon(changeset_id, job.id, error)
+    changeset_id = failure.object_id
+    error = "The worker died while sending (AbandonedJobError)." if failure.abandoned else failure.describe()
+    outcome = records.abandon(changeset_id, failure.job_id, error)
     if outcome is None:
         return
     if outcome.state == "failed":
