@@ -714,7 +714,7 @@ def test_shutdown_leaves_no_thread_and_frees_the_port(data: FakeJiraData) -> Non
 # --------------------------------------------------------------------------- generated data
 
 
-def test_generated_dataset_is_lazy_consistent_and_fast() -> None:
+def test_generated_dataset_is_lazy_and_consistent() -> None:
     data = FakeJiraData.generated(2000, changelog_per_issue=5, comments_per_issue=3, attachment_bytes=10_240)
     assert data.issue_count("BENCH") == 2000
     for n in (0, 8, 9, 1234, 1999):
@@ -728,9 +728,9 @@ def test_generated_dataset_is_lazy_consistent_and_fast() -> None:
 
     with FakeJiraServer(data, "cloud") as srv:
         jira = srv.client()
-        started = time.monotonic()
         token, seen = None, 0
-        while True:  # json_result: time the server, not the library's resource parsing
+        # No timing here (a loaded machine would fail it): bench.jira_import measures the fake's speed.
+        while True:
             page = jira.enhanced_search_issues(
                 "project = BENCH",
                 nextPageToken=token,
@@ -744,7 +744,6 @@ def test_generated_dataset_is_lazy_consistent_and_fast() -> None:
             if token is None:
                 break
         assert seen == 2000
-        assert time.monotonic() - started < 10
         links = jira.issue("BENCH-4").fields.issuelinks
         assert [(link.type.name, link.outwardIssue.key) for link in links] == [("Relates", "BENCH-3")]
         attachment = jira.issue("BENCH-42").fields.attachment[0]
