@@ -437,3 +437,18 @@ def test_attachments_download_as_files_for_readers_only(
 def test_a_missing_attachment_file_is_a_404(client_as, report: Attachment, bob: User) -> None:
     report.file.delete(save=False)
     assert client_as(bob).get(reverse("tracker:attachment-download", args=[report.pk])).status_code == 404
+
+
+def test_a_done_status_is_shown_grey_on_the_artifact_page_as_in_the_list(
+    client_as, bugs: Tracker, alice: User, bob: User
+) -> None:
+    done = create_artifact(bugs, author=alice, values={"title": "Fixed", "status": "Done"}).artifact
+    open_ = create_artifact(bugs, author=alice, values={"title": "Open", "status": "New"}).artifact
+    client = client_as(bob)
+
+    done_page = client.get(artifact_url(done)).content.decode()
+    open_page = client.get(artifact_url(open_)).content.decode()
+
+    # "Done" means the work is over: the closed badge, never the tracker's (red-looking) colour.
+    assert '<dd id="value-status"><span class="badge badge-closed">Done</span></dd>' in done_page
+    assert 'id="value-status"><span class="badge badge-colored badge-status' in open_page

@@ -240,6 +240,17 @@ class ArtifactView:
     fields: list[Field]
     renderer: ValueRenderer
 
+    def closed_field_ids(self) -> set[int]:
+        """The select fields whose current option means the work is done (shown as closed, like the list)."""
+        values = self.artifact.current_values
+        return {
+            f.pk
+            for f in self.fields
+            if f.type == FieldType.SELECT
+            and (option := self.renderer.options.get(values.get(str(f.pk)))) is not None
+            and option.is_closed
+        }
+
     def current(self) -> list[tuple[Field, Any, str, str]]:
         """Each field with its stored value, its text and, for rich text, its sanitized HTML."""
         values = self.artifact.current_values

@@ -118,6 +118,7 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "artifact": artifact,
             "access": access,
             "current": current.current(),
+            "closed_fields": current.closed_field_ids(),
             "attachments": attachments,
             "history": history_window(
                 artifact,
