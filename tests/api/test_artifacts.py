@@ -171,7 +171,7 @@ def test_values_read_from_the_api_can_be_sent_back_although_a_named_account_is_i
     # a client that reads an artifact and sends its values back must not be refused for them.
     artifact = create_artifact(
         bugs, author=alice, values={"title": "Old", "assigned_to": "bob", "cc": ["bob"]}
-    )
+    ).artifact
     User.objects.filter(pk=bob.pk).update(is_active=False)
     client = client_for(alice)
     values = client.get(f"/api/artifacts/{artifact.pk}/").json()["values"]
