@@ -83,22 +83,12 @@ def send_outcome(jira_import: JiraImport) -> bool:
         if several and data["trackers"]
         else (jira_import.tracker_name),
     )
-    message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
-        body=render_to_string(f"{name}.txt", data),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[requester.email],
-        headers={"Auto-Submitted": "auto-generated", "X-Tuleap-Project": jira_import.project.shortname},
-    )
-    message.attach_alternative(render_to_string(f"{name}.html", data), "text/html")
-    try:
-        message.send()
-    except Exception as error:  # an import's outcome stands even when the mail server is down
+    error = _send(name, data, " ".join(subject.split()), requester, jira_import)
+    if error is not None:  # an import's outcome stands even when the mail server is down
         logger.error(
             "Jira import %s: the %s email could not be sent: %s", jira_import.pk, jira_import.status, error
         )
-        return False
-    return True
+    return error is None
 
 
 UPDATE_SUBJECTS = {
@@ -135,22 +125,12 @@ def send_update_outcome(sync_run: JiraSyncRun) -> bool:
         "report_url": f"{settings.SITE_URL}{reverse('tracker:jira-import-detail', args=[jira_import.pk])}",
     }
     subject = UPDATE_SUBJECTS[sync_run.status].format(key=jira_import.jira_project_key, pk=jira_import.pk)
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string(f"{name}.txt", data),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[requester.email],
-        headers={"Auto-Submitted": "auto-generated", "X-Tuleap-Project": jira_import.project.shortname},
-    )
-    message.attach_alternative(render_to_string(f"{name}.html", data), "text/html")
-    try:
-        message.send()
-    except Exception as error:  # the run's outcome stands even when the mail server is down
+    error = _send(name, data, subject, requester, jira_import)
+    if error is not None:  # the run's outcome stands even when the mail server is down
         logger.error(
             "Update %s from Jira: the %s email could not be sent: %s", sync_run.pk, sync_run.status, error
         )
-        return False
-    return True
+    return error is None
 
 
 def send_sync_stopped(schedule: JiraSyncSchedule) -> bool:
@@ -178,3 +158,23 @@ def send_sync_stopped(schedule: JiraSyncSchedule) -> bool:
         logger.error("Jira import %s: the sync-stopped email could not be sent: %s", jira_import.pk, error)
         return False
     return True
+
+
+def _send(
+    name: str, data: dict[str, Any], subject: str, requester: Any, jira_import: JiraImport
+) -> Exception | None:
+    """Send the ``name`` email (its text and HTML templates) to the requester; the error when sending
+    failed (the caller logs it: a run's outcome never depends on the mail server)."""
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"{name}.txt", data),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[requester.email],
+        headers={"Auto-Submitted": "auto-generated", "X-Tuleap-Project": jira_import.project.shortname},
+    )
+    message.attach_alternative(render_to_string(f"{name}.html", data), "text/html")
+    try:
+        message.send()
+    except Exception as error:
+        return error
+    return None
