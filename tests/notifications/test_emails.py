@@ -146,3 +146,30 @@ def test_an_html_comment_is_sanitized_and_shown_as_text_in_the_text_part(
     assert "See this" in email.part("text/plain")
     html = email.part("text/html")
     assert "<b>this</b>" in html and "onerror" not in html
+
+
+def test_a_multi_line_text_change_keeps_its_lines_in_both_parts(
+    saving, smtp: SMTPServer, bugs, alice, bob
+) -> None:
+    """Issue 14, defect 6: a changed description read as one run-on `old -> new` line."""
+    artifact = saving(
+        create_artifact,
+        bugs,
+        author=alice,
+        values={"title": "Crash", "status": "New", "description": "Steps:\nopen <the> form\nclick save"},
+    ).artifact
+    update = saving(
+        update_artifact,
+        artifact,
+        author=bob,
+        values={"description": "Steps:\nopen the form\nclick save twice"},
+    )
+
+    [email] = emails_of(smtp, update)
+    text = email.part("text/plain").replace("\r\n", "\n")  # the wire's line ends
+    assert "Description changed from:\nSteps:\nopen <the> form\nclick save\n" in text
+    assert "Description changed to:\nSteps:\nopen the form\nclick save twice\n" in text
+    assert " -> " not in text
+    html = email.part("text/html")
+    assert "<del>Steps:<br>open &lt;the&gt; form<br>click save</del>" in html
+    assert "<ins>Steps:<br>open the form<br>click save twice</ins>" in html

@@ -217,6 +217,11 @@ class FieldChange:
     old_text: str
     new_text: str
 
+    @property
+    def multiline(self) -> bool:
+        """A text change that spans lines: emails show it as a block, not as one `old -> new` run-on line."""
+        return "\n" in self.old_text or "\n" in self.new_text
+
 
 @dataclass
 class HistoryEntry:
