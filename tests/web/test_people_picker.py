@@ -283,3 +283,28 @@ def test_without_javascript_the_cc_is_a_plain_select_that_works(
     expect(plain).to_have_url(re.compile(r"/artifacts/\d+/$"))
     assert cc_of(Artifact.objects.get(title="Picked without the widget")) == [carol.pk]
     context.close()
+
+
+@_chromium
+def test_an_administrator_picks_a_new_member_and_types_an_address_for_the_notification_list(
+    live_server, page, bugs: Tracker, public_project: Project, alice: User, dave: User
+) -> None:
+    from playwright.sync_api import expect
+
+    log_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/projects/{public_project.shortname}/members/")
+    # It should offer dave, who has an account but is no member yet.
+    with page.expect_response(lambda r: "purpose=member" in r.url and "q=da" in r.url):
+        page.get_by_role("combobox", name="Username").press_sequentially("da")
+    page.locator(".ts-dropdown .option", has_text="Dave (dave)").click()
+    page.get_by_role("button", name="Add member").click()
+    expect(page.locator(".messages")).to_contain_text("Dave (dave) is now a member of Demo.")
+    assert public_project.memberships.filter(user=dave).exists()
+
+    # An address is not a person the picker knows: typed and kept as it is.
+    page.goto(f"{live_server.url}/trackers/{bugs.pk}/admin/")
+    page.get_by_role("combobox", name="Member or email address").press_sequentially("qa-team@example.org")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Add to list").click()
+    expect(page.locator(".messages")).to_contain_text("qa-team@example.org")
+    assert bugs.notification_list.filter(email="qa-team@example.org").exists()
