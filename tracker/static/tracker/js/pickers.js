@@ -81,6 +81,12 @@
       settings.create = true;
       settings.createOnBlur = true;
       settings.persist = false;
+      settings.render = {
+        // Tom Select says "Add …", which reads like the form's own button: this only fills the box.
+        option_create: function (data, escape) {
+          return '<div class="create">Use <strong>' + escape(data.input) + "</strong></div>";
+        },
+      };
     }
     new window.TomSelect(input, settings);
   }
