@@ -141,6 +141,12 @@ def nameable_users(project: Project, *, also: Iterable[User] = ()) -> list[User]
     return list(people.values())
 
 
+def nameable_people(project_id: int) -> QuerySet[User]:
+    """The active people a user field (or a notification list) of the project may name, as a queryset
+    for the people pickers' search: the rule of :func:`nameable_users`, without ``also``."""
+    return User.objects.filter(_nameable(project_id), is_active=True).distinct()
+
+
 def nameable_among(
     project_id: int, user_ids: Iterable[int], *, already_named: Iterable[int] = ()
 ) -> set[int]:

@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 
 from tracker.models import Attachment, Changeset, Field, FieldType, User
 from tracker.services.fields import RESERVED_FIELD_NAMES
+from tracker.web.forms import picker_attrs
 
 EMPTY_CHOICE = ("", "—")
 
@@ -215,14 +216,24 @@ class ArtifactForm(forms.Form):
             widget = forms.CheckboxSelectMultiple if len(choices) <= 8 else forms.SelectMultiple
             return forms.TypedMultipleChoiceField(choices=choices, coerce=int, widget=widget, **common)
         if kind == FieldType.USER:
+            # field_.tracker is the tracker whose fields these are (no query): project_id is a column.
             return forms.TypedChoiceField(
-                choices=[EMPTY_CHOICE, *people_choices], coerce=int, empty_value=None, **common
+                choices=[EMPTY_CHOICE, *people_choices],
+                coerce=int,
+                empty_value=None,
+                widget=forms.Select(attrs=picker_attrs(field_.tracker.project_id, "assignee")),
+                **common,
             )
         if kind == FieldType.USERS:
             return forms.TypedMultipleChoiceField(
                 choices=people_choices,
                 coerce=int,
-                widget=forms.SelectMultiple(attrs={"size": min(max(len(people_choices), 2), 8)}),
+                widget=forms.SelectMultiple(
+                    attrs={
+                        "size": min(max(len(people_choices), 2), 8),
+                        **picker_attrs(field_.tracker.project_id, "cc"),
+                    }
+                ),
                 **common,
             )
         if kind == FieldType.OPEN_LIST:

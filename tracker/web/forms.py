@@ -10,10 +10,24 @@ from typing import Any
 from django import forms
 from django.core.validators import RegexValidator
 from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils.http import urlencode
 
 from tracker.models import Field, FieldType, JiraImport, Membership, Project, User
 from tracker.services.fields import RESERVED_FIELD_NAMES
 from tracker.services.projects import RESERVED_SHORTNAMES
+
+
+def picker_attrs(project_id: int, purpose: str, *, value: str = "id") -> dict[str, str]:
+    """Widget attributes that tracker/static/tracker/js/pickers.js turns into an autocomplete asking
+    the people endpoint (tracker/web/people.py); without JavaScript the input stays as it is.
+    ``value`` is what the chosen person puts in the input: their ``id`` (selects) or ``username``."""
+    query = urlencode({"project": project_id, "purpose": purpose})
+    return {
+        "data-autocomplete-url": f"{reverse('tracker:people-search')}?{query}",
+        "data-autocomplete-value": value,
+    }
+
 
 # Trackers and their administration ----------------------------------------------------------------
 
@@ -116,6 +130,13 @@ class NotificationEntryForm(forms.Form):
     )
     on_creation_only = forms.BooleanField(label="On creation only", required=False)
 
+    def __init__(self, *args: Any, project: Project | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if project is not None:
+            self.fields["identifier"].widget.attrs.update(
+                picker_attrs(project.pk, "notification_list", value="username")
+            )
+
 
 class ProjectCreateForm(forms.ModelForm):
     class Meta:
@@ -142,6 +163,13 @@ class MemberAddForm(forms.Form):
         label="Username", max_length=150, help_text="People are added by their username."
     )
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)
+
+    def __init__(self, *args: Any, project: Project | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if project is not None:
+            self.fields["identifier"].widget.attrs.update(
+                picker_attrs(project.pk, "member", value="username")
+            )
 
 
 class MemberRoleForm(forms.Form):

@@ -82,7 +82,7 @@ def project_members(request: HttpRequest, shortname: str) -> HttpResponse:
     project = project_or_404(request, shortname)
     access = permissions.access_to(request.user, project)
     access.require_admin()
-    form = MemberAddForm(request.POST or None)
+    form = MemberAddForm(request.POST or None, project=project)
     if request.method == "POST" and form.is_valid():
         try:
             membership = memberships.add_member(

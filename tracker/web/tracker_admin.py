@@ -63,7 +63,7 @@ def _render_admin(
                 "email", "user__username"
             ),
             "field_form": field_form or FieldCreateForm(),
-            "notification_form": notification_form or NotificationEntryForm(),
+            "notification_form": notification_form or NotificationEntryForm(project=tracker.project),
             "gateway_domain": settings.EMAIL_GATEWAY_DOMAIN,
         },
     )
@@ -178,7 +178,7 @@ def notification_add(request: HttpRequest, pk: int) -> HttpResponse:
     tracker, access = _admin_tracker(request, pk)
     if request.method == "GET":
         return redirect("tracker:tracker-admin", pk=tracker.pk)
-    form = NotificationEntryForm(request.POST)
+    form = NotificationEntryForm(request.POST, project=tracker.project)
     if form.is_valid():
         try:
             added = notification_list.add_entry(

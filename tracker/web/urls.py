@@ -10,6 +10,7 @@ from tracker.web import (
     jira_import,
     jira_import_pages,
     jira_update_pages,
+    people,
     projects,
     system,
     time_entries,
@@ -45,6 +46,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", projects.project_list, name="project-list"),
     path("account/preferences/", accounts.preferences, name="preferences"),
     path("system/events/", system.system_events, name="system-events"),
+    path("people/", people.people_search, name="people-search"),
     # Projects
     # Before the project pattern: "new" is a reserved short name (ProjectCreateForm).
     path("projects/new/", projects.project_create, name="project-create"),

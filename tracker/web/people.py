@@ -1,0 +1,45 @@
+"""The people pickers' endpoint: ``GET /people/?project=<id>&purpose=<form>&q=<prefix>``, JSON.
+
+Asked by ``tracker/static/tracker/js/pickers.js`` while someone types in a user field, the member form
+or the notification-list form. It answers only whom that form may name (the search and its limits are
+in :mod:`tracker.services.people_search`); the forms' own validation stays the authority.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from tracker import permissions
+from tracker.services.people_search import PeopleSearchError, parse_purpose, search_people
+
+
+def _error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+@never_cache  # personal data: no shared cache keeps it
+@require_GET
+@login_required
+def people_search(request: HttpRequest) -> JsonResponse:
+    project_id = request.GET.get("project", "")
+    if not project_id.isdigit() or len(project_id) > 18:
+        return _error("Give the project's id: ?project=<id>.", 400)
+    try:
+        purpose = parse_purpose(request.GET.get("purpose", ""))
+    except PeopleSearchError as error:
+        return _error(str(error), 400)
+    # A project the asker may not read is one that does not exist, as everywhere else (404).
+    project = permissions.readable_projects(request.user).filter(pk=int(project_id)).first()
+    if project is None:
+        return _error("No such project.", 404)
+    access = permissions.access_to(request.user, project)
+    if not (access.can_admin if purpose.needs_admin else access.can_write):
+        return _error("You may not fill this form in this project.", 403)
+    try:
+        people = search_people(project, purpose, request.GET.get("q", ""))
+    except PeopleSearchError as error:
+        return _error(str(error), 400)
+    return JsonResponse({"results": [person.as_json() for person in people]})
