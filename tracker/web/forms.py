@@ -151,6 +151,12 @@ class MemberRoleForm(forms.Form):
 class PreferencesForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = ["notify_own_changes"]
-        labels = {"notify_own_changes": "Email me about my own changes"}
-        help_texts = {"notify_own_changes": "Otherwise you only hear about what others change."}
+        fields = ["notify_own_changes", "plain_text_emails"]
+        labels = {
+            "notify_own_changes": "Email me about my own changes",
+            "plain_text_emails": "Plain-text emails only",
+        }
+        help_texts = {
+            "notify_own_changes": "Otherwise you only hear about what others change.",
+            "plain_text_emails": "Notification emails without their HTML part.",
+        }
