@@ -1,3 +1,4 @@
+import django.db.models.deletion
 from django.db import migrations, models
 
 
@@ -12,6 +13,17 @@ class Migration(migrations.Migration):
             name="plain_text_emails",
             field=models.BooleanField(
                 default=False, help_text="Send me notification emails as plain text only (no HTML part)."
+            ),
+        ),
+        migrations.AddField(
+            model_name="field",
+            name="default_option",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="tracker.fieldoption",
             ),
         ),
     ]

@@ -16,6 +16,7 @@ from django import forms
 from django.utils.dateparse import parse_datetime
 
 from tracker.models import Attachment, Changeset, Field, FieldType, User
+from tracker.services.artifacts import with_defaults
 from tracker.services.fields import RESERVED_FIELD_NAMES
 
 EMPTY_CHOICE = ("", "—")
@@ -142,7 +143,9 @@ class ArtifactForm(forms.Form):
         with_comment: bool = False,
         **kwargs: Any,
     ) -> None:
-        current_values = current_values or {}
+        if current_values is None:  # a new artifact: show the defaults the service will give it
+            defaults = with_defaults(list(tracker_fields), {})
+            current_values = {str(f.pk): defaults[f.name] for f in tracker_fields if f.name in defaults}
         kwargs.setdefault(
             "initial",
             {f.name: initial_value(f, current_values.get(str(f.pk))) for f in tracker_fields},
