@@ -140,3 +140,10 @@ def test_the_create_form_shows_the_default_chosen(client_as, bob: User, bugs: Tr
     Field.objects.filter(pk=status.pk).update(default_option=option(status, "New"))
     page = client_as(bob).get(reverse("tracker:artifact-create", args=[bugs.pk])).content.decode()
     assert f'<option value="{option(status, "New").pk}" selected>New</option>' in page
+
+
+def test_the_api_tells_each_fields_default(bob: User, bugs: Tracker, status: Field) -> None:
+    Field.objects.filter(pk=status.pk).update(default_option=option(status, "New"))
+    body = client_for(bob).get(f"/api/trackers/{bugs.pk}/").json()
+    defaults = {f["name"]: f["default"] for f in body["fields"]}
+    assert defaults["status"] == "New" and defaults["title"] is None
