@@ -244,3 +244,19 @@ def test_in_a_browser_a_user_renames_themselves_and_asks_for_plain_text(
 
     bob.refresh_from_db()
     assert bob.first_name == "Robert" and bob.plain_text_emails
+
+
+def test_an_account_keeps_an_email_address(client_as, bob: User) -> None:
+    response = client_as(bob).post(reverse("tracker:profile"), profile_form(bob, email=""))
+    assert "Your account needs an email address" in response.content.decode()
+    bob.refresh_from_db()
+    assert bob.email == "bob@example.com"
+
+
+def test_an_account_without_an_address_may_still_change_its_name(client_as, bob: User) -> None:
+    User.objects.filter(pk=bob.pk).update(email="")
+    bob.refresh_from_db()
+    response = client_as(bob).post(reverse("tracker:profile"), profile_form(bob, first_name="Bobby"))
+    assert response.status_code == 302
+    bob.refresh_from_db()
+    assert bob.first_name == "Bobby" and bob.email == ""

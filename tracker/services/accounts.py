@@ -50,6 +50,8 @@ def _address_taken(address: str, user: User) -> bool:
 def request_email_change(user: User, address: str) -> str:
     """Email ``address`` a confirmation link (or, if another account has it, a note); says what next."""
     address = address.strip()
+    if not address and user.email:
+        raise AccountError("Your account needs an email address: your notifications go to it.")
     if address.lower() == user.email.lower():
         if address != user.email:  # the same mailbox written differently: nothing to prove
             User.objects.filter(pk=user.pk).update(email=address)

@@ -29,6 +29,7 @@ class ProfileForm(forms.Form):
     email = forms.EmailField(
         label="Email address",
         max_length=254,
+        required=False,  # an account without one (made by an import) may still change its name
         help_text="A new address is used once you open the confirmation link we email to it.",
     )
 
