@@ -148,6 +148,9 @@ class MembershipRequestSerializer(serializers.Serializer):
 
 class FieldSerializer(serializers.ModelSerializer):
     options = serializers.SerializerMethodField()
+    default = serializers.SerializerMethodField(
+        help_text="Select fields: the value a new artifact created without one gets; null: none."
+    )
 
     class Meta:
         model = Field
@@ -162,11 +165,17 @@ class FieldSerializer(serializers.ModelSerializer):
             "notify",
             "is_title",
             "options",
+            "default",
         ]
         read_only_fields = fields
 
     def get_options(self, field_: Field) -> list[str]:
         return [option.label for option in field_.options.all()]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_default(self, field_: Field) -> str | None:
+        """Select fields: the value a new artifact created without one gets (null: none)."""
+        return next((o.label for o in field_.options.all() if o.pk == field_.default_option_id), None)
 
 
 class TrackerSerializer(serializers.ModelSerializer):

@@ -45,6 +45,9 @@ class User(AbstractUser):
     notify_own_changes = models.BooleanField(
         default=False, help_text="Also email me about the changes I make myself."
     )
+    plain_text_emails = models.BooleanField(
+        default=False, help_text="Send me notification emails as plain text only (no HTML part)."
+    )
 
     objects = UserManager()
 

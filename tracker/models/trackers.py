@@ -75,6 +75,11 @@ class Field(models.Model):
         default=False, help_text="User fields only: the people named here are notified of changes."
     )
     is_title = models.BooleanField(default=False)
+    # Select fields: the value a new artifact gets when it is created without one (the artifact
+    # service applies it). Removing the option clears it.
+    default_option = models.ForeignKey(
+        "FieldOption", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["tracker", "rank", "id"]

@@ -126,6 +126,20 @@ def group_by_reason(recipients: list[Recipient]) -> dict[Reason, list[Recipient]
     return groups
 
 
+def _groups(recipients: list[Recipient]) -> list[tuple[Reason, list[Recipient], bool]]:
+    """The groups by reason, each split in two when some of its readers want plain text only
+    (``User.plain_text_emails``): they get the text part alone, the others text and HTML."""
+    result = []
+    for reason, members in group_by_reason(recipients).items():
+        rich: list[Recipient] = []
+        plain: list[Recipient] = []
+        for member in members:
+            wants_text = member.user is not None and member.user.plain_text_emails
+            (plain if wants_text else rich).append(member)
+        result += [(reason, part, part is plain) for part in (rich, plain) if part]
+    return result
+
+
 def reply_addresses(context: NotificationContext, recipients: list[Recipient]) -> dict[str, str]:
     """With the email gateway on, each account's own signed reply address (plain addresses get none)."""
     if not gateway.enabled():
@@ -143,7 +157,7 @@ def build_messages(context: NotificationContext, recipients: list[Recipient]) ->
         return []
     common = _common(context)
     messages = []
-    for reason, members in group_by_reason(recipients).items():
+    for reason, members, plain_text in _groups(recipients):
         reply_to = reply_addresses(context, members)
         # The sentence only where every reader of this email can reply (a plain address cannot).
         can_reply = bool(reply_to) and len(reply_to) == len(members)
@@ -154,8 +168,9 @@ def build_messages(context: NotificationContext, recipients: list[Recipient]) ->
             from_email=settings.DEFAULT_FROM_EMAIL,
             headers=headers(context, reason),
         )
-        message.attach_alternative(
-            render_to_string("emails/artifact-body.html", template_context), "text/html"
-        )
+        if not plain_text:
+            message.attach_alternative(
+                render_to_string("emails/artifact-body.html", template_context), "text/html"
+            )
         messages.append(GroupMessage(reason, members, message, reply_to))
     return messages

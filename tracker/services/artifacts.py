@@ -152,6 +152,24 @@ def _validate(
     return normalized
 
 
+def with_defaults(fields: list[Field], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` completed with each select field's default value where a new artifact has none.
+
+    The one rule for every creation (web form, API, email gateway, demo): a field left out or sent
+    empty gets its default (``Field.default_option``); any value given wins. Imports keep Jira's values
+    (they do not come through here).
+    """
+    result = dict(values)
+    for field_ in fields:
+        if field_.default_option_id is None or not is_empty(values.get(field_.name)):
+            continue
+        if field_.type == FieldType.SELECT:
+            result[field_.name] = field_.default_option_id
+        elif field_.type == FieldType.MULTI_SELECT:
+            result[field_.name] = [field_.default_option_id]
+    return result
+
+
 def _named_on(artifact: Artifact | None, fields: list[Field]) -> set[int]:
     """The accounts the artifact's user fields name now."""
     named: set[int] = set()
@@ -257,6 +275,7 @@ def create_artifact(
     comment = comment.strip()
     _check_comment(comment, comment_format)
     fields = _fields(tracker)
+    values = with_defaults(fields, values)
     changes = _validate(tracker, fields, values, artifact=None, author=author, uploads=uploads)
     changes = {f: v for f, v in changes.items() if not is_empty(v)}
     when = submitted_on or timezone.now()

@@ -46,13 +46,27 @@ def add_field(
         raise TrackerAdminError(f"This tracker already has a field named {name!r}.") from None
 
 
-def update_field(field_: Field, *, label: str, required: bool, help_text: str, notify: bool) -> Field:
+def update_field(
+    field_: Field,
+    *,
+    label: str,
+    required: bool,
+    help_text: str,
+    notify: bool,
+    default_option_id: int | None = None,
+) -> Field:
+    """Save the field's settings; ``default_option_id`` (select fields) is one of its own values."""
+    if default_option_id is not None and not (
+        field_.is_choice_field and field_.options.filter(pk=default_option_id).exists()
+    ):
+        raise TrackerAdminError("Choose the default among this field's values (it may have been removed).")
     field_.label = label
     field_.required = required
     field_.help_text = help_text
     # Only people named in user fields can be notified; the flag means nothing elsewhere.
     field_.notify = notify and field_.is_user_field
-    field_.save(update_fields=["label", "required", "help_text", "notify"])
+    field_.default_option_id = default_option_id
+    field_.save(update_fields=["label", "required", "help_text", "notify", "default_option"])
     return field_
 
 

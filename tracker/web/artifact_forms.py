@@ -16,8 +16,14 @@ from django import forms
 from django.utils.dateparse import parse_datetime
 
 from tracker.models import Attachment, Changeset, Field, FieldType, User
+from tracker.services.artifacts import with_defaults
 from tracker.services.fields import RESERVED_FIELD_NAMES
+from tracker.services.rich_text import html_to_markdown, markdown_to_stored_html
 from tracker.web.forms import picker_attrs
+
+RICH_TEXT_NOTE = (
+    "Imported with formatting: shown here as Markdown, converted from it, and saved formatted again."
+)
 
 EMPTY_CHOICE = ("", "—")
 
@@ -141,13 +147,22 @@ class ArtifactForm(forms.Form):
         current_values: Mapping[str, Any] | None = None,
         attachments: Sequence[Attachment] = (),
         with_comment: bool = False,
+        rich_text: bool = False,
         **kwargs: Any,
     ) -> None:
-        current_values = current_values or {}
+        if current_values is None:  # a new artifact: show the defaults the service will give it
+            defaults = with_defaults(list(tracker_fields), {})
+            current_values = {str(f.pk): defaults[f.name] for f in tracker_fields if f.name in defaults}
         kwargs.setdefault(
             "initial",
             {f.name: initial_value(f, current_values.get(str(f.pk))) for f in tracker_fields},
         )
+        # An imported artifact's text fields hold sanitized HTML: edited as Markdown (rich_text module).
+        self.rich_text = rich_text
+        if rich_text:
+            for f in tracker_fields:
+                if f.type == FieldType.TEXT:
+                    kwargs["initial"][f.name] = html_to_markdown(current_values.get(str(f.pk)) or "")
         super().__init__(*args, **kwargs)
         self.tracker_fields = list(tracker_fields)
         people_choices = [(str(user.pk), user.display_name) for user in people]
@@ -158,6 +173,8 @@ class ArtifactForm(forms.Form):
             if field_.required:
                 # Marked for assistive technology; the service, not the browser, enforces it.
                 form_field.widget.attrs["aria-required"] = "true"
+            if rich_text and field_.type == FieldType.TEXT:
+                form_field.help_text = " ".join(filter(None, [field_.help_text, RICH_TEXT_NOTE]))
             self.fields[field_.name] = form_field
             if field_.type == FieldType.FILES:
                 kept_ids = set(_as_list(current_values.get(str(field_.pk))))
@@ -269,6 +286,8 @@ class ArtifactForm(forms.Form):
                     values[field_.name] = [pk for pk in kept if pk not in removed]
             elif field_.name in changed:
                 values[field_.name] = self.cleaned_data[field_.name]
+                if self.rich_text and field_.type == FieldType.TEXT:
+                    values[field_.name] = markdown_to_stored_html(values[field_.name])
                 if field_.type == FieldType.LINKS:
                     values[field_.name] = _links_keeping_types(
                         values[field_.name], current_values.get(str(field_.pk))

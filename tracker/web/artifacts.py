@@ -86,6 +86,7 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             current_values=artifact.current_values,
             attachments=attachments,
             with_comment=True,
+            rich_text=current.renderer.rich_text,  # an imported artifact: its text is HTML
         )
         if request.method == "POST" and form.is_valid():
             try:

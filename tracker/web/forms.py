@@ -110,11 +110,21 @@ class FieldEditForm(forms.Form):
                 "required": field_.required,
                 "help_text": field_.help_text,
                 "notify": field_.notify,
+                "default_option": field_.default_option_id,
             },
         )
         super().__init__(*args, **kwargs)
         if not field_.is_user_field:
             del self.fields["notify"]
+        if field_.is_choice_field:
+            self.fields["default_option"] = forms.TypedChoiceField(
+                label="Default value",
+                choices=[("", "No default"), *((option.pk, option.label) for option in field_.options.all())],
+                coerce=int,
+                empty_value=None,
+                required=False,
+                help_text="What a new artifact gets when it is created without a value here.",
+            )
 
 
 class FieldOptionForm(forms.Form):
@@ -179,6 +189,12 @@ class MemberRoleForm(forms.Form):
 class PreferencesForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = ["notify_own_changes"]
-        labels = {"notify_own_changes": "Email me about my own changes"}
-        help_texts = {"notify_own_changes": "Otherwise you only hear about what others change."}
+        fields = ["notify_own_changes", "plain_text_emails"]
+        labels = {
+            "notify_own_changes": "Email me about my own changes",
+            "plain_text_emails": "Plain-text emails only",
+        }
+        help_texts = {
+            "notify_own_changes": "Otherwise you only hear about what others change.",
+            "plain_text_emails": "Notification emails without their HTML part.",
+        }

@@ -109,15 +109,20 @@ def field_edit(request: HttpRequest, pk: int) -> HttpResponse:
     field_, access = _admin_field(request, pk)
     form = FieldEditForm(request.POST if request.method == "POST" else None, field_=field_)
     if request.method == "POST" and form.is_valid():
-        field_admin.update_field(
-            field_,
-            label=form.cleaned_data["label"],
-            required=form.cleaned_data["required"],
-            help_text=form.cleaned_data["help_text"],
-            notify=form.cleaned_data.get("notify", False),
-        )
-        messages.success(request, f"Field {field_.label} saved.")
-        return redirect("tracker:tracker-admin", pk=field_.tracker_id)
+        try:
+            field_admin.update_field(
+                field_,
+                label=form.cleaned_data["label"],
+                required=form.cleaned_data["required"],
+                help_text=form.cleaned_data["help_text"],
+                notify=form.cleaned_data.get("notify", False),
+                default_option_id=form.cleaned_data.get("default_option"),
+            )
+        except field_admin.TrackerAdminError as error:
+            form.add_error("default_option", str(error))
+        else:
+            messages.success(request, f"Field {field_.label} saved.")
+            return redirect("tracker:tracker-admin", pk=field_.tracker_id)
     return _render_field(request, field_, access, form=form)
 
 

@@ -44,7 +44,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", projects.project_list, name="project-list"),
+    path("account/", accounts.profile, name="profile"),
+    path("account/password/", accounts.password_change, name="password-change"),
     path("account/preferences/", accounts.preferences, name="preferences"),
+    path("account/email/confirm/<str:token>/", accounts.email_confirm, name="email-confirm"),
     path("system/events/", system.system_events, name="system-events"),
     path("people/", people.people_search, name="people-search"),
     # Projects
