@@ -10,14 +10,17 @@ import datetime as dt
 import json
 import subprocess
 import sys
+from collections import Counter, defaultdict
 
 import pytest
 from django.utils import timezone
 
 from tests.conftest import ROOT
 from tests.support.smtp import SMTPServer
+from tests.support.workers import ManagedProcess, kill_tree, wait_until
 from tracker import queues
 from tracker.models import (
+    Artifact,
     Changeset,
     NotificationBatch,
     NotificationDelivery,
@@ -28,6 +31,7 @@ from tracker.models import (
 )
 from tracker.notifications import fanout, jobs, notifier, recovery
 from tracker.services.artifacts import create_artifact, update_artifact
+from tracker.workers.pidfiles import worker_states
 
 Status = NotificationRecord.Status
 
@@ -263,3 +267,98 @@ def test_a_wrong_batch_size_stops_start_up_with_one_line() -> None:
     assert result.stderr.strip() == (
         "Configuration error: NOTIFICATION_BATCH_SIZE=0 is too small; it must be at least 1."
     ), result.stderr
+
+
+# Real workers ---------------------------------------------------------------------------------------
+
+
+def ended(changeset: Changeset) -> bool:
+    return record_of(changeset).ended_at is not None
+
+
+def notification_workers() -> dict[str, int]:
+    """Name -> pid of the live notification workers the supervisor started."""
+    return {
+        state.name: state.pid for state in worker_states() if state.queue == "notifications" and state.alive
+    }
+
+
+@pytest.fixture
+def four_workers(start_supervisor, async_all, settings, tmp_path) -> ManagedProcess:
+    """A supervisor running four notification workers (and the Jira queue's one), sweeping every second."""
+    settings.WORKER_RUN_DIR = str(tmp_path / "run")  # where to read the worker pid files
+    supervisor = start_supervisor(NB_BACKEND_WORKERS="5", NOTIFICATION_SWEEP_INTERVAL="1")
+    assert wait_until(lambda: len(notification_workers()) == 4, timeout=60), supervisor.output()
+    return supervisor
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_thousand_recipients_are_shared_by_four_workers_and_each_gets_one_email(
+    four_workers: ManagedProcess, smtp: SMTPServer, bugs: Tracker, alice: User
+) -> None:
+    smtp.behaviour.rcpt_delay = 0.020  # a relay checking each address
+    addresses = listed(bugs, 1000)
+
+    changeset = create_artifact(bugs, author=alice, values={"title": "Outage"})
+
+    assert wait_until(lambda: ended(changeset), timeout=90), four_workers.output()
+    assert smtp.deliveries() == Counter({(str(changeset.pk), address): 1 for address in addresses})
+    assert record_of(changeset).status == Status.DONE
+    # It should have kept all four workers busy: each sent part of them.
+    sent_by: Counter[str] = Counter()
+    for batch in batches_of(changeset):
+        sent_by[batch.sender] += batch.sent
+    assert sum(sent_by.values()) == 1000
+    assert set(sent_by) == set(notification_workers()), sent_by
+    assert all(count > 0 for count in sent_by.values()), sent_by
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_in_the_middle_loses_nothing_and_duplicates_nothing(
+    four_workers: ManagedProcess, smtp: SMTPServer, bugs: Tracker, alice: User
+) -> None:
+    smtp.behaviour.rcpt_delay = 0.020
+    addresses = listed(bugs, 1000)
+    # Once 300 emails are in, every worker hangs in its next RCPT: caught in the middle of a batch.
+    smtp.behaviour.hold_after = 300
+
+    changeset = create_artifact(bugs, author=alice, values={"title": "Outage"})
+
+    assert smtp.behaviour.holding.wait(timeout=60), four_workers.output()
+    victim = NotificationBatch.objects.filter(record__changeset=changeset, status=Status.STARTED).first()
+    assert victim is not None
+    kill_tree(notification_workers()[victim.sender])  # SIGKILL, the way the OOM killer does it
+    smtp.behaviour.hold_after = None
+
+    # The supervisor replaces the worker; the sweep (or RQ's failure callback) retries that batch.
+    assert wait_until(lambda: ended(changeset), timeout=120), four_workers.output()
+    assert smtp.deliveries() == Counter({(str(changeset.pk), address): 1 for address in addresses})
+    victim.refresh_from_db()
+    assert victim.status == Status.DONE and victim.attempts == 2
+    assert record_of(changeset).status == Status.DONE
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_two_changesets_of_one_artifact_reach_each_person_in_order(
+    four_workers: ManagedProcess, smtp: SMTPServer, bugs: Tracker, alice: User
+) -> None:
+    smtp.behaviour.rcpt_delay = 0.010
+    addresses = listed(bugs, 300)
+
+    first = create_artifact(bugs, author=alice, values={"title": "Outage"})
+    second = update_artifact(
+        Artifact.objects.get(pk=first.artifact_id), author=alice, values={"status": "Done"}
+    )
+
+    assert wait_until(lambda: ended(first) and ended(second), timeout=90), four_workers.output()
+    arrivals: dict[str, list[str]] = defaultdict(list)
+    for received in smtp.received:
+        for address in received.rcpt_tos:
+            arrivals[address.lower()].append(received.message["X-Tuleap-Changeset-Id"])
+    # Each of them split into three batches; still, nobody got the second before the first.
+    assert len(batches_of(first)) == len(batches_of(second)) == 3
+    wrong = [address for address in addresses if arrivals[address] != [str(first.pk), str(second.pk)]]
+    assert wrong == [], f"{len(wrong)} out of order, e.g. {wrong[:3]}: {arrivals[wrong[0]]}"
