@@ -214,6 +214,34 @@ def test_the_sweep_hands_lost_and_abandoned_batches_to_new_jobs(
 
 
 @pytest.mark.django_db
+def test_batches_waiting_for_a_mail_server_that_is_back_are_woken(
+    small_batches, smtp: SMTPServer, bugs: Tracker, alice: User
+) -> None:
+    listed(bugs, 15)
+    changeset = create_artifact(bugs, author=alice, values={"title": "Crash"})
+    run_record_job(changeset)
+    first, second = batches_of(changeset)
+    smtp.stop()
+    assert run_batch_job(first).state == "retry"
+    # Its pause has grown long: the next attempt is half an hour away.
+    NotificationBatch.objects.filter(pk=first.pk).update(
+        next_attempt_at=timezone.now() + dt.timedelta(minutes=30)
+    )
+    window = dt.timedelta(seconds=5)
+    assert recovery.anything_waiting_for_mail_server(timezone.now(), window)
+    assert recovery.wake_if_mail_server_back(window).total == 0  # still down
+
+    smtp.start()
+
+    assert recovery.wake_if_mail_server_back(window).handed == {"mail_server_back": [changeset.pk]}
+    first.refresh_from_db()
+    assert first.next_attempt_at <= timezone.now()
+    assert first.job_id in queues.notifications_queue().get_job_ids()
+    assert [run_batch_job(batch).state for batch in (first, second)] == ["done", "done"]
+    assert record_of(changeset).status == Status.DONE and sum(smtp.deliveries().values()) == 15
+
+
+@pytest.mark.django_db
 def test_a_later_changeset_of_the_artifact_waits_until_the_earlier_record_has_ended(
     small_batches, smtp: SMTPServer, bugs: Tracker, alice: User
 ) -> None:

@@ -259,6 +259,13 @@ def take_over(batch_id: int, *, dead_token: str, job_id: str) -> bool:
     )
 
 
+def wake(batch_ids: list[int]) -> int:
+    """Bring the next attempt of waiting batches forward to now (the mail server answers again)."""
+    return NotificationBatch.objects.filter(
+        pk__in=batch_ids, status=Status.RETRY, ended_at__isnull=True
+    ).update(next_attempt_at=timezone.now())
+
+
 def end_record(record_id: int) -> str | None:
     """End a split record whose batches have all ended: ``done``, or ``failed`` if one failed.
 

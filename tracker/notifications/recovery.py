@@ -189,6 +189,24 @@ def waiting_for_mail_server(now: dt.datetime, beyond: dt.timedelta) -> list[Noti
     )
 
 
+def batches_waiting_for_mail_server(now: dt.datetime, beyond: dt.timedelta) -> list[NotificationBatch]:
+    """The same for the batches of split records."""
+    return list(
+        NotificationBatch.objects.filter(
+            ended_at__isnull=True,
+            status=Status.RETRY,
+            last_failure__in=sorted(mailer.SERVER_WIDE),
+            next_attempt_at__gt=now + beyond,
+        )
+        .select_related("record")
+        .order_by("next_attempt_at")[:BATCH]
+    )
+
+
+def anything_waiting_for_mail_server(now: dt.datetime, beyond: dt.timedelta) -> bool:
+    return bool(waiting_for_mail_server(now, beyond) or batches_waiting_for_mail_server(now, beyond))
+
+
 # The probe runs in the supervisor's loop, which must get back to its workers soon.
 PROBE_TIMEOUT = 3.0
 
@@ -208,12 +226,15 @@ def wake_if_mail_server_back(beyond: dt.timedelta) -> Recovered:
     found = Recovered()
     now = timezone.now()
     parked = waiting_for_mail_server(now, beyond)
-    if not parked:
+    parked_batches = batches_waiting_for_mail_server(now, beyond)
+    if not parked and not parked_batches:
         return found
     problem = probe_mail_server()
     if problem is not None:
         logger.info(
-            "Mail server still unavailable (%s); %s notifications keep waiting.", problem, len(parked)
+            "Mail server still unavailable (%s); %s notifications keep waiting.",
+            problem,
+            len(parked) + len(parked_batches),
         )
         return found
     for record in parked:
@@ -221,6 +242,14 @@ def wake_if_mail_server_back(beyond: dt.timedelta) -> Recovered:
         if records.requeue(record.pk, seen_job_id=record.job_id, job_id=job_id):
             records.wake([record.pk])
             _hand_over(found, "mail_server_back", record, job_id)
+    for batch in parked_batches:
+        job_id = queues.new_notification_batch_job_id(batch.pk)
+        if batches.requeue(batch.pk, seen_job_id=batch.job_id, job_id=job_id):
+            batches.wake([batch.pk])
+            if fanout.schedule_batch(batch.pk, job_id, None):
+                found.add("mail_server_back", batch.record.changeset_id)
+            else:
+                found.failed_enqueues += 1
     if found.total:
         logger.warning(
             "The mail server answers again: %s notifications waiting for a retry are sent now.", found.total
