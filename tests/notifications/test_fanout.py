@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 
 import pytest
 from django.utils import timezone
+from rq.exceptions import AbandonedJobError
 
 from tests.conftest import ROOT
 from tests.support.smtp import SMTPServer
@@ -29,7 +30,7 @@ from tracker.models import (
     Tracker,
     User,
 )
-from tracker.notifications import fanout, jobs, notifier, recovery
+from tracker.notifications import batches, fanout, jobs, notifier, recovery
 from tracker.services.artifacts import create_artifact, update_artifact
 from tracker.workers.pidfiles import worker_states
 
@@ -239,6 +240,48 @@ def test_batches_waiting_for_a_mail_server_that_is_back_are_woken(
     assert first.job_id in queues.notifications_queue().get_job_ids()
     assert [run_batch_job(batch).state for batch in (first, second)] == ["done", "done"]
     assert record_of(changeset).status == Status.DONE and sum(smtp.deliveries().values()) == 15
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("past_give_up", [False, True], ids=["retried", "given-up"])
+def test_a_batch_whose_worker_died_is_retried_or_failed_by_its_failure_callback(
+    past_give_up: bool, small_batches, smtp: SMTPServer, settings, bugs: Tracker, alice: User
+) -> None:
+    listed(bugs, 15)
+    changeset = create_artifact(bugs, author=alice, values={"title": "Crash"})
+    run_record_job(changeset)
+    first, second = batches_of(changeset)
+    job = queues.notifications_queue().enqueue(jobs.send_notification_batch, first.pk, job_id=first.job_id)
+    assert batches.claim(first.pk, job.id, sender="worker-that-dies").state == "claimed"
+    # The dead attempt had two addresses accepted: in the batch's Redis journal only.
+    journal = fanout.BatchJournal(first, queues.queue_client(settings.NOTIFICATIONS_QUEUE))
+    accepted = [row[0] for row in first.recipients[:2]]
+    for address in accepted:
+        journal.add(address)
+    journal.flush()
+    if past_give_up:
+        NotificationRecord.objects.filter(changeset=changeset).update(
+            created_at=timezone.now() - dt.timedelta(seconds=settings.NOTIFICATION_GIVE_UP_AFTER + 1)
+        )
+
+    jobs.batch_job_failed(job, None, AbandonedJobError, AbandonedJobError("gone"), None)
+
+    first.refresh_from_db()
+    if not past_give_up:
+        # It should go back on the schedule under a new job, and its retry skip what the dead one sent.
+        assert first.status == Status.RETRY and first.job_id != job.id
+        assert first.job_id in queues.notifications_queue().scheduled_job_registry.get_job_ids()
+        assert run_batch_job(first).state == "done" and first.sent == 0
+        assert smtp.deliveries() == Counter({(str(changeset.pk), row[0]): 1 for row in first.recipients[2:]})
+        return
+    # Past the give-up time it fails, keeps what the journal knew, and the record ends with the other batch.
+    assert first.status == Status.FAILED and "AbandonedJobError" in first.last_error
+    delivered = set(
+        NotificationDelivery.objects.filter(changeset=changeset).values_list("address", flat=True)
+    )
+    assert delivered == set(accepted)
+    assert run_batch_job(second).state == "done"
+    assert record_of(changeset).status == Status.FAILED
 
 
 @pytest.mark.django_db

@@ -157,6 +157,20 @@ def _after_failure(batch: NotificationBatch, outcome: notifier.Outcome, error: E
     return outcome
 
 
+def keep_journal(batch_id: int) -> int:
+    """Write what a batch's journal holds to the delivery rows (a batch ended failed by its failure
+    callback: an attempt that died left addresses the mail server accepted in Redis only, and a later
+    resend must skip them). Returns how many were written."""
+    batch = NotificationBatch.objects.select_related("record").filter(pk=batch_id).first()
+    if batch is None:
+        return 0
+    journal = BatchJournal(batch, queues.queue_client(settings.NOTIFICATIONS_QUEUE))
+    journaled = journal.addresses()
+    if journaled:
+        records.record_deliveries(batch.record.changeset_id, journaled)
+    return len(journaled)
+
+
 def schedule_batch(batch_id: int, job_id: str, at: dt.datetime | None) -> bool:
     """Enqueue (or schedule for ``at``) a batch's next job; False if Redis failed (the sweep will)."""
     try:

@@ -106,6 +106,7 @@ def batch_job_failed(failure: queues.FinalFailure) -> None:
         return
     if outcome.state == "failed":
         logger.error("Notification batch %s failed: %s", failure.object_id, error)
+        fanout.keep_journal(failure.object_id)
         batches.end_record(outcome.record_id)
         return
     logger.warning("Notification batch %s: %s Next attempt at %s.", failure.object_id, error, outcome.at)
