@@ -30,7 +30,7 @@ from tracker.models import (
     Tracker,
     User,
 )
-from tracker.notifications import batches, fanout, jobs, notifier, recovery
+from tracker.notifications import batches, fanout, jobs, notifier, records, recovery
 from tracker.services.artifacts import create_artifact, update_artifact
 from tracker.workers.pidfiles import worker_states
 
@@ -323,6 +323,24 @@ def test_a_held_job_looks_again_under_a_new_job_id(
     follow_up = record_of(second).job_id
     assert follow_up != expected
     assert follow_up in queue.scheduled_job_registry.get_job_ids()
+
+
+@pytest.mark.django_db
+def test_a_held_record_looks_again_soon_unless_the_earlier_one_waits_for_a_later_retry(
+    small_batches, bugs: Tracker, alice: User
+) -> None:
+    first = create_artifact(bugs, author=alice, values={"title": "Crash"})
+    second = update_artifact(first.artifact, author=alice, values={"status": "Done"})
+    now = timezone.now()
+    assert records.next_look(second.pk, now) == now + dt.timedelta(seconds=1)  # being sent
+
+    NotificationRecord.objects.filter(changeset=first).update(
+        status=Status.RETRY, next_attempt_at=now + dt.timedelta(seconds=5)
+    )
+    assert records.next_look(second.pk, now) == now + dt.timedelta(seconds=6)
+    # A retry half an hour away: it looks again every minute (a wake-up may bring that retry forward).
+    NotificationRecord.objects.filter(changeset=first).update(next_attempt_at=now + dt.timedelta(minutes=30))
+    assert records.next_look(second.pk, now) == now + dt.timedelta(seconds=60)
 
 
 def test_a_wrong_batch_size_stops_start_up_with_one_line() -> None:

@@ -8,7 +8,6 @@ Redis lost it.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import socket
@@ -23,9 +22,6 @@ from tracker.models import NotificationRecord
 from tracker.notifications import batches, fanout, notifier, records
 
 logger = logging.getLogger("tracker.notifications.jobs")
-
-# How long a record waiting for an earlier changeset of its artifact waits before it looks again.
-HOLD_SECONDS = 1.0
 
 
 def send_changeset_notification(changeset_id: int) -> None:
@@ -46,7 +42,7 @@ def send_changeset_notification(changeset_id: int) -> None:
         # the record expects does so (``records.hold`` checks it), so stray copies die out.
         follow_up = queues.new_notification_job_id(changeset_id)
         if records.hold(changeset_id, seen_job_id=job_id, job_id=follow_up):
-            at = timezone.now() + dt.timedelta(seconds=HOLD_SECONDS)
+            at = records.next_look(changeset_id, timezone.now())
             notifier.schedule_job(changeset_id, follow_up, at)
             logger.info(
                 "Job %s: an earlier changeset of the artifact is still being sent; job %s looks again at %s",

@@ -173,6 +173,28 @@ def waits_for_earlier(changeset_id: int) -> bool:
     ).exists()
 
 
+# How soon a held record looks again: at once after a moment while the earlier record is being sent;
+# while it waits for a retry, shortly after that retry is due, but never later than the longest look.
+HOLD_SECONDS = 1.0
+HOLD_MAX_SECONDS = 60.0
+
+
+def next_look(changeset_id: int, now: dt.datetime) -> dt.datetime:
+    """When a record held by an earlier one of its artifact (``waits_for_earlier``) looks again."""
+    artifact = Changeset.objects.filter(pk=changeset_id).values("artifact_id")[:1]
+    earlier = list(
+        NotificationRecord.objects.filter(
+            changeset__artifact_id=Subquery(artifact), changeset_id__lt=changeset_id, ended_at__isnull=True
+        ).values_list("status", "next_attempt_at")
+    )
+    pause = HOLD_SECONDS
+    waits = [at for status, at in earlier if status == Status.RETRY and at is not None]
+    if waits and len(waits) == len(earlier):
+        # Every earlier record waits for its retry: none can end before the first of them is tried.
+        pause = (min(waits) - now).total_seconds() + HOLD_SECONDS
+    return now + dt.timedelta(seconds=min(max(pause, HOLD_SECONDS), HOLD_MAX_SECONDS))
+
+
 def hold(changeset_id: int, *, seen_job_id: str, job_id: str) -> bool:
     """A record waiting for an earlier one: its next look is job ``job_id``; False if it changed."""
     return bool(
