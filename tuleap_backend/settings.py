@@ -88,6 +88,9 @@ try:
     NOTIFICATION_RECOVERY_AFTER = env.int("NOTIFICATION_RECOVERY_AFTER", 60, minimum=1)
     # Emails one author's changes may cause per clock hour (0: no limit); the rest wait for the next hour.
     NOTIFICATION_AUTHOR_MAX_PER_HOUR = env.int("NOTIFICATION_AUTHOR_MAX_PER_HOUR", 2000, minimum=0)
+    # Recipients per notification job: a changeset with more is split into batch jobs of this size,
+    # which idle workers share (tracker/notifications/fanout.py).
+    NOTIFICATION_BATCH_SIZE = env.int("NOTIFICATION_BATCH_SIZE", 100, minimum=1)
     # The system check purges ended notification records older than this.
     NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", 7, minimum=1)
     # Seconds a Jira import may stay pending or running before the system check reports it stuck.

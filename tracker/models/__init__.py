@@ -12,6 +12,7 @@ from tracker.models.jira_imports import (
     JiraPerson,
 )
 from tracker.models.jira_sync import JiraSyncRun, JiraSyncSchedule
+from tracker.models.notification_batches import NotificationBatch
 from tracker.models.notifications import NotificationDelivery, NotificationRecord
 from tracker.models.projects import Membership, Project
 from tracker.models.system_events import SystemEvent
@@ -38,6 +39,7 @@ __all__ = [
     "JiraSyncRun",
     "JiraSyncSchedule",
     "Membership",
+    "NotificationBatch",
     "NotificationDelivery",
     "NotificationListEntry",
     "NotificationRecord",

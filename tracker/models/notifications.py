@@ -21,6 +21,8 @@ class NotificationRecord(models.Model):
         STARTED = "started", "Started"
         # A transient error (or the author's hourly limit): the next attempt is due at next_attempt_at.
         RETRY = "retry", "Waiting for a retry"
+        # Its recipients were split into NotificationBatch rows (fan-out); it ends with its last batch.
+        SPLIT = "split", "Sent in batches"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 

@@ -5,11 +5,14 @@ Where things are:
 - ``routing``: which projects notify through workers (``settings.ASYNC_EMAILS.covers(project_id)``);
 - ``dispatch``: the signal receivers' targets: write the record in the changeset's transaction, then
   send inline or enqueue the job after the commit (falling back to inline when Redis is down);
-- ``jobs``: the RQ job (ids only) and its failure callback;
+- ``jobs``: the RQ jobs (a record's, a batch's; ids only) and their failure callbacks;
 - ``notifier``: claim the record, find recipients, send, record each delivered address, end; it counts
   the emails sent and the failed attempts itself (``tracker.monitoring.metrics``);
 - ``records``: the NotificationRecord / NotificationDelivery writes (claim, finish, fail, retry later,
-  requeue, take over, re-open);
+  requeue, take over, re-open), and the per-artifact order (``waits_for_earlier``, ``hold``);
+- ``batches``: the NotificationBatch rows of a big changeset (split once, then claim, finish, fail,
+  retry later, requeue, take over each batch; end the record with its last batch);
+- ``fanout``: the batch job's sending (NOTIFICATION_BATCH_SIZE recipients per job, shared by the workers);
 - ``journal``: the delivery journal in Redis (addresses accepted, written the moment they are);
 - ``schedule``: the retry schedule (growing pauses, give up after NOTIFICATION_GIVE_UP_AFTER);
 - ``recovery``: the notification side of the recovery sweep (lost jobs, due retries, dead senders, the

@@ -9,14 +9,17 @@ Redis lost it.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 import uuid
 
+from django.utils import timezone
 from rq import get_current_job
 
 from tracker import queues
 from tracker.models import NotificationRecord
-from tracker.notifications import notifier, records
+from tracker.notifications import batches, fanout, notifier, records
 
 logger = logging.getLogger("tracker.notifications.jobs")
 
@@ -28,10 +31,26 @@ def send_changeset_notification(changeset_id: int) -> None:
     started = time.monotonic()
     logger.info("Job %s received (queue %s): changeset %s", job_id, job.origin if job else "-", changeset_id)
     try:
-        outcome = notifier.notify(changeset_id, mode=NotificationRecord.Mode.ASYNC, token=job_id)
+        outcome = notifier.notify(
+            changeset_id, mode=NotificationRecord.Mode.ASYNC, token=job_id, ordered=True
+        )
     except Exception as error:
         logger.warning("Job %s failed after %.2f s: %s", job_id, time.monotonic() - started, error)
         raise
+    if outcome.state == "held":
+        # An earlier changeset of the artifact is still being sent: look again shortly. Only the job
+        # the record expects does so (``records.hold`` checks it), so stray copies die out.
+        follow_up = queues.new_notification_job_id(changeset_id)
+        if records.hold(changeset_id, seen_job_id=job_id, job_id=follow_up):
+            at = records.next_look(changeset_id, timezone.now())
+            notifier.schedule_job(changeset_id, follow_up, at)
+            logger.info(
+                "Job %s: an earlier changeset of the artifact is still being sent; job %s looks again at %s",
+                job_id,
+                follow_up,
+                at,
+            )
+        return
     if outcome.state == "busy" and outcome.claim is not None and outcome.claim.busy_until is not None:
         # Another attempt holds the record. If it is alive it finishes and this look finds the record
         # ended; if it died, the record is free once its lease is over and this look sends the rest.
@@ -60,3 +79,31 @@ def job_failed(failure: queues.FinalFailure) -> None:
         return
     logger.warning("Notification for changeset %s: %s Next attempt at %s.", changeset_id, error, outcome.at)
     notifier.schedule_job(changeset_id, outcome.job_id, outcome.at)
+
+
+def send_notification_batch(batch_id: int) -> None:
+    """Send one batch of a big changeset's emails (``fanout``); a transient problem retries that batch."""
+    job = get_current_job()
+    job_id = job.id if job is not None else f"direct-{uuid.uuid4().hex[:12]}"
+    # RQ's worker name (hostname.pid by default, or the supervisor's --name): who sent which batch.
+    sender = (job.worker_name if job is not None else None) or f"{socket.gethostname()}.{os.getpid()}"
+    started = time.monotonic()
+    logger.info("Job %s received: notification batch %s, worker %s", job_id, batch_id, sender)
+    outcome = fanout.send_batch(batch_id, token=job_id, sender=sender)
+    logger.info("Job %s done in %.2f s: batch %s, %s", job_id, time.monotonic() - started, batch_id, outcome)
+
+
+@queues.on_final_failure
+def batch_job_failed(failure: queues.FinalFailure) -> None:
+    """RQ's failure callback of a batch job (a crash, the timeout, its worker died): retry or fail it."""
+    error = "The worker died while sending (AbandonedJobError)." if failure.abandoned else failure.describe()
+    outcome = batches.abandon(failure.object_id, failure.job_id, error)
+    if outcome is None:
+        return
+    if outcome.state == "failed":
+        logger.error("Notification batch %s failed: %s", failure.object_id, error)
+        fanout.keep_journal(failure.object_id)
+        batches.end_record(outcome.record_id)
+        return
+    logger.warning("Notification batch %s: %s Next attempt at %s.", failure.object_id, error, outcome.at)
+    fanout.schedule_batch(failure.object_id, outcome.job_id, outcome.at)

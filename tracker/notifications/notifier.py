@@ -35,7 +35,7 @@ from rq.timeouts import JobTimeoutException
 from tracker import queues
 from tracker.models import NotificationRecord
 from tracker.monitoring import metrics
-from tracker.notifications import emails, records, schedule
+from tracker.notifications import batches, emails, records, schedule
 from tracker.notifications.context import NotificationContext
 from tracker.notifications.journal import DeliveryJournal
 from tracker.notifications.mailer import DeliveryError, MailSession
@@ -57,7 +57,8 @@ class Throttled(Exception):
 
 @dataclass
 class Outcome:
-    """``state``: done, failed, retry (waits for its next attempt), missing, ended (already) or busy."""
+    """``state``: done, failed, retry (waits for its next attempt), missing, ended (already), busy,
+    held (an earlier changeset of the artifact is still being sent) or split (handed to batches)."""
 
     state: str
     recipients: int = 0
@@ -94,14 +95,18 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def notify(changeset_id: int, *, mode: str, token: str) -> Outcome:
-    """Send the changeset's emails to every recipient who has not had them yet."""
+def notify(changeset_id: int, *, mode: str, token: str, ordered: bool = False) -> Outcome:
+    """Send the changeset's emails to every recipient who has not had them yet.
+
+    ``ordered`` (the worker job): not before every earlier changeset of the artifact has ended
+    (``records.waits_for_earlier``); the outcome is then ``held`` and nothing is claimed.
+    """
     started = time.perf_counter()
     mode = str(mode)  # a plain "inline"/"async" for the logs and the metrics labels
     logger.debug("Start notification: changeset %s, mode %s", changeset_id, mode)
     outcome = Outcome("missing")
     try:
-        outcome = _notify(changeset_id, mode=mode, token=token)
+        outcome = _notify(changeset_id, mode=mode, token=token, ordered=ordered)
         return outcome
     finally:
         logger.debug(
@@ -115,7 +120,9 @@ def notify(changeset_id: int, *, mode: str, token: str) -> Outcome:
         )
 
 
-def _notify(changeset_id: int, *, mode: str, token: str) -> Outcome:
+def _notify(changeset_id: int, *, mode: str, token: str, ordered: bool) -> Outcome:
+    if ordered and records.waits_for_earlier(changeset_id):
+        return Outcome("held")
     claim = records.claim(changeset_id, token)
     if claim.state == "missing":
         logger.warning(
@@ -155,6 +162,12 @@ def _send(record: NotificationRecord, mode: str, outcome: Outcome) -> None:
             records.record_deliveries(record.changeset_id, journaled)
             delivered |= journaled
     todo = [recipient for recipient in recipients if recipient.address.lower() not in delivered]
+    if mode == Mode.ASYNC and len(todo) > settings.NOTIFICATION_BATCH_SIZE:
+        # Fan-out: the recipients, computed once here, become batch jobs that idle workers share.
+        outcome.state = "split"
+        batches.hand_out(record, todo, recipient_count=len(recipients))
+        journal.clear()  # what an earlier attempt journaled is in the database (above)
+        return
     todo, throttled = _within_author_limit(record, todo)
     problems: list[str] = []
     deferred: list[str] = []

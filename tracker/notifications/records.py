@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
 from tracker import queues
@@ -112,7 +112,7 @@ def claim(changeset_id: int, token: str) -> Claim:
     return Claim("busy", record)
 
 
-def _held(record: NotificationRecord) -> Q:
+def held(record: NotificationRecord) -> Q:
     # Only the holder ends a record: a sender whose claim was taken over must not overwrite the outcome.
     return Q(pk=record.pk, claimed_by=record.claimed_by, ended_at__isnull=True)
 
@@ -129,7 +129,7 @@ def finish(
         if deliveries:
             record_deliveries(record.changeset_id, deliveries)
         return bool(
-            NotificationRecord.objects.filter(_held(record)).update(
+            NotificationRecord.objects.filter(held(record)).update(
                 status=Status.DONE, ended_at=timezone.now(), recipient_count=recipient_count, last_error=note
             )
         )
@@ -140,7 +140,7 @@ def fail(record: NotificationRecord, error: str, *, recipient_count: int | None 
     changes: dict[str, object] = {"status": Status.FAILED, "ended_at": timezone.now(), "last_error": error}
     if recipient_count is not None:
         changes["recipient_count"] = recipient_count
-    return bool(NotificationRecord.objects.filter(_held(record)).update(**changes))
+    return bool(NotificationRecord.objects.filter(held(record)).update(**changes))
 
 
 def retry_later(
@@ -148,7 +148,7 @@ def retry_later(
 ) -> bool:
     """Hand the record back until ``at`` (its next attempt, by job ``job_id``); False if not held."""
     return bool(
-        NotificationRecord.objects.filter(_held(record)).update(
+        NotificationRecord.objects.filter(held(record)).update(
             status=Status.RETRY,
             claimed_by="",
             next_attempt_at=at,
@@ -156,6 +156,54 @@ def retry_later(
             last_failure=failure,
             job_id=job_id,
         )
+    )
+
+
+def waits_for_earlier(changeset_id: int) -> bool:
+    """Whether an earlier changeset of the same artifact still has emails to send (its record is open).
+
+    The order of a person's emails about one artifact: a worker sends a changeset's emails only once
+    every earlier record of its artifact has ended (each of its addresses delivered or given up), so
+    the second email can never overtake the first, however many workers and batches there are.
+    "Earlier" is the changeset id: the order the service stored them in.
+    """
+    artifact = Changeset.objects.filter(pk=changeset_id).values("artifact_id")[:1]
+    return NotificationRecord.objects.filter(
+        changeset__artifact_id=Subquery(artifact), changeset_id__lt=changeset_id, ended_at__isnull=True
+    ).exists()
+
+
+# How soon a held record looks again: at once after a moment while the earlier record is being sent;
+# while it waits for a retry, shortly after that retry is due, but never later than the longest look.
+HOLD_SECONDS = 1.0
+HOLD_MAX_SECONDS = 60.0
+
+
+def next_look(changeset_id: int, now: dt.datetime) -> dt.datetime:
+    """When a record held by an earlier one of its artifact (``waits_for_earlier``) looks again."""
+    artifact = Changeset.objects.filter(pk=changeset_id).values("artifact_id")[:1]
+    earlier = list(
+        NotificationRecord.objects.filter(
+            changeset__artifact_id=Subquery(artifact), changeset_id__lt=changeset_id, ended_at__isnull=True
+        ).values_list("status", "next_attempt_at")
+    )
+    pause = HOLD_SECONDS
+    waits = [at for status, at in earlier if status == Status.RETRY and at is not None]
+    if waits and len(waits) == len(earlier):
+        # Every earlier record waits for its retry: none can end before the first of them is tried.
+        pause = (min(waits) - now).total_seconds() + HOLD_SECONDS
+    return now + dt.timedelta(seconds=min(max(pause, HOLD_SECONDS), HOLD_MAX_SECONDS))
+
+
+def hold(changeset_id: int, *, seen_job_id: str, job_id: str) -> bool:
+    """A record waiting for an earlier one: its next look is job ``job_id``; False if it changed."""
+    return bool(
+        NotificationRecord.objects.filter(
+            changeset_id=changeset_id,
+            job_id=seen_job_id,
+            ended_at__isnull=True,
+            status__in=[Status.PENDING, Status.RETRY],
+        ).update(job_id=job_id)
     )
 
 

@@ -11,6 +11,8 @@ A record is due, and handed over, when it is:
 - ``retry_due``: waiting for a retry whose time has come, and its scheduled job is gone;
 - ``abandoned``: started by a sender that stopped: a job whose worker no longer sends heartbeats (it was
   killed), or an inline sender whose lease (job timeout + margin) has passed;
+- ``batch_lost_job``, ``batch_retry_due``, ``batch_abandoned``: the same three for the batches of a split
+  record (fan-out, ``fanout.py``); a split record whose batches have all ended is ended;
 - ``mail_server_back``: waiting for a retry because the mail server was down, which answers again
   (``wake_if_mail_server_back``): the next attempt is brought forward to now rather than waiting out a
   pause that may have grown to 30 minutes.
@@ -23,12 +25,13 @@ import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from tracker import queues
-from tracker.models import NotificationRecord
+from tracker.models import NotificationBatch, NotificationRecord
 from tracker.monitoring import metrics
-from tracker.notifications import mailer, records
+from tracker.notifications import batches, fanout, mailer, records
 from tracker.notifications.notifier import schedule_job
 
 logger = logging.getLogger("tracker.notifications.recovery")
@@ -111,9 +114,67 @@ def sweep(now: dt.datetime | None = None) -> Recovered:
         job_id = queues.new_notification_job_id(record.changeset_id)
         if records.take_over(record.pk, dead_token=token, job_id=job_id):
             _hand_over(found, "abandoned", record, job_id)
+    _sweep_batches(now, found)
     for reason, ids in found.handed.items():
         metrics.record_notifications_recovered(reason, len(ids))
     return found
+
+
+def _sweep_batches(now: dt.datetime, found: Recovered) -> None:
+    """The same for the batches of split records (fan-out), and split records whose batches all ended.
+
+    Reasons ``batch_lost_job``, ``batch_retry_due`` and ``batch_abandoned`` (the ids are the changesets').
+    """
+    unfinished = NotificationBatch.objects.filter(ended_at__isnull=True).select_related("record")
+    waiting = list(
+        unfinished.filter(
+            status=Status.PENDING,
+            created_at__lt=now - dt.timedelta(seconds=settings.NOTIFICATION_RECOVERY_AFTER),
+        ).order_by("created_at")[:BATCH]
+    ) + list(
+        unfinished.filter(status=Status.RETRY, next_attempt_at__lte=now - SCHEDULER_GRACE).order_by(
+            "next_attempt_at"
+        )[:BATCH]
+    )
+    started = list(
+        unfinished.filter(
+            status=Status.STARTED,
+            started_at__lt=now - dt.timedelta(seconds=queues.HEARTBEAT_GRACE_SECONDS),
+        ).order_by("started_at")[:BATCH]
+    )
+    states = queues.job_states(
+        sorted({b.job_id for b in waiting if b.job_id} | {b.claimed_by for b in started if b.claimed_by})
+    )
+    missing = queues.JobState(None, None)
+    handed: list[tuple[str, NotificationBatch, str]] = []
+    for batch in waiting:
+        state = states.get(batch.job_id, missing)
+        if state.waiting or state.running(now):
+            continue
+        job_id = queues.new_notification_batch_job_id(batch.pk)
+        if batches.requeue(batch.pk, seen_job_id=batch.job_id, job_id=job_id):
+            handed.append(
+                ("batch_lost_job" if batch.status == Status.PENDING else "batch_retry_due", batch, job_id)
+            )
+    for batch in started:
+        if batch.claimed_by and states.get(batch.claimed_by, missing).running(now):
+            continue
+        job_id = queues.new_notification_batch_job_id(batch.pk)
+        if batches.take_over(batch.pk, dead_token=batch.claimed_by, job_id=job_id):
+            handed.append(("batch_abandoned", batch, job_id))
+    for reason, batch, job_id in handed:
+        if fanout.schedule_batch(batch.pk, job_id, None):
+            found.add(reason, batch.record.changeset_id)
+        else:
+            found.failed_enqueues += 1
+    # A batch job that died between ending its batch and ending the record leaves the record split.
+    open_batches = NotificationBatch.objects.filter(record=OuterRef("pk"), ended_at__isnull=True)
+    for record_id in (
+        NotificationRecord.objects.filter(status=Status.SPLIT, ended_at__isnull=True)
+        .filter(~Exists(open_batches))
+        .values_list("pk", flat=True)[:BATCH]
+    ):
+        batches.end_record(record_id)
 
 
 def waiting_for_mail_server(now: dt.datetime, beyond: dt.timedelta) -> list[NotificationRecord]:
@@ -126,6 +187,24 @@ def waiting_for_mail_server(now: dt.datetime, beyond: dt.timedelta) -> list[Noti
             next_attempt_at__gt=now + beyond,
         ).order_by("next_attempt_at")[:BATCH]
     )
+
+
+def batches_waiting_for_mail_server(now: dt.datetime, beyond: dt.timedelta) -> list[NotificationBatch]:
+    """The same for the batches of split records."""
+    return list(
+        NotificationBatch.objects.filter(
+            ended_at__isnull=True,
+            status=Status.RETRY,
+            last_failure__in=sorted(mailer.SERVER_WIDE),
+            next_attempt_at__gt=now + beyond,
+        )
+        .select_related("record")
+        .order_by("next_attempt_at")[:BATCH]
+    )
+
+
+def anything_waiting_for_mail_server(now: dt.datetime, beyond: dt.timedelta) -> bool:
+    return bool(waiting_for_mail_server(now, beyond) or batches_waiting_for_mail_server(now, beyond))
 
 
 # The probe runs in the supervisor's loop, which must get back to its workers soon.
@@ -147,12 +226,15 @@ def wake_if_mail_server_back(beyond: dt.timedelta) -> Recovered:
     found = Recovered()
     now = timezone.now()
     parked = waiting_for_mail_server(now, beyond)
-    if not parked:
+    parked_batches = batches_waiting_for_mail_server(now, beyond)
+    if not parked and not parked_batches:
         return found
     problem = probe_mail_server()
     if problem is not None:
         logger.info(
-            "Mail server still unavailable (%s); %s notifications keep waiting.", problem, len(parked)
+            "Mail server still unavailable (%s); %s notifications keep waiting.",
+            problem,
+            len(parked) + len(parked_batches),
         )
         return found
     for record in parked:
@@ -160,6 +242,14 @@ def wake_if_mail_server_back(beyond: dt.timedelta) -> Recovered:
         if records.requeue(record.pk, seen_job_id=record.job_id, job_id=job_id):
             records.wake([record.pk])
             _hand_over(found, "mail_server_back", record, job_id)
+    for batch in parked_batches:
+        job_id = queues.new_notification_batch_job_id(batch.pk)
+        if batches.requeue(batch.pk, seen_job_id=batch.job_id, job_id=job_id):
+            batches.wake([batch.pk])
+            if fanout.schedule_batch(batch.pk, job_id, None):
+                found.add("mail_server_back", batch.record.changeset_id)
+            else:
+                found.failed_enqueues += 1
     if found.total:
         logger.warning(
             "The mail server answers again: %s notifications waiting for a retry are sent now.", found.total

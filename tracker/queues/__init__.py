@@ -17,7 +17,8 @@ What it owns:
 - **Queues.** ``rq_queue()`` and the three queues of the platform, ``notifications_queue()``,
   ``jira_import_queue()`` and ``incoming_email_queue()`` (the email gateway's); ``commit_mode="auto"``:
   we enqueue after the commit already, and want a Redis error raised at the call.
-- **Jobs.** ``enqueue_notification()``, ``enqueue_incoming_email()``, ``enqueue_jira_import()`` and
+- **Jobs.** ``enqueue_notification()`` (and its fan-out's ``enqueue_notification_batch()``),
+  ``enqueue_incoming_email()``, ``enqueue_jira_import()`` and
   ``enqueue_jira_update()`` with their job ids, timeouts, retries, failure callbacks, TTLs and
   descriptions; ``fetch_jira_job()`` and ``cancel_jira_job()``; ``on_final_failure()``, which turns a
   handler of :class:`FinalFailure` into RQ's failure callback (run only once RQ will not retry, with
@@ -68,6 +69,7 @@ from tracker.queues.jobs import (
     INCOMING_EMAIL_JOB,
     JIRA_IMPORT_JOB,
     JIRA_UPDATE_JOB,
+    NOTIFICATION_BATCH_JOB,
     NOTIFICATION_JOB,
     FinalFailure,
     JobKind,
@@ -76,11 +78,13 @@ from tracker.queues.jobs import (
     enqueue_jira_import,
     enqueue_jira_update,
     enqueue_notification,
+    enqueue_notification_batch,
     fetch_jira_job,
     final_failure_id,
     incoming_email_queue,
     jira_import_queue,
     new_inbound_job_id,
+    new_notification_batch_job_id,
     new_notification_job_id,
     notifications_queue,
     on_final_failure,
@@ -103,6 +107,7 @@ __all__ = [
     "JIRA_IMPORT_JOB",
     "JIRA_UPDATE_JOB",
     "METRICS",
+    "NOTIFICATION_BATCH_JOB",
     "NOTIFICATION_JOB",
     "RQ_WORKER",
     "SUPERVISOR",
@@ -120,6 +125,7 @@ __all__ = [
     "enqueue_jira_import",
     "enqueue_jira_update",
     "enqueue_notification",
+    "enqueue_notification_batch",
     "fetch_jira_job",
     "final_failure_id",
     "incoming_email_queue",
@@ -127,6 +133,7 @@ __all__ = [
     "job_states",
     "new_client",
     "new_inbound_job_id",
+    "new_notification_batch_job_id",
     "new_notification_job_id",
     "notifications_queue",
     "on_final_failure",

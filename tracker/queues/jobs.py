@@ -140,6 +140,39 @@ def enqueue_notification(changeset_id: int, *, job_id: str, at: dt.datetime | No
     )
 
 
+# A batch of a big changeset's recipients (tracker/notifications/fanout.py): one attempt per job, like the
+# record's; its retry schedule is on its NotificationBatch row.
+NOTIFICATION_BATCH_JOB = JobKind(
+    function="tracker.notifications.jobs.send_notification_batch",
+    on_failure="tracker.notifications.jobs.batch_job_failed",
+    retries=0,
+    result_ttl=3600,
+    failure_ttl=7 * 24 * 3600,
+)
+
+
+def new_notification_batch_job_id(batch_id: int) -> str:
+    """A fresh id for the next job of a notification batch (each attempt gets its own)."""
+    return f"notification-batch-{batch_id}-{uuid.uuid4().hex[:12]}"
+
+
+def enqueue_notification_batch(batch_id: int, *, job_id: str, at: dt.datetime | None = None) -> Job:
+    """The job ``job_id`` sending one batch (its id only) on the notifications queue, now or at ``at``.
+
+    Raises redis.RedisError (RedisSkipped while the breaker is open).
+    """
+    return _enqueue(
+        notifications_queue(),
+        NOTIFICATION_BATCH_JOB,
+        batch_id,
+        retry=None,
+        at=at,
+        job_id=job_id,
+        job_timeout=settings.NOTIFICATION_JOB_TIMEOUT,
+        description=f"Notification batch {batch_id}",
+    )
+
+
 def new_inbound_job_id() -> str:
     """A fresh job id for an inbound email, chosen before its row is written (so written with it)."""
     return f"inbound-email-{uuid.uuid4().hex}"

@@ -11,7 +11,7 @@ conditional UPDATE and the delivery records keep exactly-once.
 Each sweep:
 
 - the notifications (``tracker.notifications.recovery.sweep``): lost jobs, retries whose scheduled job
-  is gone, records whose sender died;
+  is gone, records whose sender died, and the same for the batches of big changesets (fan-out);
 - the Jira imports: an active import whose job Redis lost is enqueued again (the run resumes where it
   stopped), one whose job failed for good while it was still active is ended failed;
 - inbound emails (the email gateway) whose job Redis lost are handed to a new job, and raw messages
@@ -189,7 +189,7 @@ def probe_once() -> int:
     """Wake the records waiting for a mail server that answers again; the number woken."""
     beyond = dt.timedelta(seconds=MAIL_PROBE_INTERVAL)
     try:
-        if not recovery.waiting_for_mail_server(timezone.now(), beyond):
+        if not recovery.anything_waiting_for_mail_server(timezone.now(), beyond):
             return 0
         # One probe per interval for the whole platform, whichever host gets there first; the key lives a
         # little less than the interval, so the same host's next turn finds it gone.
