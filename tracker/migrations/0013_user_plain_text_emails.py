@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tracker", "0009_jira_resync"),
+        ("tracker", "0011_notification_batches"),
     ]
 
     operations = [
