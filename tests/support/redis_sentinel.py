@@ -18,11 +18,14 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+import requests
 
 from tests.support.redis_server import RedisServer, free_port
 
@@ -196,3 +199,71 @@ class SentinelSetup:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# A stream of creations through the API, for the failover test and benchmark ----------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One request of the stream: when it left and came back (monotonic), its status (None: no answer)."""
+
+    sent: float
+    answered: float
+    status: int | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 201
+
+
+class CreationStream(threading.Thread):
+    """Creates artifacts through the API, one request every ``pace`` seconds, until stopped."""
+
+    def __init__(self, base: str, token: str, tracker_id: int, cc: list[str], pace: float = 0.1) -> None:
+        super().__init__(name="creation-stream", daemon=True)
+        self.base, self.tracker_id, self.cc, self.pace = base, tracker_id, cc, pace
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Token {token}"
+        self.answers: list[Answer] = []
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        number = 0
+        while not self._stopping.wait(self.pace):
+            number += 1
+            sent = time.monotonic()
+            try:
+                response = self.session.post(
+                    f"{self.base}/api/artifacts/",
+                    json={
+                        "tracker": self.tracker_id,
+                        "values": {"title": f"Stream #{number}", "cc": self.cc},
+                    },
+                    timeout=30,
+                )
+                status: int | None = response.status_code
+            except requests.RequestException:
+                status = None
+            self.answers.append(Answer(sent, time.monotonic(), status))
+
+    def answered_after(self, moment: float) -> int:
+        return sum(1 for answer in list(self.answers) if answer.sent > moment and answer.ok)
+
+    def stop(self) -> list[Answer]:
+        self._stopping.set()
+        self.join(timeout=60)
+        return list(self.answers)
+
+
+def longest_failure(answers: list[Answer]) -> float:
+    """The longest time requests kept failing: from a failing run's first request to the next success."""
+    longest, failing_since = 0.0, None
+    for answer in answers:
+        if not answer.ok:
+            failing_since = answer.sent if failing_since is None else failing_since
+        elif failing_since is not None:
+            longest, failing_since = max(longest, answer.answered - failing_since), None
+    if failing_since is not None and answers:
+        longest = max(longest, answers[-1].answered - failing_since)
+    return longest
