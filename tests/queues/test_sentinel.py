@@ -93,7 +93,9 @@ def test_the_system_check_reports_the_master_the_replica_and_the_sentinels(
     ]
     # The Redis check probes the master the sentinels name (REDIS_URL's host is a closed port): it
     # wants a password and keeps an append-only file, so nothing to say.
-    assert [f.level for f in redis_health.run(context())] == [Level.INFO]
+    [answers] = redis_health.run(context())
+    assert answers.level == Level.INFO
+    assert answers.message == f"Redis at master {MASTER_NAME!r} of the sentinels {setup.addresses} answers."
 
 
 def test_a_sentinel_that_does_not_answer_is_named(settings, sentinels: SentinelSetup) -> None:

@@ -17,6 +17,8 @@ from redis.connection import parse_url
 from redis.retry import Retry as RedisRetry
 from redis.sentinel import Sentinel
 
+from tracker.redaction import redact_url
+
 # Clients ------------------------------------------------------------------------------------------
 
 
@@ -105,6 +107,15 @@ def _node_options(url: str) -> dict[str, Any]:
     if url.startswith("rediss:"):
         node["ssl"] = True
     return node
+
+
+def redis_label(url: str) -> str:
+    """Which Redis a client of ``url`` uses, for a message: the URL without its password, or with
+    Sentinel the master's name and the sentinels (the URL's host is then not used)."""
+    config = settings.REDIS_SENTINEL
+    if config is None:
+        return redact_url(url)
+    return f"master {config.master!r} of the sentinels {config.addresses}"
 
 
 def master_address(deadlines: Deadlines = SYSTEM_CHECK) -> tuple[str, int]:
