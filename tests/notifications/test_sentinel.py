@@ -10,6 +10,8 @@ master took with it.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +84,8 @@ def test_a_master_killed_under_a_stream_of_creations_loses_and_doubles_no_email(
     bob: User,
     carol: User,
     tmp_path: Path,
+    manage_py: list[str],
+    worker_env: dict[str, str],
 ) -> None:
     supervisor = start_supervisor(NB_BACKEND_WORKERS="1", **sentinels.env(), **FAST_RECOVERY)
     stream = CreationStream(web, Token.objects.create(user=alice).key, bugs.pk, ["bob", "carol"])
@@ -130,7 +134,18 @@ def test_a_master_killed_under_a_stream_of_creations_loses_and_doubles_no_email(
     expected = {(str(pk), address) for pk in created for address in ("bob@example.com", "carol@example.com")}
     assert set(deliveries) == expected
 
-    first = NotificationDelivery.objects.filter(sent_at__gt=killed_at).aggregate(first=Min("sent_at"))[
-        "first"
-    ]
-    print(f"First email delivered {(first - killed_at).total_seconds():.1f} s after the kill.")
+    first = NotificationDelivery.objects.filter(sent_at__gt=killed_at).aggregate(first=Min("sent_at"))
+    print(f"First email delivered {(first['first'] - killed_at).total_seconds():.1f} s after the kill.")
+
+    # The system check, run as an administrator would, names the new master (and warns: no replica).
+    check = subprocess.run(
+        [*manage_py, "system_check", "--format", "json"],
+        env={**worker_env, **sentinels.env()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    findings = [f for f in json.loads(check.stdout)["findings"] if f["check"] == "redis_sentinel"]
+    [report] = [f for f in findings if f["level"] == "INFO"]
+    assert report["details"]["master"] == f"127.0.0.1:{sentinels.replica.port}", findings
+    assert {f["level"] for f in findings} == {"INFO", "WARNING"}, findings
