@@ -24,9 +24,12 @@ from tuleap_backend.env import RedisSentinel
 pytestmark = pytest.mark.slow
 
 
-def point_at(settings, setup: SentinelSetup, *extra_sentinels: tuple[str, int]) -> None:
+def point_at(
+    settings, setup: SentinelSetup, *extra_sentinels: tuple[str, int], sentinel_password: str | None = None
+) -> None:
     addresses = tuple(("127.0.0.1", sentinel.port) for sentinel in setup.sentinels)
-    config = RedisSentinel(sentinels=addresses + extra_sentinels, master=MASTER_NAME)
+    password = setup.sentinel_password if sentinel_password is None else sentinel_password
+    config = RedisSentinel(sentinels=addresses + extra_sentinels, master=MASTER_NAME, password=password)
     settings.REDIS_SENTINEL = config
     settings.REDIS_URL = setup.redis_url
     # As settings.py makes them behind sentinels: no URL, django-rq's SENTINELS keys.
@@ -150,4 +153,22 @@ def test_a_client_follows_the_failover_without_a_restart(settings) -> None:
         assert report.details["master"] == f"127.0.0.1:{setup.replica.port}"
         assert report.details["replicas"] == []
         assert report.details["replicas_down"][0].startswith(f"127.0.0.1:{setup.master.port} (")
+        queues.reset()
+
+
+def test_sentinels_with_a_password_of_their_own(settings) -> None:
+    with SentinelSetup(sentinel_password="the-sentinels-own-password-0123456789") as setup:
+        # With REDIS_SENTINEL_PASSWORD, it should find the master and report the topology...
+        point_at(settings, setup)
+        assert queues.redis_client(queues.ENQUEUE).set("found", "1")
+        assert setup.master.client().get("found") == b"1"
+        assert any(f.level == Level.INFO and f.details.get("master") for f in redis_sentinel.run(context()))
+
+        # ...and without it, say that no sentinel answers (their refusal named), never hang or crash.
+        point_at(settings, setup, sentinel_password="")
+        [finding] = redis_sentinel.run(context())
+        assert finding.level == Level.ERROR and "No sentinel of REDIS_SENTINELS answers" in finding.message
+        assert "auth" in finding.message.lower()
+        with pytest.raises(redis.ConnectionError):
+            queues.redis_client(queues.ENQUEUE).set("found", "2")
         queues.reset()

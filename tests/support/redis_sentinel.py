@@ -47,12 +47,19 @@ def _wait(condition: Callable[[], object], timeout: float, what: str) -> None:
 
 
 class SentinelProcess:
-    def __init__(self, directory: Path, master_port: int, password: str, quorum: int) -> None:
+    def __init__(
+        self, directory: Path, master_port: int, password: str, quorum: int, own_password: str = ""
+    ) -> None:
         self.port = free_port()
+        self.own_password = own_password
         self.config = directory / f"sentinel-{self.port}.conf"
+        # With requirepass, a sentinel also authenticates with it to the other sentinels (redis.io,
+        # "Configuring Sentinel instances with authentication"): every sentinel gets the same one.
+        protection = [f"requirepass {own_password}"] if own_password else []
         self.config.write_text(
             "\n".join(
                 [
+                    *protection,
                     "bind 127.0.0.1",
                     f"port {self.port}",
                     f"dir {directory}",
@@ -75,7 +82,13 @@ class SentinelProcess:
             )
 
     def client(self) -> redis.Redis:
-        return redis.Redis("127.0.0.1", self.port, socket_timeout=2, socket_connect_timeout=2)
+        return redis.Redis(
+            "127.0.0.1",
+            self.port,
+            password=self.own_password or None,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+        )
 
     def answers(self) -> bool:
         with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
@@ -94,8 +107,12 @@ class SentinelProcess:
 class SentinelSetup:
     """A master, a replica of it and three sentinels watching it (quorum 2), all with one password."""
 
-    def __init__(self, password: str = "sentinel-tests-password-0123456789abcdef") -> None:
+    def __init__(
+        self, password: str = "sentinel-tests-password-0123456789abcdef", sentinel_password: str = ""
+    ) -> None:
+        """``sentinel_password``: the sentinels' own ``requirepass`` (none by default)."""
         self.password = password
+        self.sentinel_password = sentinel_password
         self.directory = Path(tempfile.mkdtemp(prefix="tuleap-sentinel-"))
         common = ("--appendonly", "yes", "--masterauth", password)
         self.master = RedisServer(*common, password=password)
@@ -106,7 +123,8 @@ class SentinelSetup:
         try:
             self._wait_for_replication()
             self.sentinels = [
-                SentinelProcess(self.directory, self.master.port, password, 2) for _ in range(3)
+                SentinelProcess(self.directory, self.master.port, password, 2, sentinel_password)
+                for _ in range(3)
             ]
             for sentinel in self.sentinels:
                 _wait(sentinel.answers, 10, "A sentinel did not start")
@@ -127,11 +145,14 @@ class SentinelSetup:
         return f"redis://:{self.password}@127.0.0.1:{free_port()}/0"
 
     def env(self) -> dict[str, str]:
-        return {
+        env = {
             "REDIS_URL": self.redis_url,
             "REDIS_SENTINELS": self.addresses,
             "REDIS_SENTINEL_MASTER": MASTER_NAME,
         }
+        if self.sentinel_password:
+            env["REDIS_SENTINEL_PASSWORD"] = self.sentinel_password
+        return env
 
     # What the sentinels say -------------------------------------------------------------------------
 
