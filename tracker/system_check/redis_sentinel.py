@@ -70,7 +70,7 @@ def _findings(manager: Sentinel, config: RedisSentinel) -> list[Finding]:
                 Level.ERROR,
                 f"No sentinel of REDIS_SENTINELS answers about {config.master!r}: "
                 f"{'; '.join(silent)}. Nothing can find the Redis master: start the sentinels, or fix "
-                "REDIS_SENTINELS and REDIS_SENTINEL_MASTER.",
+                "REDIS_SENTINELS, REDIS_SENTINEL_MASTER or REDIS_SENTINEL_PASSWORD.",
                 {"sentinels_silent": silent},
             )
         ]
