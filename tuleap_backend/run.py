@@ -109,6 +109,10 @@ def start_private_redis(url: str) -> tuple[str, subprocess.Popen[bytes]]:
 
 
 def redis_for_run(env: dict[str, str]) -> subprocess.Popen[bytes] | None:
+    if env.get("REDIS_SENTINELS", "").strip():
+        # Behind Sentinel the master moves: the site finds it through the sentinels, never a Redis of ours.
+        say(f"Using the Redis that the sentinels at {env['REDIS_SENTINELS'].strip()} name.")
+        return None
     url = env.get("REDIS_URL") or DEFAULT_REDIS_URL
     if answers(url):
         env["REDIS_URL"] = url

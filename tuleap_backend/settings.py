@@ -13,6 +13,7 @@ from tuleap_backend.env import (
     ConfigurationError,
     Env,
     parse_async_emails,
+    redis_sentinel,
     secret_key_from_file,
 )
 
@@ -50,6 +51,9 @@ try:
             init_command="PRAGMA journal_mode=WAL",
         )
     REDIS_URL = env.redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # Redis behind Sentinel (README: "Operations: Redis Sentinel"): REDIS_SENTINELS, REDIS_SENTINEL_MASTER,
+    # REDIS_SENTINEL_PASSWORD. None: REDIS_URL is the server itself. tracker.queues builds every client.
+    REDIS_SENTINEL = redis_sentinel(env, REDIS_URL)
     EMAIL_HOST = env.str("EMAIL_HOST")
     EMAIL_PORT = env.int("EMAIL_PORT", 25, minimum=1)
     EMAIL_HOST_USER = env.str("EMAIL_HOST_USER")
@@ -331,6 +335,13 @@ RQ_QUEUES = {
     # Declared whatever the gateway says; workers run on it only when EMAIL_GATEWAY_DOMAIN is set.
     INCOMING_EMAIL_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": EMAIL_GATEWAY_JOB_TIMEOUT},
 }
+if REDIS_SENTINEL is not None:
+    # What django-rq connects itself (manage.py rqworker, its admin pages, the RQ collector) goes through
+    # the sentinels too: 5 s to connect to the master (each reconnection after a failover), 2 s per
+    # sentinel question; rq's Worker sets the master's socket timeout itself.
+    for _queue in RQ_QUEUES.values():
+        del _queue["URL"]
+        _queue.update(REDIS_SENTINEL.rq_connection(REDIS_URL, connect_timeout=5, sentinel_timeout=2))
 RQ_SHOW_ADMIN_LINK = True
 # Queue and worker classes that count queue events for /metrics (tracker/monitoring/rq_hooks.py),
 # used by django_rq.get_queue()/enqueue() and by manage.py rqworker alike.

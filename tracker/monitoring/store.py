@@ -28,7 +28,6 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.utils import floatToGoString
 
 from tracker import queues
-from tracker.redaction import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ def _failed(error: Exception) -> None:
         logger.error(
             "Metrics store: Redis at %s cannot be reached (%s); metrics are not recorded until it "
             "answers again (logged once).",
-            redact_url(settings.REDIS_URL),
+            queues.redis_label(settings.REDIS_URL),
             error,
         )
 
@@ -79,7 +78,9 @@ def _succeeded() -> None:
             recovered = _state.failing
             _state.failing = False
         if recovered:
-            logger.warning("Metrics store: Redis at %s answers again.", redact_url(settings.REDIS_URL))
+            logger.warning(
+                "Metrics store: Redis at %s answers again.", queues.redis_label(settings.REDIS_URL)
+            )
 
 
 def run(action: Callable[[redis.Redis], T]) -> T | None:

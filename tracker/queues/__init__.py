@@ -30,17 +30,17 @@ What it owns:
   per window, and at most the ENQUEUE deadlines (about half a second) then.
 - **Recovery helpers.** ``job_states()`` (what Redis still knows of some jobs: status, last heartbeat)
   and ``sweep_client()``, the client of the recovery sweep's lock and counters.
+- **Redis Sentinel** (``settings.REDIS_SENTINEL``, from ``REDIS_SENTINELS``): ``_connect()`` builds
+  ``Sentinel(...).master_for(...)`` with the caller's ``Deadlines.client_options()`` (the sentinels are
+  asked with the same deadlines) instead of ``Redis.from_url``, so every caller above follows the
+  master; REDIS_URL then lends only its credentials, database and TLS. ``sentinel_manager()`` and
+  ``master_address()`` serve the system check (its topology check, the anonymous probe). For what
+  django-rq connects itself, settings give the ``RQ_QUEUES`` entries django-rq's own
+  ``SENTINELS``/``MASTER_NAME`` keys from the same parsed value.
 
 Not built here: what django-rq connects itself from ``settings.RQ_QUEUES`` (the ``manage.py rqworker``
 processes, its admin pages and the RQ collector of ``/metrics``).
 
-A later feature and where it goes:
-
-- *Redis Sentinel* (``REDIS_SENTINELS``, parsed in settings): ``_connect()`` (and the anonymous probe)
-  build ``Sentinel(...).master_for(...)`` with the same ``Deadlines.client_options()`` instead of
-  ``Redis.from_url``, and every caller above follows. For what django-rq connects itself, settings give
-  the ``RQ_QUEUES`` entries django-rq's own ``SENTINELS``/``MASTER_NAME`` keys from the same parsed
-  value.
 """
 
 from __future__ import annotations
@@ -57,11 +57,14 @@ from tracker.queues.clients import (
     RedisSkipped,
     anonymous_client,
     breaker,
+    master_address,
     new_client,
     queue_client,
     queue_url,
     redis_client,
+    redis_label,
     reset,
+    sentinel_manager,
     timed_out,
     unpooled_connection,
 )
@@ -131,6 +134,7 @@ __all__ = [
     "incoming_email_queue",
     "jira_import_queue",
     "job_states",
+    "master_address",
     "new_client",
     "new_inbound_job_id",
     "new_notification_batch_job_id",
@@ -140,8 +144,10 @@ __all__ = [
     "queue_client",
     "queue_url",
     "redis_client",
+    "redis_label",
     "reset",
     "rq_queue",
+    "sentinel_manager",
     "sweep_client",
     "timed_out",
     "unpooled_connection",

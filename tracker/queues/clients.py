@@ -15,6 +15,9 @@ from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.connection import parse_url
 from redis.retry import Retry as RedisRetry
+from redis.sentinel import Sentinel
+
+from tracker.redaction import redact_url
 
 # Clients ------------------------------------------------------------------------------------------
 
@@ -59,7 +62,69 @@ _clients_lock = threading.Lock()
 
 def _connect(url: str, deadlines: Deadlines) -> redis.Redis:
     """The one place a URL becomes a client (with Sentinel, the master it names)."""
-    return redis.Redis.from_url(url, **deadlines.client_options())
+    if settings.REDIS_SENTINEL is None:
+        return redis.Redis.from_url(url, **deadlines.client_options())
+    # redis-py's SentinelConnectionPool asks the sentinels for the master's address whenever one of
+    # its connections (re)connects, and drops its idle connections when that address changed
+    # (redis/sentinel.py, SentinelConnectionPoolProxy.get_master_address): after a failover the next
+    # command that fails on the old master disconnects, and the one after it reaches the new master,
+    # with no restart. A demoted master's READONLY answer also disconnects (SentinelManagedConnection).
+    return sentinel_manager(deadlines).master_for(
+        settings.REDIS_SENTINEL.master,
+        redis_class=redis.Redis,
+        **_node_options(url),
+        **deadlines.client_options(),
+    )
+
+
+# A sentinel answers from memory: this bounds each question to one when a caller sets no deadline
+# of its own (the rq Worker's client), so a dead sentinel host costs seconds, not the OS's minutes.
+SENTINEL_QUESTION_SECONDS = 2.0
+
+
+def sentinel_manager(deadlines: Deadlines) -> Sentinel:
+    """The sentinels of ``settings.REDIS_SENTINEL``, asked with ``deadlines`` (each sentinel in turn)."""
+    config = settings.REDIS_SENTINEL
+    if config is None:
+        raise RuntimeError("REDIS_SENTINELS is not set")
+    sentinel_options: dict[str, Any] = {
+        "socket_connect_timeout": deadlines.connect or SENTINEL_QUESTION_SECONDS,
+        "socket_timeout": deadlines.command or SENTINEL_QUESTION_SECONDS,
+        "retry": RedisRetry(NoBackoff(), 0),
+    }
+    if config.password:
+        sentinel_options["password"] = config.password
+    return Sentinel(list(config.sentinels), sentinel_kwargs=sentinel_options)
+
+
+def _node_options(url: str) -> dict[str, Any]:
+    """What of ``REDIS_URL`` applies to the master the sentinels name: credentials, database, TLS."""
+    options = parse_url(url)
+    node: dict[str, Any] = {"db": options.get("db", 0)}
+    for key in ("username", "password"):
+        if options.get(key):
+            node[key] = options[key]
+    if url.startswith("rediss:"):
+        node["ssl"] = True
+    return node
+
+
+def redis_label(url: str) -> str:
+    """Which Redis a client of ``url`` uses, for a message: the URL without its password, or with
+    Sentinel the master's name and the sentinels (the URL's host is then not used)."""
+    config = settings.REDIS_SENTINEL
+    if config is None:
+        return redact_url(url)
+    return f"master {config.master!r} of the sentinels {config.addresses}"
+
+
+def master_address(deadlines: Deadlines = SYSTEM_CHECK) -> tuple[str, int]:
+    """Where the sentinels say the master is now; raises redis.ConnectionError (MasterNotFoundError)."""
+    manager = sentinel_manager(deadlines)
+    try:
+        return manager.discover_master(settings.REDIS_SENTINEL.master)
+    finally:
+        manager.close()
 
 
 def redis_client(deadlines: Deadlines = ENQUEUE, *, url: str | None = None) -> redis.Redis:
@@ -75,7 +140,9 @@ def redis_client(deadlines: Deadlines = ENQUEUE, *, url: str | None = None) -> r
 
 
 def queue_url(name: str) -> str:
-    return settings.RQ_QUEUES[name]["URL"]
+    # With Sentinel the entries carry django-rq's SENTINELS keys instead of a URL; REDIS_URL then only
+    # lends its credentials and database (_node_options).
+    return settings.RQ_QUEUES[name].get("URL", settings.REDIS_URL)
 
 
 def queue_client(name: str, deadlines: Deadlines = ENQUEUE) -> redis.Redis:
@@ -94,6 +161,8 @@ def anonymous_client(url: str, deadlines: Deadlines = SYSTEM_CHECK) -> Iterator[
     options = parse_url(url)
     options.pop("username", None)
     options.pop("password", None)
+    if settings.REDIS_SENTINEL is not None:
+        options["host"], options["port"] = master_address(deadlines)
     # RESP2, so the server answers PING with the plain NOAUTH error rather than refusing HELLO.
     pool = redis.ConnectionPool(
         protocol=2,

@@ -10,7 +10,6 @@ from typing import Any
 import redis
 
 from tracker import queues
-from tracker.redaction import redact_url
 
 
 class Level(enum.StrEnum):
@@ -66,7 +65,8 @@ class CheckContext:
 
     @property
     def redacted_redis_url(self) -> str:
-        return redact_url(self.redis_url)
+        # With Sentinel, the master's name and the sentinels: REDIS_URL's host is not used then.
+        return queues.redis_label(self.redis_url)
 
     def redis(self) -> redis.Redis:
         """A client that answered PING, shared by the checks; raises RedisUnavailable otherwise.

@@ -24,6 +24,7 @@ from tracker.system_check import (
     inbound_emails,
     pending_notifications,
     redis_health,
+    redis_sentinel,
     workers,
 )
 from tracker.system_check.base import CheckContext, Finding, Level
@@ -43,6 +44,7 @@ class Check:
 CHECKS: tuple[Check, ...] = (
     Check(configuration.NAME, configuration.run),
     Check(redis_health.NAME, redis_health.run),
+    Check(redis_sentinel.NAME, redis_sentinel.run),
     Check(pending_notifications.NAME, pending_notifications.run),
     Check(failed_notifications.NAME, failed_notifications.run),
     Check(workers.NAME, workers.run),
