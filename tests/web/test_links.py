@@ -6,11 +6,15 @@ title for bob, and for carol a bare "#42" (links) or the plain text as written (
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from tests.conftest import PASSWORD
+from tests.support.browser import chromium_marks, chromium_page
 from tests.support.world import typed_tracker
 from tracker.models import Artifact, JiraIssueRecord, Project, Tracker, User
 from tracker.services.artifacts import create_artifact, update_artifact
@@ -296,3 +300,48 @@ def test_references_cost_one_query_whatever_their_number(
     with_twenty, page = count_queries(client, url)
     assert page.count('class="reference"') == 20
     assert with_twenty == with_one
+
+
+# -- In a browser ----------------------------------------------------------------------------------
+
+
+def _browser(test: Callable[..., None]) -> Callable[..., None]:
+    """The browser marks for one test (a module's ``pytestmark`` would mark them all)."""
+    for mark in reversed(chromium_marks()):
+        test = mark(test)
+    return test
+
+
+@_browser
+def test_following_a_link_shows_the_backlink(
+    live_server, monkeypatch: pytest.MonkeyPatch, linked: Tracker, alice: User, bob: User
+) -> None:
+    from playwright.sync_api import expect
+
+    target = create_artifact(linked, author=alice, values={"title": "The cause"}).artifact
+    source = create_artifact(
+        linked,
+        author=alice,
+        values={"title": "The symptom", "links": [{"artifact": target.pk, "type": "is caused by"}]},
+    ).artifact
+    update_artifact(source, author=alice, comment=f"Same root as linked #{target.pk}.")
+
+    with chromium_page(monkeypatch) as page:
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("Username").fill("bob")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.goto(f"{live_server.url}{source.get_absolute_url()}")
+
+        # The comment's reference is a link too, titled with what it names.
+        expect(page.locator(".comment a.reference")).to_have_attribute(
+            "title", f"linked #{target.pk} The cause"
+        )
+        page.locator("#value-links").get_by_role("link", name=f"linked #{target.pk} The cause").click()
+
+        expect(page.locator("#artifact-title")).to_have_text("The cause")
+        backlink = page.locator("#backlinks-list li")
+        expect(backlink).to_have_count(1)
+        expect(backlink).to_contain_text("(is caused by this)")
+        backlink.get_by_role("link", name=f"linked #{source.pk} The symptom").click()
+        expect(page.locator("#artifact-title")).to_have_text("The symptom")
