@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import Q, TextField
@@ -24,7 +24,7 @@ from django.utils.safestring import mark_safe
 
 from tracker.models import Artifact, Field, FieldType
 from tracker.permissions import AnyUser, readable_artifacts
-from tracker.services.history import HistoryEntry
+from tracker.services.history import FieldChange, HistoryEntry, ValueRenderer
 
 # `#42`, `art #42`, `bug #42`: not inside a word, a URL's fragment (`/#42`) or an entity (`&#42;`).
 # Jira keys (`DI-7`): capitals, a dash, digits, not inside a longer word or dashed name.
@@ -248,3 +248,45 @@ def linked_page(reader: AnyUser, rows: Sequence[ValueRow], entries: Sequence[His
     for entry, html in zip(entries, linked[len(text_rows) :], strict=True):
         entry.comment_html = html
     return result
+
+
+# -- Emails ----------------------------------------------------------------------------------------
+
+
+def links_as_read_by(
+    fields: Sequence[Field],
+    changes: Sequence[FieldChange],
+    readable: Iterable[int],
+    *,
+    project_id: int | None = None,
+) -> list[FieldChange]:
+    """``changes`` with their links named for readers who may read ``readable`` only (the linked
+    artifacts every recipient of an email may read), and, with ``project_id``, only those of that
+    project (for plain addresses, who read nothing but this project's emails). One query."""
+    links = [c for c in changes if c.field.type == FieldType.LINKS]
+    if not links:
+        return list(changes)
+    renderer = ValueRenderer.for_values(fields, [{str(c.field.pk): v for c in links for v in (c.old, c.new)}])
+    renderer.readable = frozenset(
+        pk
+        for pk in readable
+        if pk in renderer.artifacts and project_id in (None, renderer.artifacts[pk].tracker.project_id)
+    )
+    return [
+        replace(c, old_text=renderer.text(c.field, c.old), new_text=renderer.text(c.field, c.new))
+        if c.field.type == FieldType.LINKS
+        else c
+        for c in changes
+    ]
+
+
+def link_targets(changes: Iterable[FieldChange]) -> set[int]:
+    """The artifacts the links values of ``changes`` point at."""
+    return {
+        item["artifact"]
+        for c in changes
+        if c.field.type == FieldType.LINKS
+        for value in (c.old, c.new)
+        for item in (value or [])
+        if isinstance(item, dict) and "artifact" in item
+    }
