@@ -91,3 +91,17 @@ def test_nobody_logged_in_gets_no_links(target: Artifact) -> None:
 
     targets = ReadableTargets.load(AnonymousUser(), Mentions(frozenset({target.pk})))
     assert targets.link(f"<p>#{target.pk}</p>") == f"<p>#{target.pk}</p>"
+
+
+def test_readable_by_all_asks_every_reader(
+    target: Artifact, secret: Artifact, bob: User, carol: User, admin_user: User, django_assert_num_queries
+) -> None:
+    from tracker.permissions import artifacts_readable_by_all
+
+    ids = {target.pk, secret.pk}
+    with django_assert_num_queries(2):
+        assert artifacts_readable_by_all([bob, admin_user], ids) == ids
+    assert artifacts_readable_by_all([bob, carol], ids) == {target.pk}
+    carol.is_active = False
+    # An inactive account reads nothing: such a group is told no names at all.
+    assert artifacts_readable_by_all([bob, carol], ids) == set()

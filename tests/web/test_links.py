@@ -345,3 +345,19 @@ def test_following_a_link_shows_the_backlink(
         expect(backlink).to_contain_text("(is caused by this)")
         backlink.get_by_role("link", name=f"linked #{source.pk} The symptom").click()
         expect(page.locator("#artifact-title")).to_have_text("The symptom")
+
+
+def test_an_outside_link_is_a_link_to_its_url(client_as, linked: Tracker, alice: User, bob: User) -> None:
+    artifact = create_artifact(
+        linked,
+        author=alice,
+        values={
+            "title": "Imported",
+            "links": [{"key": "OPS-1", "url": "https://jira.example.com/browse/OPS-1", "type": "relates"}],
+        },
+    ).artifact
+    page = page_of(client_as, bob, artifact)
+    assert (
+        'relates <a href="https://jira.example.com/browse/OPS-1" rel="noopener noreferrer nofollow">OPS-1</a>'
+        in page
+    )
