@@ -361,3 +361,18 @@ def test_an_outside_link_is_a_link_to_its_url(client_as, linked: Tracker, alice:
         'relates <a href="https://jira.example.com/browse/OPS-1" rel="noopener noreferrer nofollow">OPS-1</a>'
         in page
     )
+
+
+def test_linked_from_reads_the_index_on_postgresql(linked: Tracker, alice: User) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the index of link targets is PostgreSQL's (migration 0010)")
+    from tracker.services.references import _pointing_at
+
+    target = create_artifact(linked, author=alice, values={"title": "Target"}).artifact
+    create_artifact(linked, author=alice, values={"title": "Linker", "links": [target.pk]})
+    with connection.cursor() as cursor:
+        # A handful of rows: the planner would rather scan them; the test asks whether it can use it.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plan = _pointing_at(Artifact.objects.all(), target.pk).explain()
+    assert "artifact_link_targets" in plan
+    assert [a.title for a in _pointing_at(Artifact.objects.all(), target.pk)] == ["Linker"]

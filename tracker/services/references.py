@@ -17,7 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from django.db.models import Q, TextField
+from django.db import connection
+from django.db.models import Func, JSONField, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
@@ -196,24 +197,41 @@ def _points_at(value: object, target_id: int) -> str | None:
     return None
 
 
+class LinkTargets(Func):
+    """Every link target of an artifact as one JSON array: the expression the PostgreSQL index
+    ``artifact_link_targets`` (migration 0010) is built on, written the same way so that it is used."""
+
+    template = "jsonb_path_query_array(%(expressions)s, 'lax $.*[*].artifact')"
+    output_field = JSONField()
+
+
+def _pointing_at(artifacts: QuerySet[Artifact], target_id: int) -> QuerySet[Artifact]:
+    """The artifacts whose current values hold a link to ``target_id`` (and, on SQLite, a few that
+    only look so: the caller checks)."""
+    if connection.vendor == "postgresql":
+        return artifacts.alias(link_targets=LinkTargets("current_values")).filter(
+            link_targets__contains=[target_id]
+        )
+    text = Cast("current_values", TextField())
+    needle = f'"artifact": {target_id}'
+    return artifacts.alias(values_text=text).filter(
+        Q(values_text__contains=f"{needle},") | Q(values_text__contains=f"{needle}}}")
+    )
+
+
 def backlinks(reader: AnyUser, target: Artifact, *, limit: int = BACKLINKS_SHOWN) -> Backlinks:
     """The artifacts whose links field points at ``target`` now, those ``reader`` may read only.
 
     Two queries and at most ``limit + 1`` rows whatever their number: the candidates, then their
-    trackers' links fields to check them. Links live in ``current_values`` (JSON), read as text here:
-    SQLite holds Django's ``json.dumps`` output and PostgreSQL prints jsonb the same way (``": "`` and
-    ``", "`` separators), so a member reads ``"artifact": 42`` followed by "," or "}" and the match is
-    exact on the id (inside a JSON string the quotes would be escaped); the links-field check then
-    drops a value of another field type that holds such an object. It scans the reader's artifacts:
-    a table of links, kept by the artifact service, would make it an index look-up.
+    trackers' links fields to check them. Links live in ``current_values`` (JSON). On PostgreSQL the
+    candidates come from the GIN index on every link target (:class:`LinkTargets`). On SQLite (no
+    such index: a scan) the values are read as text: Django writes them with ``json.dumps``, so a
+    member reads ``"artifact": 42`` followed by "," or "}" and the match is exact on the id (inside a
+    JSON string the quotes would be escaped). The links-field check then drops a value of another
+    field type that holds such an object.
     """
-    text = Cast("current_values", TextField())
-    needle = f'"artifact": {target.pk}'
     candidates = list(
-        readable_artifacts(reader)
-        .exclude(pk=target.pk)
-        .alias(values_text=text)
-        .filter(Q(values_text__contains=f"{needle},") | Q(values_text__contains=f"{needle}}}"))
+        _pointing_at(readable_artifacts(reader).exclude(pk=target.pk), target.pk)
         .select_related("tracker")
         .order_by("-last_updated_on", "-id")[: limit + 1]
     )
