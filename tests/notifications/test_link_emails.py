@@ -7,7 +7,7 @@ import pytest
 from tests.support.smtp import SMTPServer
 from tests.support.world import typed_tracker
 from tracker.models import Artifact, Changeset, Project, Tracker, User
-from tracker.services.artifacts import create_artifact
+from tracker.services.artifacts import create_artifact, update_artifact
 
 
 @pytest.fixture
@@ -70,3 +70,19 @@ def test_readers_who_may_all_read_the_target_get_its_name(
     # Before, any link into another private project read "an artifact of another project", even for
     # a member of it.
     assert f"Links: task #{secret.pk} Secret plan" in texts_of(smtp, changeset)["bob"]
+
+
+def test_an_update_names_the_old_and_the_new_links(
+    saving, smtp: SMTPServer, linked: Tracker, alice: User, bob: User, secret: Artifact, neighbour: Artifact
+) -> None:
+    artifact = create_artifact(
+        linked,
+        author=alice,
+        values={"title": "Linking", "watchers": [bob.pk], "links": [neighbour.pk]},
+        notify=False,
+    ).artifact
+    changeset = saving(update_artifact, artifact, author=alice, values={"links": [secret.pk]})
+    assert (
+        f"Links: linked #{neighbour.pk} Public one -> task #{secret.pk} Secret plan"
+        in texts_of(smtp, changeset)["bob"]
+    )

@@ -4,7 +4,8 @@ Comments and rich text are rendered once, when stored (``tracker.services.render
 is the same for everyone. Whether ``#42`` may become a link depends on who reads it, so it is decided
 here, at reading time, per page: every reference of the page is collected first and the targets the
 reader may read come from one query (``tracker.permissions.readable_artifacts``, the one owner of the
-rule). A target the reader may not read stays plain text, its title never shown.
+rule; Jira-like keys add one look-up of the keys). A target the reader may not read stays plain
+text, its title never shown.
 
 Written forms: ``#42``, ``art #42``, ``<tracker shortname> #42`` (Tuleap's), and the Jira key an
 imported issue had (``DI-7``, kept in ``JiraIssueRecord.jira_issue_key``).
@@ -37,12 +38,12 @@ GENERIC_KEYWORD = "art"
 MAX_ID = 2**63
 
 # A tag of sanitized HTML. nh3 (html5ever's serializer) always double-quotes attribute values and
-# does not escape ">" inside them, so a quoted value is read whole.
+# does not escape ">" inside them, so a quoted value is read whole. Text never holds a raw "<" (it is
+# "&lt;" in sanitized and in escaped text), so every "<" starts a tag that ends.
 TAG = re.compile(r"""<(?:[^>"']|"[^"]*"|'[^']*')*>""")
 TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)")
 # Inside these, text is a link already or code: left as written.
 UNLINKED_TAGS = frozenset({"a", "code", "pre"})
-VOID_TAGS = frozenset({"br", "hr", "img"})
 
 # How many artifacts "Linked from" lists (it says when there are more): the page's cost stays bounded.
 BACKLINKS_SHOWN = 50
@@ -296,7 +297,7 @@ def links_as_read_by(
     links = [c for c in changes if c.field.type == FieldType.LINKS]
     if not links:
         return list(changes)
-    renderer = ValueRenderer.for_values(fields, [{str(c.field.pk): v for c in links for v in (c.old, c.new)}])
+    renderer = ValueRenderer.for_values(fields, [{str(c.field.pk): v} for c in links for v in (c.old, c.new)])
     renderer.readable = frozenset(
         pk
         for pk in readable
