@@ -27,6 +27,8 @@ from tracker.email_gateway import tokens
 from tracker.models import Changeset
 from tracker.notifications.context import NotificationContext
 from tracker.notifications.recipients import Reason, Recipient
+from tracker.permissions import artifacts_readable_by_all
+from tracker.services.references import link_targets, links_as_read_by
 
 
 @dataclass
@@ -151,6 +153,27 @@ def reply_addresses(context: NotificationContext, recipients: list[Recipient]) -
     }
 
 
+def _links_for(context: NotificationContext, members: list[Recipient]) -> dict[str, Any]:
+    """The changes and values as this group may read them: a linked artifact is named only when
+    every recipient may read it (plain addresses: only this project's). Nothing when no link changed."""
+    targets = link_targets(context.entry.changes)
+    if not targets:
+        return {}
+    users = [member.user for member in members if member.user is not None]
+    plain_addresses = len(users) < len(members)
+    readable = artifacts_readable_by_all(users, targets) if users else targets
+    changes = links_as_read_by(
+        context.fields,
+        context.entry.changes,
+        readable,
+        project_id=context.project.pk if plain_addresses else None,
+    )
+    return {
+        "changes": changes,
+        "values": [(change.field.label, change.new_text) for change in changes if change.new_text],
+    }
+
+
 def build_messages(context: NotificationContext, recipients: list[Recipient]) -> list[GroupMessage]:
     """One email per group of recipients sharing a reason, templates rendered once per group."""
     if not recipients:
@@ -161,7 +184,12 @@ def build_messages(context: NotificationContext, recipients: list[Recipient]) ->
         reply_to = reply_addresses(context, members)
         # The sentence only where every reader of this email can reply (a plain address cannot).
         can_reply = bool(reply_to) and len(reply_to) == len(members)
-        template_context = {**common, "reason": reason.sentence, "can_reply": can_reply}
+        template_context = {
+            **common,
+            **_links_for(context, members),
+            "reason": reason.sentence,
+            "can_reply": can_reply,
+        }
         message = EmailMultiAlternatives(
             subject=common["subject"],
             body=render_to_string("emails/artifact-body.txt", template_context),

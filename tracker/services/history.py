@@ -14,9 +14,12 @@ from html import unescape
 from typing import Any
 
 import nh3
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from tracker.models import Artifact, Attachment, Changeset, Field, FieldOption, FieldType, Tracker, User
+from tracker.permissions import AnyUser, readable_artifacts
 from tracker.services.history_queries import changesets_before, values_before
 
 # Rendering happens once, when a comment or rich text is stored (tracker.services.rendering); the Jira
@@ -82,6 +85,9 @@ class ValueRenderer:
     # The project of the artifact being shown: links into other private projects stay unnamed, since
     # the reader (or an email's recipient) may not be able to read them.
     project_id: int | None = None
+    # When the reader is known (the artifact page): the linked artifacts they may read. Those are
+    # named and linked, the others shown as "#42" only (the project rule above is for unknown readers).
+    readable: frozenset[int] | None = None
 
     @classmethod
     def for_values(
@@ -91,8 +97,13 @@ class ValueRenderer:
         *,
         rich_text: bool = False,
         project_id: int | None = None,
+        reader: AnyUser | None = None,
     ) -> ValueRenderer:
-        """``values``: dicts keyed by ``str(field.pk)`` (current_values, or a changeset's values)."""
+        """``values``: dicts keyed by ``str(field.pk)`` (current_values, or a changeset's values).
+
+        ``reader``: who reads the values; which linked artifacts they may read is asked in the query
+        that loads them.
+        """
         by_id = {str(f.pk): f for f in fields}
         user_ids: set[int] = set()
         option_ids: set[int] = set()
@@ -112,17 +123,15 @@ class ValueRenderer:
                     attachment_ids.update(items)
                 elif field_.type == FieldType.LINKS:
                     artifact_ids.update(item["artifact"] for item in items if "artifact" in item)
+        artifacts, readable = _linked_artifacts(artifact_ids, reader)
         return cls(
             users=User.objects.in_bulk(user_ids) if user_ids else {},
             options=FieldOption.objects.in_bulk(option_ids) if option_ids else {},
             attachments=Attachment.objects.in_bulk(attachment_ids) if attachment_ids else {},
-            artifacts=(
-                Artifact.objects.select_related("tracker__project").in_bulk(artifact_ids)
-                if artifact_ids
-                else {}
-            ),
+            artifacts=artifacts,
             rich_text=rich_text,
             project_id=project_id,
+            readable=readable,
         )
 
     def _user_text(self, user_id: int) -> str:
@@ -137,6 +146,12 @@ class ValueRenderer:
         kind = f"{link['type']} " if link.get("type") else ""
         if "artifact" in link:
             target = self.artifacts.get(link["artifact"])
+            if self.readable is not None:
+                # The reader is known: only what they may read is named (a deleted artifact and one
+                # they may not read look alike, so "#42" tells nothing of what is private).
+                if target is None or target.pk not in self.readable:
+                    return f"{kind}#{link['artifact']}"
+                return f"{kind}{target.reference} {target.title}".strip()
             if target is None:
                 return f"{kind}a deleted artifact"
             project = target.tracker.project
@@ -144,6 +159,31 @@ class ValueRenderer:
                 return f"{kind}an artifact of another project"
             return f"{kind}{target.reference}"
         return f"{kind}{link.get('key', '')} {link.get('url', '')}".strip()
+
+    def _link_html(self, link: dict[str, Any]) -> str:
+        kind = f"{link['type']} " if link.get("type") else ""
+        target = self.artifacts.get(link["artifact"]) if "artifact" in link else None
+        if target is not None and self.readable is not None and target.pk in self.readable:
+            return format_html(
+                '{}<a href="{}" class="artifact-link">{} {}</a>',
+                kind,
+                target.get_absolute_url(),
+                target.reference,
+                target.title,
+            )
+        url = str(link.get("url") or "")
+        if "artifact" not in link and url.startswith(("https://", "http://")):
+            return format_html(
+                '{}<a href="{}" rel="noopener noreferrer nofollow">{}</a>', kind, url, link.get("key") or url
+            )
+        return str(escape(self._link_text(link)))
+
+    def links_html(self, field_: Field, value: Any) -> SafeString:
+        """Links as HTML for a known reader (the artifact page): readable targets are links; "" else."""
+        if field_.type != FieldType.LINKS or self.readable is None or not value:
+            return mark_safe("")
+        items = value if isinstance(value, list) else [value]
+        return mark_safe(", ".join(self._link_html(item) for item in items))  # noqa: S308 (escaped above)
 
     def text(self, field_: Field, value: Any) -> str:
         """A one-line, plain-text rendering (escape it before putting it in HTML)."""
@@ -194,6 +234,21 @@ class ValueRenderer:
         return value
 
 
+def _linked_artifacts(
+    artifact_ids: set[int], reader: AnyUser | None
+) -> tuple[dict[int, Artifact], frozenset[int] | None]:
+    """The linked artifacts, and (for a known reader) which of them they may read: one query, the
+    rule being tracker.permissions' (``readable_artifacts``)."""
+    if not artifact_ids:
+        return {}, (frozenset() if reader is not None else None)
+    found = Artifact.objects.select_related("tracker__project").filter(pk__in=artifact_ids)
+    if reader is None:
+        return {a.pk: a for a in found}, None
+    found = found.annotate(may_read=Exists(readable_artifacts(reader).filter(pk=OuterRef("pk"))))
+    artifacts = {a.pk: a for a in found}
+    return artifacts, frozenset(pk for pk, a in artifacts.items() if a.may_read)
+
+
 def _api_user(user: User) -> str:
     """Usernames; an imported person, who has no username to give, by their imported name."""
     name = person_name(user)
@@ -216,6 +271,9 @@ class FieldChange:
     new: Any
     old_text: str
     new_text: str
+    # Links fields shown to a known reader: the values as HTML, with links to what they may read.
+    old_html: SafeString | str = ""
+    new_html: SafeString | str = ""
 
     @property
     def multiline(self) -> bool:
@@ -257,10 +315,16 @@ class ArtifactView:
         }
 
     def current(self) -> list[tuple[Field, Any, str, str]]:
-        """Each field with its stored value, its text and, for rich text, its sanitized HTML."""
+        """Each field with its stored value, its text and, for rich text, its sanitized HTML (for
+        links shown to a known reader, their HTML)."""
         values = self.artifact.current_values
         return [
-            (f, value, self.renderer.text(f, value), self.renderer.html(f, value))
+            (
+                f,
+                value,
+                self.renderer.text(f, value),
+                self.renderer.html(f, value) or self.renderer.links_html(f, value),
+            )
             for f in self.fields
             for value in [values.get(str(f.pk))]
         ]
@@ -270,13 +334,17 @@ def tracker_fields(tracker: Tracker) -> list[Field]:
     return list(Field.objects.filter(tracker=tracker).order_by("rank", "id"))
 
 
-def artifact_view(artifact: Artifact, fields: Sequence[Field] | None = None) -> ArtifactView:
+def artifact_view(
+    artifact: Artifact, fields: Sequence[Field] | None = None, *, reader: AnyUser | None = None
+) -> ArtifactView:
+    """``reader``: who reads the page (links are named and linked for what they may read)."""
     fields = list(fields) if fields is not None else tracker_fields(artifact.tracker)
     renderer = ValueRenderer.for_values(
         fields,
         [artifact.current_values],
         rich_text=is_imported(artifact),
         project_id=artifact.tracker.project_id,
+        reader=reader,
     )
     return ArtifactView(artifact, fields, renderer)
 
@@ -291,6 +359,7 @@ def entries_for(
     fields: Sequence[Field] | None = None,
     *,
     before: dict[int, Any] | None = None,
+    reader: AnyUser | None = None,
 ) -> list[HistoryEntry]:
     """History entries (old -> new) of some consecutive changesets, oldest first.
 
@@ -306,7 +375,7 @@ def entries_for(
     if before is None and not _with_previous(changesets):
         changed = {v.field_id for c in changesets for v in c.values.all()}
         before = values_before(changesets[0], changed)
-    return _entries(artifact, fields, changesets, before or {})
+    return _entries(artifact, fields, changesets, before or {}, reader)
 
 
 def _with_previous(changesets: Sequence[Changeset]) -> bool:
@@ -332,7 +401,11 @@ def history(
 
 
 def _entries(
-    artifact: Artifact, fields: list[Field], changesets: Sequence[Changeset], state: dict[int, Any]
+    artifact: Artifact,
+    fields: list[Field],
+    changesets: Sequence[Changeset],
+    state: dict[int, Any],
+    reader: AnyUser | None = None,
 ) -> list[HistoryEntry]:
     """Replay ``changesets`` from ``state`` (field id -> value before the first of them)."""
     by_id = {f.pk: f for f in fields}
@@ -343,6 +416,7 @@ def _entries(
         + [{str(v.field_id): v.value for v in c.values.all()} for c in changesets],
         rich_text=is_imported(artifact),
         project_id=artifact.tracker.project_id,
+        reader=reader,
     )
     entries: list[HistoryEntry] = []
     for changeset in changesets:
@@ -358,7 +432,13 @@ def _entries(
             old = value.previous if hasattr(value, "previous") else state.get(field_.pk)
             changes.append(
                 FieldChange(
-                    field_, old, value.value, renderer.text(field_, old), renderer.text(field_, value.value)
+                    field_,
+                    old,
+                    value.value,
+                    renderer.text(field_, old),
+                    renderer.text(field_, value.value),
+                    renderer.links_html(field_, old),
+                    renderer.links_html(field_, value.value),
                 )
             )
             state[field_.pk] = value.value

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.db.models import Count, JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from tracker.models import Artifact, Changeset, ChangesetValue, Field
+from tracker.permissions import AnyUser
 from tracker.services.history import HistoryEntry, entries_for
 from tracker.services.history_queries import changesets_before
 
@@ -85,11 +86,13 @@ def history_window(
     before: int | None = None,
     newest_first: bool = False,
     size: int = HISTORY_PAGE_SIZE,
+    reader: AnyUser | None = None,
 ) -> HistoryWindow:
     """The latest ``size`` changesets, or the ``size`` ones before changeset ``before``.
 
     A fixed number of queries, and rows in proportion to ``size``: the page, its values with their
-    previous values, and one aggregate for the counts.
+    previous values, and one aggregate for the counts (and, for a ``reader``, which of the linked
+    artifacts they may read).
     """
     changesets = Changeset.objects.filter(artifact=artifact)
     anchor = changesets.filter(pk=before).first() if before is not None else None
@@ -102,7 +105,7 @@ def history_window(
         older=Count("id", filter=older),
         older_comments=Count("id", filter=older & ~Q(comment="")),
     )
-    entries = entries_for(artifact, page, fields)
+    entries = entries_for(artifact, page, fields, reader=reader)
     if newest_first:
         entries.reverse()
     return HistoryWindow(

@@ -14,6 +14,10 @@ Three steps, each bounded:
   image is a tracking pixel (it tells its owner who read what, and when), and the Content-Security-
   Policy (``img-src 'self' data:``) would refuse it anyway. Only images of this site (a path, no host)
   stay images.
+
+What is stored is the same for every reader: references to other artifacts (``bug #42``) are made
+links per reader when a page is built (``tracker.services.references``), since whether the reader may
+see the target is not known here.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from tracker.services.artifacts import (
 )
 from tracker.services.history import artifact_view
 from tracker.services.history_pages import history_window
+from tracker.services.references import backlinks, linked_page
 from tracker.services.subscriptions import is_watching, set_watching
 from tracker.services.time_entries import time_sheet
 from tracker.web.access import artifact_or_404, tracker_or_404
@@ -74,7 +75,7 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         access.require_write()
     fields = tracker_fields(tracker)
-    current = artifact_view(artifact, fields)
+    current = artifact_view(artifact, fields, reader=request.user)
     attachments = list(artifact.attachments.all())
     form = None
     if access.can_write:
@@ -110,6 +111,13 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect(artifact)
         if request.method == "POST":
             form.note_dropped_files()
+    history = history_window(
+        artifact,
+        fields,
+        before=_positive_int(request.GET.get("before")),
+        newest_first=_newest_first(request),
+        reader=request.user,
+    )
     return render(
         request,
         "tracker/artifact_detail.html",
@@ -118,15 +126,13 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "tracker": tracker,
             "artifact": artifact,
             "access": access,
-            "current": current.current(),
+            # References (`bug #42`) become links for what this reader may read: after the stored HTML.
+            "current": linked_page(request.user, current.current(), history.entries),
+            "rich_text": current.renderer.rich_text,
             "closed_fields": current.closed_field_ids(),
             "attachments": attachments,
-            "history": history_window(
-                artifact,
-                fields,
-                before=_positive_int(request.GET.get("before")),
-                newest_first=_newest_first(request),
-            ),
+            "history": history,
+            "backlinks": backlinks(request.user, artifact),
             "time_sheet": time_sheet(artifact),
             "watching": bool(is_watching(artifact, request.user)),
             "form": form,
