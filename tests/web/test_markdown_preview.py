@@ -16,6 +16,7 @@ from tests.conftest import PASSWORD
 from tests.services.test_markdown_fields import CHECKED_BOX, inputs_of
 from tests.support.browser import chromium_marks, chromium_page
 from tracker.models import Artifact, Changeset, Tracker, User
+from tracker.services.artifacts import create_artifact
 from tracker.services.values import TEXT_MAX_LENGTH
 
 BROWSER, NEEDS_CHROMIUM = chromium_marks()
@@ -190,3 +191,24 @@ def test_a_member_types_markdown_and_sees_the_preview(live_server, page, crash: 
     # The next comment starts in Markdown, the format bob chose.
     expect(page.get_by_label("Markdown")).to_be_checked()
     expect(page.get_by_role("tab", name="Preview")).to_be_visible()
+
+
+def test_an_imported_description_box_is_previewed_as_markdown(
+    client_as, bugs: Tracker, alice: User, bob: User
+) -> None:
+    # Imported rich text is edited as Markdown (tracker.services.rich_text): its box gets the tabs,
+    # always (it has no format to choose), while a plain text field's box does not.
+    imported = create_artifact(
+        bugs, author=alice, values={"title": "Imported", "description": "<p>Hi</p>"}, notify=False
+    ).artifact
+    Artifact.objects.filter(pk=imported.pk).update(jira_issue_id="10001")
+    plain = create_artifact(bugs, author=alice, values={"title": "Typed", "description": "Hi"}).artifact
+    client = client_as(bob)
+
+    def description_box(artifact: Artifact) -> str:
+        page = client.get(artifact.get_absolute_url()).content.decode()
+        return re.search(r'<textarea name="description"[^>]*>', page).group(0)
+
+    assert f'data-markdown-preview="{preview_url(bugs)}"' in description_box(imported)
+    assert "data-format-input" not in description_box(imported)
+    assert "data-markdown-preview" not in description_box(plain)
