@@ -31,18 +31,27 @@ from typing import Any
 import nh3
 from django.utils.html import escape, linebreaks
 from markdown_it import MarkdownIt
+from mdit_py_plugins.tasklists import tasklists_plugin
 
 # Tags and attributes that survive in comments and imported descriptions shown as HTML.
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "del", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6",
-    "hr", "i", "img", "li", "ol", "p", "pre", "s", "span", "strong", "sub", "sup", "table", "tbody", "td",
-    "th", "thead", "tr", "u", "ul",
+    "hr", "i", "img", "input", "li", "ol", "p", "pre", "s", "span", "strong", "sub", "sup", "table", "tbody",
+    "td", "th", "thead", "tr", "u", "ul",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title"},
     "td": {"colspan"},
     "th": {"colspan"},
+    "input": set(),  # task list boxes: only the attributes of TASK_LIST_INPUTS
+}
+# A Markdown task list ("- [x] done") renders as disabled check boxes (mdit-py-plugins' tasklists).
+# Whatever the source (Markdown, imported HTML), an <input> that survives is a disabled check box,
+# at most checked: nothing that takes input, no name, value or class.
+TASK_LIST_INPUTS: dict[str, Any] = {
+    "tag_attribute_values": {"input": {"checked": {"checked"}}},
+    "set_tag_attribute_values": {"input": {"type": "checkbox", "disabled": "disabled"}},
 }
 LINK_REL = "noopener noreferrer nofollow"
 
@@ -82,6 +91,7 @@ def sanitize_html(html: str) -> str:
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel=LINK_REL,
+        **TASK_LIST_INPUTS,
     )
     if "<img" not in clean:
         return clean
@@ -144,6 +154,7 @@ def replace_remote_images(html: str) -> str:
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel=LINK_REL,
+        **TASK_LIST_INPUTS,
     )
 
 
@@ -166,15 +177,17 @@ def _budget_checked(rule: Any, max_nesting: int) -> Any:
 
 
 def _markdown(budget: Budget) -> MarkdownIt:
-    """CommonMark without raw HTML, tables and strikethrough; every rule checks the budget.
+    """CommonMark without raw HTML, tables, strikethrough and task lists; every rule checks the budget.
 
     The inline rules run from the scanning loops that are not linear (link labels), so checking in each
     rule call bounds the time whatever the input; one rule call on its own is linear. The nesting is
     checked here too, not left to markdown-it's ``maxNesting`` (kept a little higher, as a backstop):
     past it, markdown-it silently drops the rest of the text.
     """
-    md = MarkdownIt("commonmark", {"html": False, "maxNesting": budget.max_nesting + 5}).enable(
-        ["table", "strikethrough"]
+    md = (
+        MarkdownIt("commonmark", {"html": False, "maxNesting": budget.max_nesting + 5})
+        .enable(["table", "strikethrough"])
+        .use(tasklists_plugin)
     )
     for ruler in (md.core.ruler, md.block.ruler, md.inline.ruler, md.inline.ruler2):
         for rule in ruler.__rules__:

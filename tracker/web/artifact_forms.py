@@ -118,6 +118,20 @@ def _links_keeping_types(ids: list[int], current: Any) -> list[dict[str, Any]]:
     return [{"artifact": pk, "type": types.get(pk, "")} for pk in ids] + outside
 
 
+def markdown_preview_attrs(preview_url: str, format_input: str = "") -> dict[str, str]:
+    """What makes markdown_preview.js add "Write | Preview" tabs to a textarea (nothing without a URL).
+
+    ``format_input``: the name of the radio buttons choosing the text's format; the preview is offered
+    only while their value is Markdown.
+    """
+    if not preview_url:
+        return {}
+    attrs = {"data-markdown-preview": preview_url}
+    if format_input:
+        attrs["data-format-input"] = format_input
+    return attrs
+
+
 @dataclass
 class FieldRow:
     """A tracker field with its input, and for file fields the boxes to remove attachments."""
@@ -148,6 +162,8 @@ class ArtifactForm(forms.Form):
         attachments: Sequence[Attachment] = (),
         with_comment: bool = False,
         rich_text: bool = False,
+        comment_format: str = Changeset.CommentFormat.TEXT,
+        preview_url: str = "",
         **kwargs: Any,
     ) -> None:
         if current_values is None:  # a new artifact: show the defaults the service will give it
@@ -175,6 +191,7 @@ class ArtifactForm(forms.Form):
                 form_field.widget.attrs["aria-required"] = "true"
             if rich_text and field_.type == FieldType.TEXT:
                 form_field.help_text = " ".join(filter(None, [field_.help_text, RICH_TEXT_NOTE]))
+                form_field.widget.attrs.update(markdown_preview_attrs(preview_url))
             self.fields[field_.name] = form_field
             if field_.type == FieldType.FILES:
                 kept_ids = set(_as_list(current_values.get(str(field_.pk))))
@@ -192,12 +209,21 @@ class ArtifactForm(forms.Form):
                 label="Comment",
                 required=False,
                 strip=False,
-                widget=forms.Textarea(attrs={"rows": 5, "placeholder": "Add a comment (optional)"}),
+                widget=forms.Textarea(
+                    attrs={
+                        "rows": 5,
+                        "placeholder": "Add a comment (optional)",
+                        # Previewed only while "Markdown" is the chosen format.
+                        **markdown_preview_attrs(preview_url, format_input="comment_format"),
+                    }
+                ),
             )
+            known_formats = {value for value, _label in self.comment_format_choices}
             self.fields["comment_format"] = forms.ChoiceField(
                 label="Comment format",
                 choices=self.comment_format_choices,
-                initial=Changeset.CommentFormat.TEXT,
+                # The format the person chose last time (remembered by the view).
+                initial=comment_format if comment_format in known_formats else Changeset.CommentFormat.TEXT,
                 required=False,
                 widget=forms.RadioSelect,
             )

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from tracker import permissions
@@ -88,8 +89,11 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             attachments=attachments,
             with_comment=True,
             rich_text=current.renderer.rich_text,  # an imported artifact: its text is HTML
+            comment_format=request.session.get(COMMENT_FORMAT_SESSION_KEY, Changeset.CommentFormat.TEXT),
+            preview_url=reverse("tracker:markdown-preview", args=[tracker.pk]),
         )
         if request.method == "POST" and form.is_valid():
+            remember_comment_format(request, form.cleaned_data["comment_format"])
             try:
                 update_artifact(
                     artifact,
@@ -138,6 +142,19 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
         },
     )
+
+
+COMMENT_FORMAT_SESSION_KEY = "comment_format"
+
+
+def remember_comment_format(request: HttpRequest, chosen: str) -> None:
+    """The comment format the person sent becomes the one their next comment form starts with.
+
+    Kept in the session, like the history's order: a reading preference of this browser, no column
+    to migrate. Remembered even when the save fails, since the form shown again keeps the choice.
+    """
+    if chosen in Changeset.CommentFormat.values and chosen != Changeset.CommentFormat.HTML:
+        request.session[COMMENT_FORMAT_SESSION_KEY] = chosen
 
 
 HISTORY_ORDERS = {"newest": True, "oldest": False}

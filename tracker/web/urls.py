@@ -11,6 +11,7 @@ from tracker.web import (
     jira_import_pages,
     jira_update_pages,
     people,
+    preview,
     projects,
     system,
     time_entries,
@@ -93,6 +94,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # Trackers and their administration
     path("trackers/<dbid:pk>/", trackers.tracker_detail, name="tracker-detail"),
     path("trackers/<dbid:pk>/artifacts/new/", artifacts.artifact_create, name="artifact-create"),
+    path("trackers/<dbid:pk>/preview/", preview.markdown_preview, name="markdown-preview"),
     path("trackers/<dbid:pk>/admin/", tracker_admin.tracker_admin, name="tracker-admin"),
     path("trackers/<dbid:pk>/admin/fields/", tracker_admin.field_create, name="field-create"),
     path("trackers/<dbid:pk>/admin/email/", tracker_email.email_creation, name="tracker-email-creation"),
