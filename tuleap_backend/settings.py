@@ -88,6 +88,17 @@ try:
     NOTIFICATION_RECOVERY_AFTER = env.int("NOTIFICATION_RECOVERY_AFTER", 60, minimum=1)
     # Emails one author's changes may cause per clock hour (0: no limit); the rest wait for the next hour.
     NOTIFICATION_AUTHOR_MAX_PER_HOUR = env.int("NOTIFICATION_AUTHOR_MAX_PER_HOUR", 2000, minimum=0)
+    # SMTP connections a notification worker keeps open from job to job, and may use at once for one
+    # job's recipients (tracker/notifications/connection_pool.py). 50 at most: Postfix's default
+    # smtpd_client_connection_count_limit, past which a relay refuses a client's connections anyway.
+    NOTIFICATION_SMTP_CONNECTIONS = env.int("NOTIFICATION_SMTP_CONNECTIONS", 1, minimum=1)
+    if NOTIFICATION_SMTP_CONNECTIONS > 50:
+        raise ConfigurationError(
+            f"NOTIFICATION_SMTP_CONNECTIONS={NOTIFICATION_SMTP_CONNECTIONS} is too large; use 1 to 50 "
+            "(what your relay accepts from one client at once)."
+        )
+    # Seconds a kept SMTP connection may stay unused before the worker closes it (0: none kept).
+    EMAIL_CONNECTION_MAX_IDLE = env.int("EMAIL_CONNECTION_MAX_IDLE", 30, minimum=0)
     # The system check purges ended notification records older than this.
     NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", 7, minimum=1)
     # Seconds a Jira import may stay pending or running before the system check reports it stuck.
