@@ -41,6 +41,7 @@ CREATIONS = int(os.environ.get("BENCH_CREATIONS", "200"))
 INLINE_CREATIONS = int(os.environ.get("BENCH_INLINE_CREATIONS", "30"))
 THROUGHPUT_JOBS = int(os.environ.get("BENCH_THROUGHPUT_JOBS", "100"))
 SMALL_JOBS = int(os.environ.get("BENCH_SMALL_JOBS", "1000"))
+PROFILE = os.environ.get("BENCH_PROFILE", "")  # a path prefix: profile the throughput workers
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 RECIPIENTS = 50
 RCPT_DELAY = 0.020
@@ -101,10 +102,14 @@ def start_worker(env: dict[str, str], *args: str, smtp_port: int | None = None) 
     from tracker.workers.supervisor import worker_command
 
     worker_env = dict(env)
+    command = worker_command("notifications", *args)
     if smtp_port is not None:
         worker_env["EMAIL_PORT"] = str(smtp_port)
+        if PROFILE:
+            # The throughput workers under cProfile: where a job's fixed cost goes (pstats to read it).
+            command[1:1] = ["-m", "cProfile", "-o", f"{PROFILE}.{time.monotonic_ns()}"]
     return subprocess.Popen(
-        worker_command("notifications", *args),
+        command,
         env=worker_env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -163,7 +168,7 @@ def main() -> None:
         say(f"Database: {connection.vendor}; Redis {redis_server.url.split('@')[-1]}; work dir {workdir}")
 
         # The world: one author, 50 people in CC, a tracker where nobody is notified.
-        author = User.objects.create_user("author", "author@example.com", "pw")
+        author = User.objects.create_user("author", "author@example.com", secrets.token_urlsafe(16))
         people = [
             User(username=f"person{i:02d}", email=f"person{i:02d}@example.com") for i in range(RECIPIENTS)
         ]
