@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,12 +17,14 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.core.mail import EmailMessage
 
 from tests.conftest import ROOT
 from tests.notifications.conftest import people
 from tests.support.smtp import Handler, SMTPServer
 from tests.support.workers import ManagedProcess, wait_until
 from tracker.models import Changeset, NotificationDelivery, NotificationRecord, Tracker, User
+from tracker.notifications.connection_pool import ConnectionPool, JobConnections
 from tracker.services.artifacts import create_artifact
 from tracker.workers.supervisor import WORKER_CLASSES
 
@@ -220,6 +223,63 @@ def test_three_connections_a_deferred_address_is_retried_alone(
     record.refresh_from_db()
     assert record.status == Status.DONE and record.attempts >= 2
     assert crowd[7].email in record.last_error
+
+
+def test_a_relay_failing_in_the_middle_of_a_parallel_job_loses_and_duplicates_nothing(
+    start_worker, smtp: CountingSMTPServer, async_all, bugs: Tracker, alice: User
+) -> None:
+    crowd = people(30, "reader", bugs.project)
+    smtp.behaviour.hold_after = 10  # RCPTs wait once 10 emails are in: three copies are in flight
+    worker = start_worker(NOTIFICATION_SMTP_CONNECTIONS="3")
+    changesets = create(bugs, alice, 1, [user.username for user in crowd])
+    assert smtp.behaviour.holding.wait(60), worker.output()
+
+    # The relay starts refusing every new email (451) while the copies in flight complete.
+    smtp.behaviour.mail_answer = "451 4.3.0 Try again later"
+    smtp.behaviour.hold_after = None
+    record = NotificationRecord.objects.get(changeset=changesets[0])
+    assert wait_until(lambda: "451" in NotificationRecord.objects.get(pk=record.pk).last_error, 60)
+    smtp.behaviour.mail_answer = None
+
+    assert wait_until(all_ended(changesets), timeout=60), worker.output()
+    # It should record every copy the relay took before the failure, and send the rest once on retry.
+    assert smtp.deliveries() == once_each(changesets, [user.email for user in crowd])
+    record.refresh_from_db()
+    assert record.status == Status.DONE and record.attempts >= 2
+    assert NotificationDelivery.objects.filter(changeset=changesets[0]).count() == 30
+
+
+def test_jobs_in_several_threads_never_share_a_connection(smtp: CountingSMTPServer, settings) -> None:
+    settings.NOTIFICATION_SMTP_CONNECTIONS = 3
+    settings.EMAIL_CONNECTION_MAX_IDLE = 600
+    pool = ConnectionPool()
+    pool.enable()
+    taken: list[str] = []
+    problems: list[BaseException] = []
+
+    def job(index: int) -> None:
+        try:
+            with JobConnections(pool) as session:
+                prepared = session.prepare(EmailMessage("Hello", "Body", "noreply@example.com"))
+                addresses = [f"t{index}-{number}@example.com" for number in range(10)]
+                with session.deliver(prepared, addresses, {}, taken.append) as refusals:
+                    problems.extend(error for _address, error in refusals)
+        except BaseException as error:
+            problems.append(error)
+
+    threads = [threading.Thread(target=job, args=(index,)) for index in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    # Two jobs interleaving commands on one connection would get "503 bad sequence" answers.
+    assert problems == []
+    assert sorted(taken) == sorted(smtp.addresses()) and len(taken) == 60
+    assert pool.idle_count <= 3
+    pool.close_all()
+    assert pool.idle_count == 0
+    assert smtp.wait_for(lambda server: server.quits == server.connections, timeout=10)
 
 
 @pytest.mark.parametrize(
