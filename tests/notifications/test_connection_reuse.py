@@ -249,6 +249,18 @@ def test_a_relay_failing_in_the_middle_of_a_parallel_job_loses_and_duplicates_no
     assert NotificationDelivery.objects.filter(changeset=changesets[0]).count() == 30
 
 
+def test_a_web_process_opens_and_closes_a_connection_per_inline_send(
+    saving, smtp: CountingSMTPServer, bugs: Tracker, alice: User, bob: User
+) -> None:
+    saving(create_artifact, bugs, author=alice, values={"title": "Crash", "cc": ["bob"]})
+    saving(create_artifact, bugs, author=alice, values={"title": "Crash again", "cc": ["bob"]})
+
+    # It should keep nothing open in a web process (the pool is a worker's): two sends, two QUITs.
+    assert len(smtp.addresses()) == 2
+    assert smtp.connections == 2
+    assert smtp.wait_for(lambda server: server.quits == 2, timeout=10)
+
+
 def test_jobs_in_several_threads_never_share_a_connection(smtp: CountingSMTPServer, settings) -> None:
     settings.NOTIFICATION_SMTP_CONNECTIONS = 3
     settings.EMAIL_CONNECTION_MAX_IDLE = 600
