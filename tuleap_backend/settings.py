@@ -95,6 +95,17 @@ try:
     # Recipients per notification job: a changeset with more is split into batch jobs of this size,
     # which idle workers share (tracker/notifications/fanout.py).
     NOTIFICATION_BATCH_SIZE = env.int("NOTIFICATION_BATCH_SIZE", 100, minimum=1)
+    # SMTP connections a notification worker keeps open from job to job, and may use at once for one
+    # job's recipients (tracker/notifications/connection_pool.py). 50 at most: Postfix's default
+    # smtpd_client_connection_count_limit, past which a relay refuses a client's connections anyway.
+    NOTIFICATION_SMTP_CONNECTIONS = env.int("NOTIFICATION_SMTP_CONNECTIONS", 1, minimum=1)
+    if NOTIFICATION_SMTP_CONNECTIONS > 50:
+        raise ConfigurationError(
+            f"NOTIFICATION_SMTP_CONNECTIONS={NOTIFICATION_SMTP_CONNECTIONS} is too large; use 1 to 50 "
+            "(what your relay accepts from one client at once)."
+        )
+    # Seconds a kept SMTP connection may stay unused before the worker closes it (0: none kept).
+    EMAIL_CONNECTION_MAX_IDLE = env.int("EMAIL_CONNECTION_MAX_IDLE", 30, minimum=0)
     # The system check purges ended notification records older than this.
     NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", 7, minimum=1)
     # Seconds a Jira import may stay pending or running before the system check reports it stuck.

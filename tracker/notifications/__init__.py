@@ -20,7 +20,9 @@ Where things are:
 - ``resend``: re-opening ended records (``manage.py resend_notifications``, the admin action);
 - ``recipients``: who gets an email, one function per rule;
 - ``emails``: the messages (templates ``templates/emails/``), their headers and recipient groups;
-- ``mailer``: one SMTP connection per job, and "try again" versus "give up".
+- ``mailer``: one SMTP connection, and "try again" versus "give up";
+- ``connection_pool``: the SMTP connections a worker keeps from job to job (NOOP before reuse, closed
+  when idle and on shutdown), and a job's recipients over up to NOTIFICATION_SMTP_CONNECTIONS of them.
 
 Elsewhere: ``tracker.queues`` builds the Redis client and the queue, and holds the job's options
 (``enqueue_notification``: job id, timeout, this package's failure callback, TTLs; no RQ retries);

@@ -27,9 +27,10 @@ from tracker import queues
 from tracker.models import NotificationBatch, NotificationRecord
 from tracker.monitoring import metrics
 from tracker.notifications import batches, emails, notifier, records, schedule
+from tracker.notifications.connection_pool import JobConnections
 from tracker.notifications.context import NotificationContext
 from tracker.notifications.journal import DeliveryJournal
-from tracker.notifications.mailer import DeliveryError, MailSession
+from tracker.notifications.mailer import DeliveryError
 
 logger = logging.getLogger("tracker.notifications.Notifier")
 
@@ -93,7 +94,7 @@ def _send(batch: NotificationBatch, outcome: notifier.Outcome) -> None:
     unrecorded: list[str] = []
     messages = emails.build_messages(context, todo)
     if messages:
-        with MailSession() as session:
+        with JobConnections() as session:
             for index, group in enumerate(messages):
                 last = index == len(messages) - 1
                 accepted = notifier._send_group(

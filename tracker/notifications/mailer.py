@@ -99,20 +99,34 @@ def _header_address(address: str, message: EmailMessage) -> str:
 
 
 class MailSession:
-    """One connection to the mail server for a whole job: ``with MailSession() as session: ...``."""
+    """One connection to the mail server: ``with MailSession() as session: ...``.
+
+    A job gets its connections from ``connection_pool`` (kept open from job to job in a worker); a probe
+    opens one of its own. ``broken``: an error left the connection in a state nobody should reuse.
+    """
 
     def __init__(self, *, timeout: float | None = None) -> None:
         # ``timeout``: shorter than EMAIL_TIMEOUT for a probe, which must not hold its caller long.
         options = {"timeout": timeout} if timeout is not None else {}
         self.backend = get_connection(fail_silently=False, **options)
         self.smtp = isinstance(self.backend, SMTPBackend)
+        self.broken = False
 
-    def __enter__(self) -> MailSession:
+    def open(self) -> MailSession:
+        """Connect (and log in); raises DeliveryError when the server cannot be reached."""
         try:
             self.backend.open()
         except Exception as error:
             raise classify(error) from error
         return self
+
+    def close(self) -> None:
+        """QUIT and close; never raises (the emails are handed over already)."""
+        with contextlib.suppress(Exception):
+            self.backend.close()
+
+    def __enter__(self) -> MailSession:
+        return self.open()
 
     def noop(self) -> None:
         """Ask the server whether it is there (a probe); raises DeliveryError when it is not."""
@@ -128,9 +142,7 @@ class MailSession:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        # The emails are handed over already: a failing QUIT changes nothing.
-        with contextlib.suppress(Exception):
-            self.backend.close()
+        self.close()
 
     def prepare(self, message: EmailMessage) -> Prepared:
         """Serialize the group's email once (no ``To:``; each copy gets its own)."""
@@ -161,4 +173,8 @@ class MailSession:
                 prepared.from_address, [envelope], prepared.copy_for(envelope, reply_to)
             )
         except Exception as error:
-            raise classify(error) from error
+            delivery_error = classify(error)
+            # A refused RCPT leaves the connection usable (smtplib sends RSET); anything else (a 4xx or
+            # 5xx to the whole message, a reset, a timeout in the middle of DATA) may not.
+            self.broken = self.broken or not delivery_error.recipient_only
+            raise delivery_error from error

@@ -36,9 +36,10 @@ from tracker import queues
 from tracker.models import NotificationRecord
 from tracker.monitoring import metrics
 from tracker.notifications import batches, emails, records, schedule
+from tracker.notifications.connection_pool import JobConnections
 from tracker.notifications.context import NotificationContext
 from tracker.notifications.journal import DeliveryJournal
-from tracker.notifications.mailer import DeliveryError, MailSession
+from tracker.notifications.mailer import DeliveryError
 from tracker.notifications.recipients import Recipient, recipients_for
 
 logger = logging.getLogger("tracker.notifications.Notifier")
@@ -174,7 +175,7 @@ def _send(record: NotificationRecord, mode: str, outcome: Outcome) -> None:
     unrecorded: list[str] = []
     messages = emails.build_messages(context, todo)
     if messages:
-        with MailSession() as session:
+        with JobConnections() as session:
             for index, group in enumerate(messages):
                 # The last group's addresses are recorded with the end of the record: one commit less.
                 last = index == len(messages) - 1
@@ -194,7 +195,7 @@ def _send(record: NotificationRecord, mode: str, outcome: Outcome) -> None:
 
 
 def _send_group(
-    session: MailSession,
+    session: JobConnections,
     group: emails.GroupMessage,
     mode: str,
     journal: DeliveryJournal,
@@ -211,15 +212,20 @@ def _send_group(
     prepared = session.prepare(group.message)
     accepted: list[str] = []
     completed = False
+
+    def took(address: str) -> None:  # the moment the server took it (in a sending thread, maybe)
+        journal.add(address)
+        accepted.append(address)
+
     try:
-        for address in group.addresses:
-            try:
-                session.send(prepared, address, reply_to=group.reply_to.get(address))
-            except DeliveryError as error:
+        # Over up to NOTIFICATION_SMTP_CONNECTIONS connections; every copy taken has been through
+        # took() when the block ends, even when it ends with an error (connection_pool.py).
+        with session.deliver(prepared, group.addresses, group.reply_to, took) as refusals:
+            for address, error in refusals:
                 metrics.record_email_failed(error.reason)
                 error.counted = True  # type: ignore[attr-defined]
                 if not error.recipient_only:
-                    raise  # the server or the connection: the others would fail the same way
+                    raise error  # the server or the connection: the others would fail the same way
                 if error.permanent:
                     logger.warning(
                         "Notification for changeset %s: %s refused for good (%s); skipped.",
@@ -230,9 +236,6 @@ def _send_group(
                     problems.append(f"{address} refused: {error}")
                 else:
                     deferred.append(f"{address} deferred: {error}")
-                continue
-            journal.add(address)
-            accepted.append(address)
         completed = True
     finally:
         if accepted:

@@ -14,6 +14,9 @@ What a work horse gave us, kept here:
 - warm shutdown: SIGTERM lets the job in progress finish; a second one interrupts it (SystemExit);
 - a clean slate: database connections are checked before and after each job, like a request's.
 
+And one thing a work horse could not give: SMTP connections kept open from job to job
+(``tracker.notifications.connection_pool``), closed when the worker stops.
+
 It derives from the worker class configured in ``settings.RQ["WORKER_CLASS"]`` (the metered one), so
 what that class counts is still counted.
 """
@@ -29,6 +32,8 @@ from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
 from rq.worker import WorkerStatus
+
+from tracker.notifications import connection_pool
 
 
 class _Heartbeat(threading.Thread):
@@ -52,6 +57,18 @@ class _Heartbeat(threading.Thread):
 
 
 class InProcessMixin:
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        connection_pool.pool.enable()
+        return super().work(*args, **kwargs)  # type: ignore[misc]
+
+    def teardown(self) -> None:
+        # RQ's Worker.work calls teardown in its ``finally``: after a burst, a warm shutdown (SIGTERM
+        # lets the job finish, then the loop breaks) and a cold one (SystemExit) alike.
+        try:
+            connection_pool.pool.close_all()
+        finally:
+            super().teardown()  # type: ignore[misc]
+
     def kill_horse(self, sig: Any = None) -> None:
         # No work horse: RQ's Worker would signal the process group of pid 0, that is our own.
         self.log.warning("Worker %s: jobs run in this process; a job cannot be stopped alone", self.name)  # type: ignore[attr-defined]
