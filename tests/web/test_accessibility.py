@@ -19,7 +19,8 @@ from django.utils import timezone
 from tests.conftest import PASSWORD
 from tests.support.browser import ARGS, CHROMIUM, chromium_marks
 from tests.support.fake_jira import CLOUD_API_TOKEN, CLOUD_EMAIL, FakeJiraServer
-from tracker.models import Artifact, FieldType, Project, SystemEvent, Tracker, User
+from tests.support.jira import pending_import
+from tracker.models import Artifact, FieldType, JiraImport, Project, SystemEvent, Tracker, User
 from tracker.services.artifacts import create_artifact, update_artifact
 from tracker.services.fields import add_field
 from tracker.services.notification_list import add_entry
@@ -235,4 +236,33 @@ def test_the_jira_import_wizard(
     audit.page.get_by_role("heading", name="Jira import: Demo Project Story").wait_for()
     audit.check("Jira import page")
     audit.goto("/projects/demo/", "project page with a pending import")
+    audit.assert_clean()
+
+
+def test_the_pages_of_finished_jira_imports(
+    audit: Audit, bugs: Tracker, public_project: Project, alice: User
+) -> None:
+    done = pending_import(
+        public_project,
+        alice,
+        status=JiraImport.Status.DONE,
+        tracker=bugs,
+        token_encrypted="",
+        counts={"issues": 3, "comments": 2},
+        skipped=[{"field": "Story points", "reason": "no such field type here", "issues": 2}],
+        notes=["Two issues had no summary: their key is the title."],
+        ended_at=timezone.now(),
+    )
+    failed = pending_import(
+        public_project,
+        alice,
+        status=JiraImport.Status.FAILED,
+        token_encrypted="",
+        tracker_shortname="demo-failed",
+        error="Jira answered 503 three times: try again later.",
+        ended_at=timezone.now(),
+    )
+    audit.log_in("alice")
+    audit.goto(f"/jira-imports/{done.pk}/", "Jira import page, done (with its updates)")
+    audit.goto(f"/jira-imports/{failed.pk}/", "Jira import page, failed")
     audit.assert_clean()
