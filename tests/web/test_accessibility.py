@@ -164,6 +164,11 @@ def test_a_members_pages(audit: Audit, bugs: Tracker, documented: Artifact, bob:
 
     audit.goto("/account/", "profile")
     audit.fail_form("form[action$='/account/password/']", "profile with a password error")
+
+    # On a phone (390 px wide), where the list and the artifact page change their layout.
+    audit.page.set_viewport_size({"width": 390, "height": 844})
+    audit.goto(f"/trackers/{bugs.pk}/", "artifact list at 390 px")
+    audit.goto(f"/artifacts/{documented.pk}/", "artifact page at 390 px")
     audit.assert_clean()
 
 
