@@ -335,6 +335,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Without deep links: Swagger UI puts each operation's link inside the <button> that expands it, a
+    # link no keyboard or screen reader reaches (axe-core: nested-interactive; swagger-ui issue 9576).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False},
 }
 
 NOTIFICATIONS_QUEUE = "notifications"

@@ -89,6 +89,10 @@
       };
     }
     new window.TomSelect(input, settings);
+    // Tom Select moves the <label> to its own control and keeps the original input only to post the
+    // form (visually hidden, out of the tab order): hide it from assistive technology too, or screen
+    // readers meet a second, unnamed copy of the field (axe-core: select-name, label-title-only).
+    input.setAttribute("aria-hidden", "true");
   }
 
   function start() {
