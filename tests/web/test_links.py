@@ -365,7 +365,7 @@ def test_an_outside_link_is_a_link_to_its_url(client_as, linked: Tracker, alice:
 
 def test_linked_from_reads_the_index_on_postgresql(linked: Tracker, alice: User) -> None:
     if connection.vendor != "postgresql":
-        pytest.skip("the index of link targets is PostgreSQL's (migration 0010)")
+        pytest.skip("the index of link targets is PostgreSQL's (migration 0014)")
     from tracker.services.references import _pointing_at
 
     target = create_artifact(linked, author=alice, values={"title": "Target"}).artifact

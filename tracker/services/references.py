@@ -200,7 +200,7 @@ def _points_at(value: object, target_id: int) -> str | None:
 
 class LinkTargets(Func):
     """Every link target of an artifact as one JSON array: the expression the PostgreSQL index
-    ``artifact_link_targets`` (migration 0010) is built on, written the same way so that it is used."""
+    ``artifact_link_targets`` (migration 0014) is built on, written the same way so that it is used."""
 
     template = "jsonb_path_query_array(%(expressions)s, 'lax $.*[*].artifact')"
     output_field = JSONField()
