@@ -35,12 +35,17 @@ def tracker_fields(tracker: Tracker) -> list[Field]:
     return list(tracker.fields.prefetch_related("options").order_by("rank", "id"))
 
 
+def shown(fields: list[Field]) -> list[Field]:
+    """The fields forms and the current values show: not the hidden ones (history keeps those)."""
+    return [f for f in fields if not f.hidden]
+
+
 @login_required
 def artifact_create(request: HttpRequest, pk: int) -> HttpResponse:
     tracker = tracker_or_404(request, pk)
     access = permissions.access_to(request.user, tracker.project)
     access.require_write()
-    fields = tracker_fields(tracker)
+    fields = shown(tracker_fields(tracker))
     form = ArtifactForm(
         request.POST if request.method == "POST" else None,
         request.FILES if request.method == "POST" else None,
@@ -81,7 +86,7 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         form = ArtifactForm(
             request.POST if request.method == "POST" else None,
             request.FILES if request.method == "POST" else None,
-            tracker_fields=fields,
+            tracker_fields=shown(fields),
             people=permissions.nameable_users(tracker.project, also=current.renderer.users.values()),
             current_values=artifact.current_values,
             attachments=attachments,
@@ -118,8 +123,9 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "tracker": tracker,
             "artifact": artifact,
             "access": access,
-            "current": current.current(),
+            "current": [row for row in current.current() if not row[0].hidden],
             "closed_fields": current.closed_field_ids(),
+            "option_colors": current.option_colors(),
             "attachments": attachments,
             "history": history_window(
                 artifact,
