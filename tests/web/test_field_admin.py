@@ -95,6 +95,16 @@ def test_a_required_hidden_field_does_not_block_new_artifacts(
     assert Artifact.objects.filter(title="No severity asked").exists()
 
 
+def test_a_hidden_field_with_a_default_value_gives_it_no_more(
+    admin: Client, bugs: Tracker, alice: User
+) -> None:
+    status = field(bugs, "status")
+    Field.objects.filter(pk=status.pk).update(default_option=option(bugs, "status", "New"))
+    admin.post(reverse("tracker:field-hide", args=[status.pk]), {"hidden": "1"})
+    artifact = create_artifact(bugs, author=alice, values={"title": "Defaults"}).artifact
+    assert artifact.current_values.get(str(status.pk)) is None
+
+
 def test_a_used_field_cannot_be_deleted_and_the_page_says_hide_it(
     admin: Client, bugs: Tracker, in_progress: Artifact
 ) -> None:

@@ -163,7 +163,8 @@ def with_defaults(fields: list[Field], values: Mapping[str, Any]) -> dict[str, A
     """
     result = dict(values)
     for field_ in fields:
-        if field_.default_option_id is None or not is_empty(values.get(field_.name)):
+        # A hidden field takes no new value, its default included.
+        if field_.default_option_id is None or field_.hidden or not is_empty(values.get(field_.name)):
             continue
         if field_.type == FieldType.SELECT:
             result[field_.name] = field_.default_option_id

@@ -169,9 +169,8 @@ class ArtifactForm(forms.Form):
         for field_ in self.tracker_fields:
             if field_.name in RESERVED_FIELD_NAMES:
                 continue
-            form_field = self._form_field(
-                field_, people_choices, set(_as_list(current_values.get(str(field_.pk))))
-            )
+            set_now = set(_as_list(current_values.get(str(field_.pk)))) if field_.is_choice_field else set()
+            form_field = self._form_field(field_, people_choices, set_now)
             if field_.required:
                 # Marked for assistive technology; the service, not the browser, enforces it.
                 form_field.widget.attrs["aria-required"] = "true"
