@@ -122,6 +122,8 @@ def test_a_used_field_cannot_be_deleted_and_the_page_says_hide_it(
     )
     assert Field.objects.filter(pk=status.pk).exists()
     assert "Status:" in page(admin, in_progress.get_absolute_url())
+    # The confirmation page offers to hide it instead.
+    assert f'action="{reverse("tracker:field-hide", args=[status.pk])}"' in confirm
 
 
 def test_an_unused_field_is_deleted_after_confirmation(admin: Client, bugs: Tracker, crash: Artifact) -> None:

@@ -39,6 +39,7 @@ def _confirm(
     consequence: str,
     cancel_url: str,
     refused: bool,
+    hide_url: str,
 ) -> HttpResponse:
     return render(
         request,
@@ -52,6 +53,7 @@ def _confirm(
             "cancel_url": cancel_url,
             "confirm_label": "Delete",
             "refused": refused,
+            "hide_url": hide_url if refused else "",
         },
     )
 
@@ -89,6 +91,7 @@ def field_delete(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             cancel_url=admin_url,
             refused=used,
+            hide_url=reverse("tracker:field-hide", args=[field_.pk]),
         )
     try:
         field_admin.delete_field(field_)
@@ -154,6 +157,7 @@ def option_delete(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             cancel_url=field_url,
             refused=used,
+            hide_url=reverse("tracker:option-hide", args=[option.pk]),
         )
     try:
         field_admin.delete_option(option)
