@@ -7,7 +7,7 @@ values that history refers to are hidden, never deleted.
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
 from tracker.models import ChangesetValue, Field, FieldOption, FieldType, Tracker
@@ -143,8 +143,11 @@ def option_is_used(option: FieldOption) -> bool:
     values = ChangesetValue.objects.filter(field_id=option.field_id)
     if option.field.type == FieldType.SELECT:
         return values.filter(value=option.pk).exists()
-    # JSON containment is not portable to SQLite (Django: "contains is not supported on SQLite" for
-    # JSONField); the multi-select lists are short, so read them.
+    if connection.features.supports_json_field_contains:
+        # PostgreSQL: one @> query, however many artifacts.
+        return values.filter(value__contains=[option.pk]).exists()
+    # SQLite has no JSON containment (Django's docs: "contains is not supported on Oracle and
+    # SQLite" for JSONField, and features.supports_json_field_contains says so); read the lists.
     return any(
         isinstance(value, list) and option.pk in value
         for value in values.exclude(value=None).values_list("value", flat=True).iterator()
