@@ -148,6 +148,7 @@ class MembershipRequestSerializer(serializers.Serializer):
 
 class FieldSerializer(serializers.ModelSerializer):
     options = serializers.SerializerMethodField()
+    hidden_options = serializers.SerializerMethodField()
     default = serializers.SerializerMethodField(
         help_text="Select fields: the value a new artifact created without one gets; null: none."
     )
@@ -166,11 +167,18 @@ class FieldSerializer(serializers.ModelSerializer):
             "is_title",
             "options",
             "default",
+            "hidden",
+            "hidden_options",
         ]
         read_only_fields = fields
 
     def get_options(self, field_: Field) -> list[str]:
         return [option.label for option in field_.options.all()]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_hidden_options(self, field_: Field) -> list[str]:
+        """The values no longer offered for new values (still valid where an artifact has them)."""
+        return [option.label for option in field_.options.all() if option.hidden]
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_default(self, field_: Field) -> str | None:

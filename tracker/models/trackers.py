@@ -80,6 +80,10 @@ class Field(models.Model):
     default_option = models.ForeignKey(
         "FieldOption", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A hidden field is left out of the artifact forms and lists and takes no new value; its stored
+    # values, its history and the API's reads keep it (tracker.services.fields.hide_field). A field
+    # that holds values is never deleted, so that history always has its label.
+    hidden = models.BooleanField(default=False, help_text="Hidden from forms and lists; history keeps it.")
 
     class Meta:
         ordering = ["tracker", "rank", "id"]
@@ -102,6 +106,20 @@ class Field(models.Model):
         return self.type in CHOICE_FIELD_TYPES
 
 
+# The badge colours a select value may have: a fixed palette of CSS classes (static/css), since the
+# Content-Security-Policy forbids inline style attributes.
+OPTION_COLORS = {
+    "grey": "Grey",
+    "red": "Red",
+    "orange": "Orange",
+    "yellow": "Yellow",
+    "green": "Green",
+    "teal": "Teal",
+    "blue": "Blue",
+    "purple": "Purple",
+}
+
+
 class FieldOption(models.Model):
     """A static value of a select or multi-select field."""
 
@@ -109,6 +127,10 @@ class FieldOption(models.Model):
     label = models.CharField(max_length=255)
     rank = models.PositiveIntegerField(default=0)
     is_closed = models.BooleanField(default=False, help_text="This value means the work is done.")
+    # Not offered for new values; still shown where set and in history (a used value is never deleted).
+    hidden = models.BooleanField(default=False)
+    # A key of OPTION_COLORS (a CSS class badge-color-<key>: the CSP forbids inline styles); "": none.
+    color = models.CharField(max_length=20, blank=True, default="")
 
     class Meta:
         ordering = ["field", "rank", "id"]

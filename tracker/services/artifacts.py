@@ -34,6 +34,7 @@ from tracker.services.values import (
     InvalidValue,
     ValueContext,
     check_links,
+    check_offered,
     is_empty,
     normalize,
     users_named,
@@ -123,6 +124,7 @@ def _validate(
             continue
         try:
             stored = normalize(field_, values[field_.name], context, known_users)
+            check_offered(field_, stored, current.get(str(field_.pk)), context)
             if field_.type == FieldType.LINKS and stored:
                 allowed = permissions.readable_artifacts(author) if author is not None else None
                 check_links(stored, artifact, allowed)
@@ -138,7 +140,7 @@ def _validate(
             continue
         normalized[field_] = stored
     for field_ in fields:
-        if not field_.required or field_.name in errors:
+        if not field_.required or field_.hidden or field_.name in errors:
             continue
         will_be_empty = (
             is_empty(normalized[field_]) if field_ in normalized else is_empty(current.get(str(field_.pk)))
@@ -161,7 +163,8 @@ def with_defaults(fields: list[Field], values: Mapping[str, Any]) -> dict[str, A
     """
     result = dict(values)
     for field_ in fields:
-        if field_.default_option_id is None or not is_empty(values.get(field_.name)):
+        # A hidden field takes no new value, its default included.
+        if field_.default_option_id is None or field_.hidden or not is_empty(values.get(field_.name)):
             continue
         if field_.type == FieldType.SELECT:
             result[field_.name] = field_.default_option_id

@@ -314,6 +314,17 @@ class ArtifactView:
             and option.is_closed
         }
 
+    def option_colors(self) -> dict[int, str]:
+        """The select fields whose current value has a badge colour: field id -> colour key."""
+        values = self.artifact.current_values
+        return {
+            f.pk: option.color
+            for f in self.fields
+            if f.type == FieldType.SELECT
+            and (option := self.renderer.options.get(values.get(str(f.pk)))) is not None
+            and option.color
+        }
+
     def current(self) -> list[tuple[Field, Any, str, str]]:
         """Each field with its stored value, its text and, for rich text, its sanitized HTML (for
         links shown to a known reader, their HTML)."""

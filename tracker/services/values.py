@@ -270,3 +270,18 @@ def check_links(
     missing = sorted(ids - existing)
     if missing:
         raise InvalidValue(f"No artifact with id {', '.join(map(str, missing))}.")
+
+
+def check_offered(field_: Field, stored: Any, current: Any, context: ValueContext) -> None:
+    """Refuse a new value of a hidden field, or a hidden select value the artifact does not have yet.
+
+    Keeping what is there is allowed: an API client may send back the values it read.
+    """
+    if field_.hidden and stored != current and not (is_empty(stored) and is_empty(current)):
+        raise InvalidValue("This field is hidden: it takes no new value.")
+    if not field_.is_choice_field or is_empty(stored):
+        return
+    added = set(_as_list(stored)) - set(_as_list(current) if not is_empty(current) else [])
+    for option in context.options.get(field_.pk, []):
+        if option.pk in added and option.hidden:
+            raise InvalidValue(f"{option.label} is no longer offered; choose another value.")

@@ -36,6 +36,12 @@ def text_color_on(value: object) -> str:
 
 
 @register.filter
+def get_color(colors: object, key: object) -> str:
+    """``colors[key]`` for a dict of colour keys (the template language cannot index by a variable)."""
+    return colors.get(key, "") if isinstance(colors, dict) else ""
+
+
+@register.filter
 def is_multiple_choice(bound_field: object) -> bool:
     """Radio buttons and checkbox lists get a fieldset and legend instead of a single label."""
     return getattr(bound_field, "widget_type", "") in {"radioselect", "checkboxselectmultiple"}

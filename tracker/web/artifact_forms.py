@@ -185,7 +185,8 @@ class ArtifactForm(forms.Form):
         for field_ in self.tracker_fields:
             if field_.name in RESERVED_FIELD_NAMES:
                 continue
-            form_field = self._form_field(field_, people_choices)
+            set_now = set(_as_list(current_values.get(str(field_.pk)))) if field_.is_choice_field else set()
+            form_field = self._form_field(field_, people_choices, set_now)
             if field_.required:
                 # Marked for assistive technology; the service, not the browser, enforces it.
                 form_field.widget.attrs["aria-required"] = "true"
@@ -233,7 +234,9 @@ class ArtifactForm(forms.Form):
         return f"{field_.name}__remove"
 
     @staticmethod
-    def _form_field(field_: Field, people_choices: list[tuple[str, str]]) -> forms.Field:
+    def _form_field(
+        field_: Field, people_choices: list[tuple[str, str]], set_now: set[Any] = frozenset()
+    ) -> forms.Field:
         common: dict[str, Any] = {"label": field_.label, "required": False, "help_text": field_.help_text}
         kind = field_.type
         if kind == FieldType.STRING:
@@ -251,7 +254,12 @@ class ArtifactForm(forms.Form):
             return forms.CharField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), **common)
         if kind in (FieldType.SELECT, FieldType.MULTI_SELECT):
             # Options come prefetched (one query for the whole tracker).
-            choices = [(str(option.pk), option.label) for option in field_.options.all()]
+            # A hidden value is not offered, except to an artifact that has it (so that saving keeps it).
+            choices = [
+                (str(option.pk), option.label)
+                for option in field_.options.all()
+                if not option.hidden or option.pk in set_now
+            ]
             if kind == FieldType.SELECT:
                 return forms.TypedChoiceField(
                     choices=[EMPTY_CHOICE, *choices], coerce=int, empty_value=None, **common

@@ -37,12 +37,17 @@ def tracker_fields(tracker: Tracker) -> list[Field]:
     return list(tracker.fields.prefetch_related("options").order_by("rank", "id"))
 
 
+def shown(fields: list[Field]) -> list[Field]:
+    """The fields forms and the current values show: not the hidden ones (history keeps those)."""
+    return [f for f in fields if not f.hidden]
+
+
 @login_required
 def artifact_create(request: HttpRequest, pk: int) -> HttpResponse:
     tracker = tracker_or_404(request, pk)
     access = permissions.access_to(request.user, tracker.project)
     access.require_write()
-    fields = tracker_fields(tracker)
+    fields = shown(tracker_fields(tracker))
     form = ArtifactForm(
         request.POST if request.method == "POST" else None,
         request.FILES if request.method == "POST" else None,
@@ -83,7 +88,7 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         form = ArtifactForm(
             request.POST if request.method == "POST" else None,
             request.FILES if request.method == "POST" else None,
-            tracker_fields=fields,
+            tracker_fields=shown(fields),
             people=permissions.nameable_users(tracker.project, also=current.renderer.users.values()),
             current_values=artifact.current_values,
             attachments=attachments,
@@ -131,9 +136,12 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "artifact": artifact,
             "access": access,
             # References (`bug #42`) become links for what this reader may read: after the stored HTML.
-            "current": linked_page(request.user, current.current(), history.entries),
+            "current": linked_page(
+                request.user, [row for row in current.current() if not row[0].hidden], history.entries
+            ),
             "rich_text": current.renderer.rich_text,
             "closed_fields": current.closed_field_ids(),
+            "option_colors": current.option_colors(),
             "attachments": attachments,
             "history": history,
             "backlinks": backlinks(request.user, artifact),

@@ -119,7 +119,10 @@ class FieldEditForm(forms.Form):
         if field_.is_choice_field:
             self.fields["default_option"] = forms.TypedChoiceField(
                 label="Default value",
-                choices=[("", "No default"), *((option.pk, option.label) for option in field_.options.all())],
+                choices=[
+                    ("", "No default"),
+                    *((option.pk, option.label) for option in field_.options.filter(hidden=False)),
+                ],
                 coerce=int,
                 empty_value=None,
                 required=False,

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from tracker import permissions
 from tracker.models import Field, NotificationListEntry, Tracker
+from tracker.models.trackers import OPTION_COLORS
 from tracker.services import fields as field_admin
 from tracker.services import notification_list
 from tracker.web.access import tracker_or_404
@@ -145,6 +146,7 @@ def _render_field(
             "form": form or FieldEditForm(field_=field_),
             "options": field_.options.all() if field_.is_choice_field else [],
             "option_form": option_form or FieldOptionForm(auto_id=OPTION_IDS),
+            "colors": list(OPTION_COLORS.items()),
         },
     )
 

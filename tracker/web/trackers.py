@@ -46,7 +46,7 @@ def _column(fields: list[Field], name: str, kind: str) -> Field | None:
 @login_required
 def tracker_detail(request: HttpRequest, pk: int) -> HttpResponse:
     tracker = tracker_or_404(request, pk)
-    fields = list(tracker.fields.order_by("rank", "id"))
+    fields = list(tracker.fields.filter(hidden=False).order_by("rank", "id"))
     status_field = _column(fields, "status", FieldType.SELECT)
     assignee_field = _column(fields, "assigned_to", FieldType.USER)
 
