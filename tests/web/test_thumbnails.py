@@ -17,11 +17,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from PIL import Image
 
+from tests.conftest import PASSWORD
+from tests.support.browser import chromium_marks, chromium_page
 from tracker.models import Artifact, Attachment, FieldType, Tracker, User
 from tracker.services.artifacts import create_artifact
 from tracker.services.fields import add_field
 from tracker.services.thumbnails import MAX_PIXELS, THUMBNAIL_SIZE
 
+BROWSER, NEEDS_CHROMIUM = chromium_marks()
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>'
 
 
@@ -220,3 +223,39 @@ def test_thumbnails_add_no_query_to_the_artifact_page(
         counts.append(len(queries))
     assert html.count('class="attachment-thumbnail"') == 5
     assert counts[0] == counts[1] == counts[2]
+
+
+@BROWSER
+@NEEDS_CHROMIUM
+def test_in_chromium_the_thumbnail_is_drawn_and_opens_the_preview(
+    monkeypatch, live_server, gallery: Tracker, alice: User, bob: User
+) -> None:
+    from playwright.sync_api import expect
+
+    artifact = attach(gallery, alice, ("chart.png", photo(480, 240), "image/png"))
+    with chromium_page(monkeypatch, timeout_ms=20_000) as page:
+        violations: list[str] = []
+        page.on("console", lambda m: violations.append(m.text) if "Content Security" in m.text else None)
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("Username").fill("bob")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+
+        page.goto(f"{live_server.url}/artifacts/{artifact.pk}/")
+        thumbnail = page.get_by_role("img", name="chart.png")
+        expect(thumbnail).to_be_visible()
+        # It should be decoded by the browser (allowed by the page's img-src 'self'), at 240 x 120.
+        page.wait_for_function("document.querySelector('.attachment-thumbnail img').complete")
+        assert thumbnail.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [240, 120]
+
+        with page.expect_popup() as opened:
+            page.locator(".attachment-thumbnail").click()
+        preview = opened.value
+        preview.wait_for_load_state()
+        # The browser shows the file itself as an image document, not a download.
+        assert preview.evaluate("[document.contentType, document.images[0].naturalWidth]") == [
+            "image/png",
+            480,
+        ]
+        assert violations == []
