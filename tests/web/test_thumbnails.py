@@ -9,6 +9,7 @@ import io
 import os
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -131,6 +132,26 @@ def test_a_jpeg_gets_a_jpeg_thumbnail_and_the_type_comes_from_the_content(
     with Image.open(io.BytesIO(body(response))) as image:
         assert image.format == "JPEG" and image.size == (120, 240)
     assert client.get(image_url(holiday, "preview"))["Content-Type"] == "image/jpeg"
+
+
+def test_a_thumbnail_is_made_once_when_first_asked_for_and_kept_beside_the_media(
+    client_as, settings, gallery: Tracker, alice: User, bob: User
+) -> None:
+    artifact = attach(gallery, alice, ("shot.png", photo(), "image/png"))
+    shot = attachment(artifact, "shot.png")
+    folder = Path(settings.MEDIA_ROOT) / "thumbnails"
+    assert not folder.exists()  # the upload did not pay for it
+
+    client = client_as(bob)
+    first = body(client.get(image_url(shot, "thumbnail")))  # asked for before any page listed it
+    (made,) = folder.iterdir()
+    assert made.read_bytes() == first
+    # Kept: later answers read it, even once the original is gone from the disk.
+    shot.file.delete(save=False)
+    assert body(client.get(image_url(shot, "thumbnail"))) == first
+    assert 'alt="shot.png" width="240" height="180"' in page(client, artifact)
+    assert client.get(image_url(shot, "preview")).status_code == 404
+    assert list(folder.iterdir()) == [made]
 
 
 def test_thumbnail_and_preview_are_404_for_non_readers(
