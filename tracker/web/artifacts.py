@@ -25,6 +25,7 @@ from tracker.services.history import artifact_view
 from tracker.services.history_pages import history_window
 from tracker.services.references import backlinks, linked_page
 from tracker.services.subscriptions import is_watching, set_watching
+from tracker.services.thumbnails import attachment_items
 from tracker.services.time_entries import time_sheet
 from tracker.web.access import artifact_or_404, tracker_or_404
 from tracker.web.artifact_forms import ArtifactForm
@@ -143,6 +144,7 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "closed_fields": current.closed_field_ids(),
             "option_colors": current.option_colors(),
             "attachments": attachments,
+            "attachment_items": attachment_items(attachments),  # with thumbnails for images
             "history": history,
             "backlinks": backlinks(request.user, artifact),
             "time_sheet": time_sheet(artifact),

@@ -7,6 +7,7 @@ from tracker.web import (
     accounts,
     address_confirmation,
     artifacts,
+    attachment_images,
     field_admin,
     jira_import,
     jira_import_pages,
@@ -134,4 +135,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("artifacts/<dbid:pk>/watch/", artifacts.artifact_watch, name="artifact-watch"),
     path("artifacts/<dbid:pk>/time-entries/", time_entries.time_entry_add, name="time-entry-add"),
     path("attachments/<dbid:pk>/", artifacts.attachment_download, name="attachment-download"),
+    path(
+        "attachments/<dbid:pk>/<slug:variant>/", attachment_images.attachment_image, name="attachment-image"
+    ),
 ]
