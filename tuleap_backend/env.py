@@ -168,3 +168,25 @@ class AsyncEmails:
     def covers(self, project_id: int) -> bool:
         """Whether this project's notifications go through a backend worker rather than the request."""
         return self.projects == ASYNC_ALL or project_id in self.projects
+
+
+# settings.VAR_DIR, known here too: the email gateway's pipe (tracker.email_gateway.pipe) reads its
+# configuration without Django or the settings module, and must find the spool the settings name.
+VAR_DIR = Path(__file__).resolve().parent.parent / "var"
+
+
+@dataclass(frozen=True)
+class GatewaySpool:
+    """Where the email gateway's pipe spools messages, and the largest one it takes (bytes)."""
+
+    directory: Path
+    max_size: int
+
+
+def email_gateway_spool(env: Env) -> GatewaySpool:
+    """``EMAIL_GATEWAY_SPOOL_DIR`` and ``EMAIL_GATEWAY_MAX_SIZE``: read once here, for the settings and the
+    Django-free pipe alike, so both always agree on the defaults."""
+    return GatewaySpool(
+        directory=Path(env.str("EMAIL_GATEWAY_SPOOL_DIR") or str(VAR_DIR / "spool" / "email")),
+        max_size=env.int("EMAIL_GATEWAY_MAX_SIZE", 25 * 1024 * 1024, minimum=1024),
+    )
