@@ -1,6 +1,7 @@
 """The email gateway's spool: a maildir-style directory the pipe writes and the readers empty.
 
-No Django here (``tracker.email_gateway.pipe`` imports this module and must start in milliseconds).
+No Django here (``tracker.email_gateway.pipe`` imports this module and must start in milliseconds:
+nothing beyond the standard library's lightest modules).
 
 Layout (``EMAIL_GATEWAY_SPOOL_DIR``): ``tmp/`` and ``new/``, as in a maildir (https://cr.yp.to/proto/
 maildir.html): a message is written to ``tmp/<name>``, fsynced, then renamed into ``new/<name>`` and the
@@ -17,11 +18,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 TMP = "tmp"
 NEW = "new"
@@ -31,8 +31,7 @@ TMP_LIFETIME = 36 * 3600
 NAME_MAX = 200
 
 
-@dataclass(frozen=True)
-class Spooled:
+class Spooled(NamedTuple):
     """One message read back from ``new/``."""
 
     name: str
@@ -50,7 +49,8 @@ def unique_name() -> str:
     The host's ``/`` and ``:`` are escaped as maildir says (``\\057``, ``\\072``).
     """
     now = time.time()
-    host = socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
+    # os.uname() rather than socket.gethostname(): the same name, without importing socket.
+    host = os.uname().nodename.replace("/", "\\057").replace(":", "\\072") or "localhost"
     name = f"{int(now)}.M{int(now * 1e6) % 1_000_000}P{os.getpid()}R{os.urandom(8).hex()}.{host}"
     return name[:NAME_MAX]
 
