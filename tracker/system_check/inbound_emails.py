@@ -25,7 +25,18 @@ SPOOL_WAIT_WARNING = 300
 
 
 def spool_waiting(context: CheckContext) -> list[Finding]:
-    count, oldest = spool.oldest(Path(settings.EMAIL_GATEWAY_SPOOL_DIR))
+    try:
+        count, oldest = spool.oldest(Path(settings.EMAIL_GATEWAY_SPOOL_DIR))
+    except OSError as error:  # a missing spool is empty (spool.oldest); this is permissions, say
+        return [
+            Finding(
+                NAME,
+                Level.WARNING,
+                f"The email gateway's spool {settings.EMAIL_GATEWAY_SPOOL_DIR} cannot be read "
+                f"({error.strerror or type(error).__name__}): run the check as the user of the pipe.",
+                {"error": error.strerror or type(error).__name__},
+            )
+        ]
     if oldest is None:
         return []
     age = dt.timedelta(seconds=max(0.0, context.now.timestamp() - oldest))
