@@ -39,8 +39,6 @@ class Spooled(NamedTuple):
     sender: str
     recipient: str
     raw: bytes
-    # Seconds since the epoch when it was written (its mtime: rename keeps it).
-    written_at: float
 
 
 def unique_name() -> str:
@@ -117,13 +115,11 @@ def waiting(directory: Path, limit: int | None = None) -> Iterator[Spooled]:
     for name in names[:limit]:
         path = directory / NEW / name
         try:
-            with open(path, "rb") as handle:
-                written_at = os.fstat(handle.fileno()).st_mtime
-                data = handle.read()
+            data = path.read_bytes()
         except FileNotFoundError:
             continue
         sender, recipient, raw = parse(data)
-        yield Spooled(name, path, sender, recipient, raw, written_at)
+        yield Spooled(name, path, sender, recipient, raw)
 
 
 def remove(spooled: Spooled) -> None:
