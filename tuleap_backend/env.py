@@ -7,13 +7,10 @@ stops start-up with one clear line instead of a traceback deep inside Django.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import dj_database_url
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
@@ -57,6 +54,10 @@ class Env:
         return [item.strip() for item in self.str(name, default).split(",") if item.strip()]
 
     def database(self, name: str, default: str) -> dict[str, Any]:
+        # Imported here, like ``secrets`` below: the email gateway's pipe imports this module and
+        # starts a process per message, so it pays only for what it uses.
+        import dj_database_url
+
         raw = self.str(name, default)
         try:
             config = dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True)
@@ -104,6 +105,8 @@ def hide_credentials(url: str) -> str:
 
 def secret_key_from_file(path: Path) -> str:
     """A per-installation secret generated once, so local runs need no configuration."""
+    import secrets
+
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -274,3 +277,25 @@ def redis_sentinel(env: Env, redis_url: str) -> RedisSentinel | None:
             "Use redis://[:password@]any-host/db (only its password, user and database are used)."
         )
     return RedisSentinel(sentinels=sentinels, master=master, password=password)
+
+
+# settings.VAR_DIR, known here too: the email gateway's pipe (tracker.email_gateway.pipe) reads its
+# configuration without Django or the settings module, and must find the spool the settings name.
+VAR_DIR = Path(__file__).resolve().parent.parent / "var"
+
+
+@dataclass(frozen=True)
+class GatewaySpool:
+    """Where the email gateway's pipe spools messages, and the largest one it takes (bytes)."""
+
+    directory: Path
+    max_size: int
+
+
+def email_gateway_spool(env: Env) -> GatewaySpool:
+    """``EMAIL_GATEWAY_SPOOL_DIR`` and ``EMAIL_GATEWAY_MAX_SIZE``: read once here, for the settings and the
+    Django-free pipe alike, so both always agree on the defaults."""
+    return GatewaySpool(
+        directory=Path(env.str("EMAIL_GATEWAY_SPOOL_DIR") or str(VAR_DIR / "spool" / "email")),
+        max_size=env.int("EMAIL_GATEWAY_MAX_SIZE", 25 * 1024 * 1024, minimum=1024),
+    )

@@ -12,6 +12,7 @@ from tuleap_backend.env import (
     AsyncEmails,
     ConfigurationError,
     Env,
+    email_gateway_spool,
     parse_async_emails,
     redis_sentinel,
     secret_key_from_file,
@@ -146,7 +147,11 @@ try:
     # passed for the sender's domain.
     EMAIL_GATEWAY_REQUIRE_AUTH = env.bool("EMAIL_GATEWAY_REQUIRE_AUTH", default=False)
     EMAIL_GATEWAY_RETENTION_DAYS = env.int("EMAIL_GATEWAY_RETENTION_DAYS", 30, minimum=1)
-    EMAIL_GATEWAY_MAX_SIZE = env.int("EMAIL_GATEWAY_MAX_SIZE", 25 * 1024 * 1024, minimum=1024)
+    # Read by tuleap_backend.env, which the Django-free pipe (tracker.email_gateway.pipe) shares.
+    _gateway_spool = email_gateway_spool(env)
+    EMAIL_GATEWAY_MAX_SIZE = _gateway_spool.max_size
+    # Where the pipe spools messages (maildir-style) for the LMTP process and the sweep to store.
+    EMAIL_GATEWAY_SPOOL_DIR = str(_gateway_spool.directory)
     EMAIL_GATEWAY_SENDER_MAX_PER_HOUR = env.int("EMAIL_GATEWAY_SENDER_MAX_PER_HOUR", 60, minimum=0)
     # One short explanatory answer per sender and hour to a rejected message; off: never answer.
     EMAIL_GATEWAY_REPLY_ON_REJECT = env.bool("EMAIL_GATEWAY_REPLY_ON_REJECT", default=True)

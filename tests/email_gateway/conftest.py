@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import sys
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
 import pytest
 
@@ -19,11 +22,20 @@ from tests.notifications.conftest import (  # noqa: F401 - fixtures, shared with
     start_worker,
     worker_env,
 )
+from tests.support.redis_server import free_port
 from tests.support.smtp import Received
-from tests.support.workers import wait_until
+from tests.support.workers import ManagedProcess, wait_until
 from tracker.models import InboundEmail
 
 DOMAIN = "tracker.example.org"
+
+
+@pytest.fixture(autouse=True)
+def spool_dir(settings, tmp_path: Path) -> Path:
+    """A spool of the test's own (EMAIL_GATEWAY_SPOOL_DIR), here and in the processes it starts."""
+    directory = tmp_path / "spool"
+    settings.EMAIL_GATEWAY_SPOOL_DIR = str(directory)
+    return directory
 
 
 @pytest.fixture
@@ -72,9 +84,14 @@ def build_reply(
 
 
 @pytest.fixture
-def gateway_env(worker_env: dict[str, str]) -> dict[str, str]:  # noqa: F811 - the fixture
+def gateway_env(worker_env: dict[str, str], spool_dir: Path) -> dict[str, str]:  # noqa: F811 - the fixture
     """Worker and receive_email processes: the gateway on; their comments notify inline (to the sink)."""
-    return {**worker_env, "EMAIL_GATEWAY_DOMAIN": DOMAIN, "ASYNC_EMAILS": ""}
+    return {
+        **worker_env,
+        "EMAIL_GATEWAY_DOMAIN": DOMAIN,
+        "ASYNC_EMAILS": "",
+        "EMAIL_GATEWAY_SPOOL_DIR": str(spool_dir),
+    }
 
 
 @pytest.fixture
@@ -92,6 +109,59 @@ def pipe(manage_py: list[str], gateway_env: dict[str, str]):
         )
 
     return run
+
+
+@pytest.fixture
+def fast_pipe(gateway_env: dict[str, str], tmp_path: Path):
+    """Pipe a message into ``python -I -m tracker.email_gateway.pipe``, as the README's Postfix example
+    runs it: from another directory than the project's; extra ``python_options`` (``-X importtime``)."""
+
+    def run(
+        raw: bytes, *, recipient: str = "", sender: str = "", python_options: tuple[str, ...] = (), **env: str
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-I",
+                *python_options,
+                "-m",
+                "tracker.email_gateway.pipe",
+                "--sender",
+                sender,
+                "--recipient",
+                recipient,
+            ],
+            input=raw,
+            env={**gateway_env, **env},
+            cwd=tmp_path,
+            capture_output=True,
+            timeout=60,
+        )
+
+    return run
+
+
+def answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def lmtp_server(manage_py: list[str], gateway_env: dict[str, str], tmp_path: Path):
+    """``manage.py email_gateway`` (the LMTP server, and the spool's reader); its port."""
+    port = free_port()
+    process = ManagedProcess(
+        manage_py,
+        ["email_gateway"],
+        {**gateway_env, "EMAIL_GATEWAY_LISTEN": f"127.0.0.1:{port}"},
+        tmp_path / "lmtp.out",
+    )
+    assert wait_until(lambda: answers(port), 30), process.output()
+    yield port
+    process.terminate(timeout=20)
 
 
 @pytest.fixture

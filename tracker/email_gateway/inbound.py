@@ -26,10 +26,13 @@ def lease() -> dt.timedelta:
     return dt.timedelta(seconds=settings.EMAIL_GATEWAY_JOB_TIMEOUT + 30)
 
 
-def store(raw: bytes, *, via: str, envelope_from: str = "", envelope_to: str = "") -> InboundEmail:
+def store(
+    raw: bytes, *, via: str, envelope_from: str = "", envelope_to: str = "", spool_name: str | None = None
+) -> InboundEmail:
     """Write the message before anything else (raises DatabaseError); its job id is chosen now.
 
     A message over EMAIL_GATEWAY_MAX_SIZE keeps only its headers: the job rejects it with the reason.
+    ``spool_name`` is unique: storing the same spool file twice raises IntegrityError.
     """
     size = len(raw)
     if size > settings.EMAIL_GATEWAY_MAX_SIZE:
@@ -43,6 +46,7 @@ def store(raw: bytes, *, via: str, envelope_from: str = "", envelope_to: str = "
         envelope_from=envelope_from[:320],
         envelope_to=envelope_to[:320],
         job_id=queues.new_inbound_job_id(),
+        spool_name=spool_name,
     )
 
 

@@ -5,11 +5,16 @@ recipient: LMTP answers each recipient on its own after the data, so a message t
 store is refused for now (451, the mail server tries again) and never lost. Recipients outside
 EMAIL_GATEWAY_DOMAIN are refused at RCPT; a message over EMAIL_GATEWAY_MAX_SIZE is refused at DATA
 (552) by aiosmtpd itself.
+
+Beside it, about every SPOOL_POLL_INTERVAL, the process stores what the fast pipe
+(``tracker.email_gateway.pipe``) spooled (``ingest.ingest_spool``), on the same thread as the LMTP
+stores (one database connection, SQLite's single writer in mind).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable
@@ -20,11 +25,13 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
-from tracker.email_gateway import config
+from tracker.email_gateway import config, ingest
 from tracker.email_gateway.receive import receive
 from tracker.models import InboundEmail
 
 logger = logging.getLogger("tracker.email_gateway.lmtp")
+
+SPOOL_POLL_INTERVAL = 1.0
 
 
 def listen_address() -> tuple[str, int]:
@@ -44,6 +51,23 @@ def _store(raw: bytes, envelope_from: str, recipients: list[str]) -> list[str]:
             logger.error("Inbound email for %s not stored: %s: %s", recipient, type(error).__name__, error)
             answers.append("451 4.3.0 Cannot store the message now; try again later")
     return answers
+
+
+def _ingest_spool() -> None:
+    close_old_connections()
+    try:
+        ingest.ingest_spool()
+    except Exception:  # never stop the LMTP server over the spool; the next round tries again
+        logger.exception("Email gateway: storing the spool failed.")
+
+
+async def poll_spool(stop: asyncio.Event) -> None:
+    """Store the spool about every SPOOL_POLL_INTERVAL until ``stop`` is set."""
+    store = sync_to_async(_ingest_spool, thread_sensitive=True)
+    while not stop.is_set():
+        await store()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SPOOL_POLL_INTERVAL)
 
 
 class Handler:
@@ -79,10 +103,12 @@ def serve(host: str, port: int, *, on_ready: Callable[[], None] | None = None) -
             port=port,
         )
         logger.warning("Email gateway: LMTP server listening on %s:%s.", host, port)
+        poller = asyncio.create_task(poll_spool(stop))
         if on_ready is not None:
             on_ready()
         async with server:
             await stop.wait()
+            await poller
         logger.warning("Email gateway: LMTP server stopped.")
 
     asyncio.run(main())

@@ -1,9 +1,11 @@
 """The email gateway's side of the recovery sweep (``tracker.workers.sweep``), and its housekeeping.
 
-A record still ``received`` NOTIFICATION_RECOVERY_AFTER seconds after it arrived, whose job Redis no
-longer has waiting or running (Redis was down when ``receive_email`` ran, a FLUSHALL, a killed
-worker), is handed to a new job; the conditional update on the job id it was read with keeps two
-sweeps from doing it twice, and the job's claim keeps two jobs from processing it twice.
+First it stores what the pipe (``tracker.email_gateway.pipe``) left in this host's spool
+(``ingest.ingest_spool``), for set-ups that run no LMTP process. Then a record still ``received``
+NOTIFICATION_RECOVERY_AFTER seconds after it arrived, whose job Redis no longer has waiting or running
+(Redis was down when ``receive_email`` ran, a FLUSHALL, a killed worker), is handed to a new job;
+the conditional update on the job id it was read with keeps two sweeps from doing it twice, and the
+job's claim keeps two jobs from processing it twice.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from tracker import queues
-from tracker.email_gateway import inbound, receive
+from tracker.email_gateway import inbound, ingest, receive, spool
 from tracker.models import InboundEmail
 
 logger = logging.getLogger("tracker.email_gateway.recovery")
@@ -24,8 +26,12 @@ BATCH = 500
 
 
 def sweep(now: dt.datetime | None = None) -> int:
-    """Hand waiting records whose job is lost to new jobs; the number handed. Raises redis.RedisError."""
+    """Store the spool, then hand waiting records whose job is lost to new jobs; the number handed.
+
+    Raises redis.RedisError.
+    """
     now = now or timezone.now()
+    ingest.ingest_spool()
     waiting = list(
         InboundEmail.objects.filter(
             status=InboundEmail.Status.RECEIVED,
@@ -55,5 +61,7 @@ def sweep(now: dt.datetime | None = None) -> int:
 
 
 def housekeeping(now: dt.datetime | None = None) -> int:
-    """Purge the raw messages past EMAIL_GATEWAY_RETENTION_DAYS (the rows and their reasons stay)."""
+    """Purge the raw messages past EMAIL_GATEWAY_RETENTION_DAYS (the rows and their reasons stay), and
+    the spool's tmp/ files a pipe left when it died before its rename."""
+    spool.remove_abandoned(ingest.spool_directory())
     return inbound.purge_raw(now)

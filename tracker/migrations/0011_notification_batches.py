@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracker', '0009_jira_resync'),
+        ('tracker', '0010_inbound_spool'),
     ]
 
     operations = [

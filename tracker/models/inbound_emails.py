@@ -50,6 +50,9 @@ class InboundEmail(models.Model):
     )
     # Whether the sender got our short explanation of a rejection.
     answered = models.BooleanField(default=False)
+    # The spool file it was stored from (``tracker.email_gateway.spool``), unique: a reader that died
+    # after storing it and before deleting the file stores it no second time. Empty (NULL) otherwise.
+    spool_name = models.CharField(max_length=255, null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -3,24 +3,60 @@
 Pending: still ``received`` NOTIFICATION_PENDING_THRESHOLD seconds after arriving (no worker on the
 incoming_email queue, or the recovery sweep is not running). Rejected since the previous check: listed
 as information with the last reason (a rejection is a sender's problem, not the platform's, unless
-they pile up).
+they pile up). Spooled: messages the fast pipe (``tracker.email_gateway.pipe``) wrote to
+EMAIL_GATEWAY_SPOOL_DIR that nobody stored for a few minutes (no LMTP process and no sweep running).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
 
+from tracker.email_gateway import spool
 from tracker.models import InboundEmail
 from tracker.system_check.base import CheckContext, Finding, Level, humanize_duration
 
 NAME = "inbound_emails"
+# A reader stores the spool every second (LMTP process) or every NOTIFICATION_SWEEP_INTERVAL (the sweep).
+SPOOL_WAIT_WARNING = 300
+
+
+def spool_waiting(context: CheckContext) -> list[Finding]:
+    try:
+        count, oldest = spool.oldest(Path(settings.EMAIL_GATEWAY_SPOOL_DIR))
+    except OSError as error:  # a missing spool is empty (spool.oldest); this is permissions, say
+        return [
+            Finding(
+                NAME,
+                Level.WARNING,
+                f"The email gateway's spool {settings.EMAIL_GATEWAY_SPOOL_DIR} cannot be read "
+                f"({error.strerror or type(error).__name__}): run the check as the user of the pipe.",
+                {"error": error.strerror or type(error).__name__},
+            )
+        ]
+    if oldest is None:
+        return []
+    age = dt.timedelta(seconds=max(0.0, context.now.timestamp() - oldest))
+    if age.total_seconds() < max(SPOOL_WAIT_WARNING, 3 * settings.NOTIFICATION_SWEEP_INTERVAL):
+        return []
+    return [
+        Finding(
+            NAME,
+            Level.WARNING,
+            f"{count} spooled emails in {settings.EMAIL_GATEWAY_SPOOL_DIR} are waiting to be stored, the "
+            f"oldest for {humanize_duration(age)}: nothing reads the spool on this host. Run the LMTP "
+            f"process (manage.py email_gateway) or the workers' supervisor (manage.py backend_workers "
+            f"start) here, with the same EMAIL_GATEWAY_SPOOL_DIR as the pipe.",
+            {"count": count, "oldest_age_seconds": int(age.total_seconds())},
+        )
+    ]
 
 
 def run(context: CheckContext) -> list[Finding]:
-    findings: list[Finding] = []
+    findings: list[Finding] = spool_waiting(context)
     threshold = context.now - dt.timedelta(seconds=settings.NOTIFICATION_PENDING_THRESHOLD)
     pending = InboundEmail.objects.filter(status=InboundEmail.Status.RECEIVED, received_at__lt=threshold)
     count = pending.count()
