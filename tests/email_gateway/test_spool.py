@@ -18,6 +18,7 @@ from tracker.models import Changeset, InboundEmail, Tracker, User
 from tracker.services.artifacts import create_artifact
 from tracker.system_check import inbound_emails
 from tracker.system_check.base import CheckContext
+from tracker.workers import sweep
 
 pytestmark = pytest.mark.slow
 
@@ -195,4 +196,27 @@ def test_a_spooled_reply_becomes_one_comment_through_the_supervisors_sweep(
     assert (record.status, record.envelope_from) == ("processed", bob.email), record.reason
     [comment] = Changeset.objects.filter(artifact=artifact, is_creation=False)
     assert (comment.author, comment.comment) == (bob, "Spooled, read by the sweep.")
+    assert spooled(spool_dir) == []
+
+
+def test_each_host_stores_its_own_spool_while_another_holds_the_sweep_lock(
+    gateway: str, spool_dir: Path, alice: User, bugs: Tracker, bob: User, redis_clean
+) -> None:
+    artifact = create_artifact(bugs, author=alice, values={"title": "Crash"}, notify=False).artifact
+    address = tokens.reply_address(bob.pk, artifact.pk)
+    raw = f"From: {bob.email}\r\nTo: {address}\r\nSubject: Re: x\r\n\r\nFrom the mail host.\r\n".encode()
+    name = spool.write(spool_dir, raw, sender=bob.email, recipient=address)
+    other_host = sweep.sweep_lock(60)
+    assert other_host.acquire()
+    try:
+        # The mail host never wins the lock: the sweep skips its turn there, and the local drain that
+        # its supervisor's tick runs before the sweep still stores what its pipe spooled.
+        assert sweep.run_once("mail-host") == "skipped"
+        assert InboundEmail.objects.count() == 0
+        sweep.drain_local_spool("mail-host")
+    finally:
+        other_host.release()
+
+    [record] = InboundEmail.objects.all()
+    assert record.spool_name == name and bytes(record.raw) == raw
     assert spooled(spool_dir) == []

@@ -44,6 +44,7 @@ from django.utils import timezone
 from redis.exceptions import LockError
 
 from tracker import queues
+from tracker.email_gateway import ingest as gateway_ingest
 from tracker.email_gateway import recovery as gateway_recovery
 from tracker.jira_import import runs, schedules, sync_runs
 from tracker.models import IdempotencyKey, JiraImport, JiraSyncRun
@@ -134,6 +135,20 @@ def recover_jira_updates(now: dt.datetime) -> list[str]:
     return done
 
 
+def drain_local_spool(host: str) -> None:
+    """Store this host's email spool, whichever host holds the sweep lock.
+
+    The fast pipe (``tracker.email_gateway.pipe``) writes to a directory of the mail host; the sweep
+    below runs on one host at a time, so without this a spool on a host that never wins the lock
+    would wait for an LMTP process that may not run there. Two readers of one spool are safe (the
+    record's unique ``spool_name``).
+    """
+    try:
+        gateway_ingest.ingest_spool()
+    except (DatabaseError, OSError) as error:
+        logger.warning("Email spool on %s not stored (%s); trying again at the next sweep.", host, error)
+
+
 def run_once(host: str) -> str:
     """One sweep, unless another host holds the lock: ``ran``, ``skipped`` or ``failed``."""
     try:
@@ -214,6 +229,7 @@ class Sweeper:
         now = time.monotonic()
         if now >= self.next_sweep:
             self.next_sweep = now + settings.NOTIFICATION_SWEEP_INTERVAL
+            drain_local_spool(self.host)
             run_once(self.host)
             close_old_connections()  # a long-lived process: like the end of a request
         if now >= self.next_probe:
