@@ -182,10 +182,17 @@ def _text_filter(context: TrackerContext, text: str) -> Q | None:
         # Prefix matching ('word':*), every word: what people expect of a search box. \w+ words hold no
         # tsquery operator or quote, so the string is always a valid query.
         tsquery = " & ".join(f"'{word.lower()}':*" for word in words)
-        in_values = Q(TextMatches("current_values", ARTIFACT_DOCUMENT_SQL, tsquery))
-        in_comments = Exists(
-            Changeset.objects.filter(artifact=OuterRef("pk")).filter(
-                TextMatches("comment", COMMENT_DOCUMENT_SQL, tsquery)
+        # Uncorrelated subqueries: each is one scan of its GIN index, and the outer query checks ids
+        # against their (hashed) results. A correlated EXISTS, or the match OR'ed into the outer
+        # query, computes a tsvector for every artifact of the tracker instead.
+        in_values = Q(
+            pk__in=Artifact.objects.filter(
+                TextMatches("current_values", ARTIFACT_DOCUMENT_SQL, tsquery), tracker=context.tracker
+            ).values("pk")
+        )
+        in_comments = Q(
+            pk__in=Changeset.objects.filter(TextMatches("comment", COMMENT_DOCUMENT_SQL, tsquery)).values(
+                "artifact_id"
             )
         )
     else:
@@ -200,8 +207,8 @@ def _text_filter(context: TrackerContext, text: str) -> Q | None:
                 anywhere |= Q(**{f"_text_{field_.pk}__icontains": word})
             in_values &= anywhere
             in_comments_q &= Q(comment__icontains=word)
-        in_comments = Exists(Changeset.objects.filter(in_comments_q, artifact=OuterRef("pk")))
-    matches = in_values | Q(in_comments)
+        in_comments = Q(Exists(Changeset.objects.filter(in_comments_q, artifact=OuterRef("pk"))))
+    matches = in_values | in_comments
     if BARE_NUMBER.match(text):
         matches |= Q(pk=int(text))
     return matches
