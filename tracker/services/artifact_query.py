@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.db import connection
@@ -73,21 +74,24 @@ class Column:
         return self.field is None or self.field.type in SORTABLE_FIELD_TYPES
 
 
-@dataclass
 class TrackerContext:
-    """What parsing and filtering need about a tracker, loaded once (two queries)."""
+    """What parsing and filtering need about a tracker: its fields (one query), and its select
+    values (one more, only when a filter, a sort or the form needs them)."""
 
-    tracker: Tracker
-    fields: list[Field]
-    options: dict[int, list[FieldOption]]
+    def __init__(self, tracker: Tracker, fields: list[Field]) -> None:
+        self.tracker = tracker
+        self.fields = fields
 
     @classmethod
     def of(cls, tracker: Tracker) -> TrackerContext:
-        fields = list(tracker.fields.order_by("rank", "id"))
-        options: dict[int, list[FieldOption]] = {f.pk: [] for f in fields}
-        for option in FieldOption.objects.filter(field__tracker=tracker).order_by("rank", "id"):
+        return cls(tracker, list(tracker.fields.order_by("rank", "id")))
+
+    @cached_property
+    def options(self) -> dict[int, list[FieldOption]]:
+        options: dict[int, list[FieldOption]] = {f.pk: [] for f in self.fields}
+        for option in FieldOption.objects.filter(field__tracker=self.tracker).order_by("rank", "id"):
             options[option.field_id].append(option)
-        return cls(tracker=tracker, fields=fields, options=options)
+        return options
 
     def _usual(self, name: str, kind: str) -> Field | None:
         of_kind = [f for f in self.fields if f.type == kind]
