@@ -1,4 +1,6 @@
-"""Indexes for finding artifacts on PostgreSQL (tracker.services.artifact_query); nothing on SQLite.
+"""Indexes for finding artifacts (tracker.services.artifact_query).
+
+On every database, the list's sort orders within a tracker. On PostgreSQL only (nothing on SQLite):
 
 - ``current_values`` containment (``@>``), the way equality filters on a field are written, with the
   jsonb_path_ops GIN operator class (smaller and faster than the default one, and it serves ``@>``);
@@ -6,7 +8,7 @@
   comments: GIN indexes on the very expressions of tracker.services.query_expressions.
 """
 
-from django.db import migrations
+from django.db import migrations, models
 
 # Written out, not imported: a migration must not change when the code does. The test
 # tests/services/test_artifact_query.py::test_the_search_indexes_match_the_search_expressions keeps
@@ -38,4 +40,22 @@ def drop_indexes(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [("tracker", "0009_jira_resync")]
 
-    operations = [migrations.RunPython(create_indexes, drop_indexes, elidable=False)]
+    operations = [
+        migrations.AddIndex(
+            model_name="artifact",
+            index=models.Index(fields=["tracker", "id"], name="artifact_tracker_id"),
+        ),
+        migrations.AddIndex(
+            model_name="artifact",
+            index=models.Index(fields=["tracker", "last_updated_on", "id"], name="artifact_tracker_updated_id"),
+        ),
+        migrations.AddIndex(
+            model_name="artifact",
+            index=models.Index(fields=["tracker", "submitted_on", "id"], name="artifact_tracker_submitted_id"),
+        ),
+        migrations.AddIndex(
+            model_name="artifact",
+            index=models.Index(fields=["tracker", "title", "id"], name="artifact_tracker_title_id"),
+        ),
+        migrations.RunPython(create_indexes, drop_indexes, elidable=False),
+    ]

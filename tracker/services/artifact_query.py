@@ -188,17 +188,19 @@ def _text_filter(context: TrackerContext, text: str) -> Q | None:
         tsquery = " & ".join(f"'{word.lower()}':*" for word in words)
         # Uncorrelated subqueries: each is one scan of its GIN index, and the outer query checks ids
         # against their (hashed) results. A correlated EXISTS, or the match OR'ed into the outer
-        # query, computes a tsvector for every artifact of the tracker instead.
+        # query, computes a tsvector for every artifact of the tracker instead. (Not restricted to
+        # the tracker inside: PostgreSQL would then read the tracker's rows instead of the index.)
         in_values = Q(
-            pk__in=Artifact.objects.filter(
-                TextMatches("current_values", ARTIFACT_DOCUMENT_SQL, tsquery), tracker=context.tracker
-            ).values("pk")
+            pk__in=Artifact.objects.filter(TextMatches("current_values", ARTIFACT_DOCUMENT_SQL, tsquery))
+            .order_by()
+            .values("pk")
         )
         in_comments = Q(
-            pk__in=Changeset.objects.filter(TextMatches("comment", COMMENT_DOCUMENT_SQL, tsquery)).values(
-                "artifact_id"
-            )
+            pk__in=Changeset.objects.filter(TextMatches("comment", COMMENT_DOCUMENT_SQL, tsquery))
+            .order_by()
+            .values("artifact_id")
         )
+        matches = in_values | in_comments
     else:
         # SQLite has no full-text search Django can use: every word must appear in the title, a text
         # field or a comment (a scan, fine at SQLite's scale).
@@ -212,7 +214,7 @@ def _text_filter(context: TrackerContext, text: str) -> Q | None:
             in_values &= anywhere
             in_comments_q &= Q(comment__icontains=word)
         in_comments = Q(Exists(Changeset.objects.filter(in_comments_q, artifact=OuterRef("pk"))))
-    matches = in_values | in_comments
+        matches = in_values | in_comments
     if BARE_NUMBER.match(text):
         matches |= Q(pk=int(text))
     return matches
@@ -271,16 +273,20 @@ def _sorted(artifacts: QuerySet[Artifact], context: TrackerContext, sort: str) -
     descending = sort.startswith("-")
     key = sort.removeprefix("-")
 
-    def order(expression: Any) -> Any:
+    def order(expression: Any, *, nullable: bool = True) -> Any:
+        # Empty values last either way. Only on nullable expressions: NULLS LAST on a DESC order of
+        # a NOT NULL column would no longer match its index's order (DESC is NULLS FIRST), and
+        # PostgreSQL would sort every match instead of reading the index's first rows.
         expression = F(expression) if isinstance(expression, str) else expression
-        return expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+        nulls = {"nulls_last": True} if nullable else {}
+        return expression.desc(**nulls) if descending else expression.asc(**nulls)
 
-    tie = order("id")
+    tie = order("id", nullable=False)
     simple = {"title": "title", "submitted": "submitted_on", "updated": "last_updated_on"}
     if key == "id":
         return artifacts.order_by(tie)
     if key in simple:
-        return artifacts.order_by(order(simple[key]), tie)
+        return artifacts.order_by(order(simple[key], nullable=False), tie)
     if key == "submitter":
         return artifacts.order_by(order("submitted_by__username"), tie)
     field_ = context.field_by_key(key)
