@@ -10,6 +10,7 @@ from tracker.web import (
     jira_import,
     jira_import_pages,
     jira_update_pages,
+    my_work,
     projects,
     system,
     time_entries,
@@ -44,6 +45,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", projects.project_list, name="project-list"),
     path("account/preferences/", accounts.preferences, name="preferences"),
+    path("my-work/", my_work.my_work_page, name="my-work"),
     path("system/events/", system.system_events, name="system-events"),
     # Projects
     # Before the project pattern: "new" is a reserved short name (ProjectCreateForm).
