@@ -8,6 +8,8 @@ On every database, the list's sort orders within a tracker. On PostgreSQL only (
   comments: GIN indexes on the very expressions of tracker.services.query_expressions.
 """
 
+import django.db.models.deletion
+from django.conf import settings
 from django.db import migrations, models
 
 # Written out, not imported: a migration must not change when the code does. The test
@@ -38,7 +40,7 @@ def drop_indexes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tracker", "0009_jira_resync")]
+    dependencies = [("tracker", "0009_jira_resync"), migrations.swappable_dependency(settings.AUTH_USER_MODEL)]
 
     operations = [
         migrations.AddIndex(
@@ -58,4 +60,40 @@ class Migration(migrations.Migration):
             index=models.Index(fields=["tracker", "title", "id"], name="artifact_tracker_title_id"),
         ),
         migrations.RunPython(create_indexes, drop_indexes, elidable=False),
+        # Saved queries of the artifact list (tracker.services.saved_queries).
+        migrations.CreateModel(
+            name="SavedQuery",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
+                ("query_string", models.CharField(blank=True, max_length=2000)),
+                (
+                    "shared",
+                    models.BooleanField(default=False, help_text="Shown to everyone who may read the tracker."),
+                ),
+                ("created_on", models.DateTimeField(auto_now_add=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="saved_queries",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "tracker",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="saved_queries",
+                        to="tracker.tracker",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["tracker", "name", "id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("tracker", "owner", "name"), name="saved_query_name_unique")
+                ],
+            },
+        ),
     ]

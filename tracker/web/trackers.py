@@ -19,6 +19,7 @@ from tracker.services.artifact_query import (
     matching_artifacts,
 )
 from tracker.services.artifact_query_params import QueryError, parse_query
+from tracker.services.saved_queries import visible_saved_queries
 from tracker.services.trackers import TrackerSpec, create_tracker
 from tracker.web.access import project_or_404, tracker_or_404
 from tracker.web.artifact_table import filter_form, headers_for, rows_for
@@ -62,10 +63,19 @@ def tracker_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "sort": query.sort if query else DEFAULT_SORT,
             "text": request.GET.get("q", "")[:SEARCH_MAX_LENGTH],
             "form": filter_form(context, request.GET, query),
+            "saved_queries": list(visible_saved_queries(request.user, tracker)),
+            # What "Save this query" saves: the URL's parameters, less the page number.
+            "current_query": _without_page(request),
         },
         # A URL with bad parameters is a bad request, shown as a page that says what is wrong.
         status=400 if errors else 200,
     )
+
+
+def _without_page(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
 
 
 @login_required

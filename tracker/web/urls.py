@@ -12,6 +12,7 @@ from tracker.web import (
     jira_update_pages,
     my_work,
     projects,
+    saved_queries,
     system,
     time_entries,
     tracker_admin,
@@ -89,6 +90,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("jira-imports/<dbid:pk>/sync/stop/", jira_update_pages.sync_stop, name="jira-import-sync-stop"),
     # Trackers and their administration
     path("trackers/<dbid:pk>/", trackers.tracker_detail, name="tracker-detail"),
+    path("trackers/<dbid:pk>/saved-queries/", saved_queries.saved_query_create, name="saved-query-create"),
+    path("saved-queries/<dbid:pk>/delete/", saved_queries.saved_query_delete, name="saved-query-delete"),
     path("trackers/<dbid:pk>/artifacts/new/", artifacts.artifact_create, name="artifact-create"),
     path("trackers/<dbid:pk>/admin/", tracker_admin.tracker_admin, name="tracker-admin"),
     path("trackers/<dbid:pk>/admin/fields/", tracker_admin.field_create, name="field-create"),
