@@ -53,6 +53,40 @@ def test_the_tracker_page(
 
 
 @pytest.mark.parametrize("count", [3, 30])
+def test_the_filtered_tracker_page(
+    client_as, bugs: Tracker, alice: User, bob: User, count: int, django_assert_max_num_queries
+) -> None:
+    # Every filter, a search, a sort by a field and extra columns: still a fixed number of queries.
+    assignees = people(bugs, count)
+    create_artifact(bugs, author=assignees[0], values={"title": "Bug closed", "status": "Done"}, notify=False)
+    for number in range(count):
+        create_artifact(
+            bugs,
+            author=assignees[number],
+            values={"title": f"Bug {number}", "status": "New", "assigned_to": assignees[number % 2].pk},
+            comment=f"Seen {number} times",
+            notify=False,
+        )
+    client = client_as(bob)
+    params = {
+        "state": "open",
+        "status": "New",
+        "assignee": [assignees[0].username, assignees[1].pk, "nobody"],
+        "submitter": [u.username for u in assignees],
+        "q": "bug",
+        "submitted_after": "2000-01-01",
+        "updated_before": "2999-12-31",
+        "sort": "assignee",
+        "columns": ["submitter", "submitted", "updated"],
+    }
+    with django_assert_max_num_queries(TRACKER_PAGE_MAX_QUERIES + 4):
+        response = client.get(reverse("tracker:tracker-detail", args=[bugs.pk]), params)
+    assert response.status_code == 200
+    assert response.content.decode().count('<td class="title">') == count
+    assert "Bug closed" not in response.content.decode()
+
+
+@pytest.mark.parametrize("count", [3, 30])
 def test_the_artifact_page(
     client_as, bugs: Tracker, alice: User, bob: User, count: int, django_assert_max_num_queries
 ) -> None:

@@ -86,7 +86,7 @@ def test_search_filters_on_the_title(client_as, bugs: Tracker, three_bugs: list[
     page = client_as(bob).get(url, {"q": "CRASH"}).content.decode()
     assert titles_on(page, three_bugs) == ["Gamma crash", "Alpha crash"]
     page = client_as(bob).get(url, {"q": "<script>"}).content.decode()
-    assert "No artifact title matches “&lt;script&gt;”." in page
+    assert "No artifact matches “&lt;script&gt;”." in page
 
 
 def test_artifacts_are_paginated_by_50_and_bad_page_numbers_are_no_error(

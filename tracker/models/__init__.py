@@ -15,6 +15,7 @@ from tracker.models.jira_sync import JiraSyncRun, JiraSyncSchedule
 from tracker.models.notification_batches import NotificationBatch
 from tracker.models.notifications import NotificationDelivery, NotificationRecord
 from tracker.models.projects import Membership, Project
+from tracker.models.saved_queries import SavedQuery
 from tracker.models.system_events import SystemEvent
 from tracker.models.time_entries import TimeEntry
 from tracker.models.trackers import Field, FieldOption, FieldType, NotificationListEntry, Tracker
@@ -44,6 +45,7 @@ __all__ = [
     "NotificationListEntry",
     "NotificationRecord",
     "Project",
+    "SavedQuery",
     "SystemEvent",
     "TimeEntry",
     "Tracker",

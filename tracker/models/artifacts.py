@@ -32,7 +32,15 @@ class Artifact(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["tracker", "-last_updated_on"], name="artifact_tracker_updated")]
+        indexes = [
+            models.Index(fields=["tracker", "-last_updated_on"], name="artifact_tracker_updated"),
+            # The artifact list's sorts within a tracker (tracker.services.artifact_query), the id
+            # breaking ties: a page reads the index's first rows, whatever the tracker's size.
+            models.Index(fields=["tracker", "id"], name="artifact_tracker_id"),
+            models.Index(fields=["tracker", "last_updated_on", "id"], name="artifact_tracker_updated_id"),
+            models.Index(fields=["tracker", "submitted_on", "id"], name="artifact_tracker_submitted_id"),
+            models.Index(fields=["tracker", "title", "id"], name="artifact_tracker_title_id"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["tracker", "jira_issue_id"], name="artifact_jira_issue_unique"),
         ]

@@ -2,83 +2,51 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from tracker import permissions
-from tracker.models import Artifact, Field, FieldOption, FieldType, Tracker
-from tracker.services.history import ValueRenderer
+from tracker.models import Tracker
+from tracker.services.artifact_pages import page_of
+from tracker.services.artifact_query import (
+    DEFAULT_SORT,
+    SEARCH_MAX_LENGTH,
+    TrackerContext,
+    chosen_columns,
+    matching_artifacts,
+)
+from tracker.services.artifact_query_params import QueryError, parse_query
+from tracker.services.saved_queries import visible_saved_queries
 from tracker.services.trackers import TrackerSpec, create_tracker
 from tracker.web.access import project_or_404, tracker_or_404
+from tracker.web.artifact_table import filter_form, headers_for, rows_for
 from tracker.web.forms import TrackerCreateForm
 
 ARTIFACTS_PER_PAGE = 50
-# ?sort= keys people may use, and what they mean; anything else falls back to DEFAULT_SORT.
-SORTS: dict[str, tuple[str, ...]] = {
-    "id": ("id",),
-    "-id": ("-id",),
-    "updated": ("last_updated_on", "id"),
-    "-updated": ("-last_updated_on", "-id"),
-}
-DEFAULT_SORT = "-id"
-SEARCH_MAX_LENGTH = 200
-
-
-@dataclass
-class ArtifactRow:
-    artifact: Artifact
-    status: FieldOption | None
-    assignee: str
-
-
-def _column(fields: list[Field], name: str, kind: str) -> Field | None:
-    """The field shown as a column: the one with the usual name, else the first of that type."""
-    of_kind = [f for f in fields if f.type == kind]
-    return next((f for f in of_kind if f.name == name), of_kind[0] if of_kind else None)
 
 
 @login_required
 def tracker_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The tracker's artifacts, filtered, searched and sorted by the URL's parameters (a GET form:
+    a filtered list is a link people share and bookmark). The rules are artifact_query's."""
     tracker = tracker_or_404(request, pk)
-    fields = list(tracker.fields.filter(hidden=False).order_by("rank", "id"))
-    status_field = _column(fields, "status", FieldType.SELECT)
-    assignee_field = _column(fields, "assigned_to", FieldType.USER)
-
-    sort = request.GET.get("sort", DEFAULT_SORT)
-    if sort not in SORTS:
-        sort = DEFAULT_SORT
-    # PostgreSQL refuses NUL characters in a query: they could only come from a crafted URL.
-    query = request.GET.get("q", "").replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
-    artifacts = tracker.artifacts.select_related("last_updated_by").order_by(*SORTS[sort])
-    if query:
-        artifacts = artifacts.filter(title__icontains=query)
-    # get_page() turns a bad or out-of-range ?page= into the first or last page, never an error.
-    page = Paginator(artifacts, ARTIFACTS_PER_PAGE).get_page(request.GET.get("page"))
-
-    columns = [f for f in (status_field, assignee_field) if f is not None]
-    renderer = ValueRenderer.for_values(columns, [a.current_values for a in page.object_list])
-    rows = [
-        ArtifactRow(
-            artifact=artifact,
-            status=(
-                renderer.options.get(artifact.current_values.get(str(status_field.pk)))
-                if status_field
-                else None
-            ),
-            assignee=(
-                renderer.text(assignee_field, artifact.current_values.get(str(assignee_field.pk)))
-                if assignee_field
-                else ""
-            ),
+    context = TrackerContext.of(tracker)
+    errors: dict[str, list[str]] = {}
+    try:
+        query = parse_query(context, request.GET, request.user, lenient=True)
+    except QueryError as error:
+        query, errors = None, error.errors
+    page = rows = None
+    columns = chosen_columns(context, query.columns if query else context.default_columns())
+    if query is not None:
+        artifacts = matching_artifacts(request.user, context, query).select_related(
+            "submitted_by", "last_updated_by"
         )
-        for artifact in page.object_list
-    ]
+        page = page_of(artifacts, request.GET.get("page"), ARTIFACTS_PER_PAGE)
+        rows, _ = rows_for(page.artifacts, columns, context)
     return render(
         request,
         "tracker/tracker_detail.html",
@@ -88,12 +56,26 @@ def tracker_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "access": permissions.access_to(request.user, tracker.project),
             "page": page,
             "rows": rows,
-            "status_field": status_field,
-            "assignee_field": assignee_field,
-            "sort": sort,
+            "headers": headers_for(columns, query.sort if query else DEFAULT_SORT),
             "query": query,
+            "errors": errors,
+            "notes": query.notes if query else {},
+            "sort": query.sort if query else DEFAULT_SORT,
+            "text": request.GET.get("q", "")[:SEARCH_MAX_LENGTH],
+            "form": filter_form(context, request.GET, query),
+            "saved_queries": list(visible_saved_queries(request.user, tracker)),
+            # What "Save this query" saves: the URL's parameters, less the page number.
+            "current_query": _without_page(request),
         },
+        # A URL with bad parameters is a bad request, shown as a page that says what is wrong.
+        status=400 if errors else 200,
     )
+
+
+def _without_page(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
 
 
 @login_required

@@ -12,9 +12,11 @@ from tracker.web import (
     jira_import,
     jira_import_pages,
     jira_update_pages,
+    my_work,
     people,
     preview,
     projects,
+    saved_queries,
     system,
     time_entries,
     tracker_admin,
@@ -51,6 +53,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("account/password/", accounts.password_change, name="password-change"),
     path("account/preferences/", accounts.preferences, name="preferences"),
     path("account/email/confirm/<str:token>/", accounts.email_confirm, name="email-confirm"),
+    path("my-work/", my_work.my_work_page, name="my-work"),
     path("system/events/", system.system_events, name="system-events"),
     path("people/", people.people_search, name="people-search"),
     # Projects
@@ -95,6 +98,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("jira-imports/<dbid:pk>/sync/stop/", jira_update_pages.sync_stop, name="jira-import-sync-stop"),
     # Trackers and their administration
     path("trackers/<dbid:pk>/", trackers.tracker_detail, name="tracker-detail"),
+    path("trackers/<dbid:pk>/saved-queries/", saved_queries.saved_query_create, name="saved-query-create"),
+    path("saved-queries/<dbid:pk>/delete/", saved_queries.saved_query_delete, name="saved-query-delete"),
     path("trackers/<dbid:pk>/artifacts/new/", artifacts.artifact_create, name="artifact-create"),
     path("trackers/<dbid:pk>/preview/", preview.markdown_preview, name="markdown-preview"),
     path("trackers/<dbid:pk>/admin/", tracker_admin.tracker_admin, name="tracker-admin"),

@@ -12,13 +12,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tracker import permissions
+from tracker.api.artifact_filters import DESCRIPTION, PARAMETERS_SCHEMA, filtered_artifacts
 from tracker.api.artifact_serializers import ArtifactSerializer
 from tracker.api.errors import error_responses
 from tracker.api.serializers import TrackerCreateSerializer, TrackerSerializer
 from tracker.api.views.base import JsonApiView
 from tracker.api.views.projects import readable_project
 from tracker.models import Artifact, Tracker
-from tracker.services.history import ValueRenderer, tracker_fields
+from tracker.services.artifact_query import TrackerContext
+from tracker.services.history import ValueRenderer
 from tracker.services.trackers import DEFAULT_FIELDS, FieldSpec, TrackerSpec, create_tracker
 
 
@@ -99,18 +101,21 @@ class TrackerArtifacts(mixins.ListModelMixin, JsonApiView):
         self.tracker = get_object_or_404(
             permissions.readable_trackers(self.request.user), pk=self.kwargs["pk"]
         )
-        return Artifact.objects.filter(tracker=self.tracker).select_related(
+        self.query_context = TrackerContext.of(self.tracker)
+        return filtered_artifacts(self.request, self.query_context).select_related(
             "tracker", "submitted_by", "last_updated_by"
         )
 
     @extend_schema(
-        summary="A tracker's artifacts, newest first",
-        responses={200: ArtifactSerializer, **error_responses(401, 404)},
+        summary="A tracker's artifacts, filtered and sorted (newest first by default)",
+        description=DESCRIPTION,
+        parameters=PARAMETERS_SCHEMA,
+        responses={200: ArtifactSerializer, **error_responses(400, 401, 404)},
     )
     def get(self, request: Request, pk: int) -> Response:
         artifacts = self.get_queryset()
         page = self.paginate_queryset(artifacts)
-        fields = tracker_fields(self.tracker)
+        fields = self.query_context.fields
         renderer = ValueRenderer.for_values(fields, [artifact.current_values for artifact in page])
         context = {**self.get_serializer_context(), "fields": {self.tracker.pk: fields}, "renderer": renderer}
         return self.get_paginated_response(ArtifactSerializer(page, many=True, context=context).data)
