@@ -103,7 +103,7 @@ def main() -> None:
         from rq import Worker
 
         from tracker import queues
-        from tracker.models import NotificationListEntry, User
+        from tracker.models import NotificationListEntry, NotificationRecord, User
         from tracker.services.artifacts import create_artifact
         from tracker.services.projects import create_project
         from tracker.services.trackers import TrackerSpec, create_tracker
@@ -238,6 +238,17 @@ def main() -> None:
         relay.wait_for_addresses(expected, timeout=300)
         stop_workers(started)
         arrivals = relay.arrivals_by_artifact()
+        # Where the time goes: the API answer to a worker taking the job (the queue), then the job.
+        waits, jobs = [], []
+        records = NotificationRecord.objects.filter(changeset__artifact_id__in=list(answered))
+        for artifact, started_at, ended_at in records.values_list(
+            "changeset__artifact_id", "started_at", "ended_at"
+        ):
+            if started_at and ended_at:
+                waits.append(started_at.timestamp() - answered[artifact])
+                jobs.append((ended_at - started_at).total_seconds())
+        last_arrival = max((arrived for arrived, _ in relay.arrivals), default=0.0)
+        drained = len(relay.addresses()) / (last_arrival - min(answered.values())) if answered else 0.0
         latencies = [
             arrived - answered[artifact]
             for artifact, times in arrivals.items()
@@ -278,6 +289,12 @@ def main() -> None:
                 f"max {max(latencies) * 1000:.0f} ms"
             )
             met = "met" if p99 < LATENCY_TARGET and len(latencies) == expected else "NOT MET"
+            say(
+                f"  of which the queue (answer -> a worker starts the job) p50 "
+                f"{statistics.median(waits) * 1000:.0f} ms, the job (start -> end) p50 "
+                f"{statistics.median(jobs) * 1000:.0f} ms; the {LATENCY_WORKERS} workers delivered "
+                f"{drained:.1f} emails/s ({RATE * LATENCY_RECIPIENTS:g} asked)"
+            )
             say(f"  p99 {p99:.3f} s   (target < {LATENCY_TARGET:g} s, every email arrived: {met})")
     finally:
         for process in processes:
