@@ -185,10 +185,11 @@ def main() -> None:
                 raise SystemExit(f"{delivered} emails delivered, {expected} expected")
             return rate
 
-        say(
-            f"1. {CHANGESETS} changesets x {SCALING_RECIPIENTS} recipients, relay waits "
-            f"{SCALING_RCPT_DELAY * 1000:.0f} ms per RCPT, rounds 1, 4, 1, 4 ..."
-        )
+        if ROUNDS:
+            say(
+                f"1. {CHANGESETS} changesets x {SCALING_RECIPIENTS} recipients, relay waits "
+                f"{SCALING_RCPT_DELAY * 1000:.0f} ms per RCPT, rounds 1, 4, 1, 4 ..."
+            )
         rates: dict[int, list[float]] = {1: [], 4: []}
         for _ in range(ROUNDS):
             for workers in (1, 4):
