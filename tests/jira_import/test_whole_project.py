@@ -17,7 +17,8 @@ from tests.support.fake_jira.model import LINK_CHANGE
 from tests.support.jira import artifact_by_key, changesets_of, credentials_for
 from tracker.jira_import import services
 from tracker.models import Artifact, ChangesetValue, Field, JiraImport, JiraImportedItem, TimeEntry, Tracker
-from tracker.services.history import ValueRenderer, history
+from tracker.services.history import history
+from tracker.services.value_rendering import ValueRenderer
 
 pytestmark = pytest.mark.slow
 

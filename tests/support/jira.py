@@ -190,7 +190,8 @@ def artifact_by_key(tracker: Any, key: str) -> Any:
 
 def readable(artifact: Any, values: dict[str, Any] | None = None) -> dict[str, Any]:
     """Values by field name, as the API shows them (usernames, option labels), empty ones left out."""
-    from tracker.services.history import ValueRenderer, tracker_fields
+    from tracker.services.history import tracker_fields
+    from tracker.services.value_rendering import ValueRenderer
 
     fields = tracker_fields(artifact.tracker)
     values = artifact.current_values if values is None else values

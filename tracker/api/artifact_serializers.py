@@ -13,7 +13,8 @@ from rest_framework import serializers
 from tracker import permissions
 from tracker.api.serializers import MAX_ID, MAX_SAFE_INTEGER, user_name
 from tracker.models import Artifact, Changeset, Tracker
-from tracker.services.history import HistoryEntry, ValueRenderer
+from tracker.services.history import HistoryEntry
+from tracker.services.value_rendering import ValueRenderer
 from tracker.services.values import LIST_MAX_ITEMS, TEXT_MAX_LENGTH
 
 MAX_VALUES = 500

@@ -52,7 +52,7 @@ def to_html(document: Any) -> str:
 
 def to_text(document: Any) -> str:
     """The document's text alone, for plain-text fields (a work log's comment)."""
-    from tracker.services.history import html_to_text
+    from tracker.services.value_rendering import html_to_text
 
     return html_to_text(to_html(document))
 

@@ -26,7 +26,7 @@ logger = logging.getLogger("tracker.jira_import")
 
 IMPORTER_USERNAME = "jira-importer"
 # Placeholder accounts: "jira.<hash>", their last name marks where they come from (see
-# tracker.services.history.person_name, which names them "<display name> (Jira)").
+# tracker.services.value_rendering.person_name, which names them "<display name> (Jira)").
 PLACEHOLDER_PREFIX = "jira."
 PLACEHOLDER_MARK = "(Jira)"
 MAX_LOOKUPS = 1000  # users known only from the changelog, looked up once each

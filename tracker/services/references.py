@@ -26,7 +26,8 @@ from django.utils.safestring import mark_safe
 
 from tracker.models import Artifact, Field, FieldType, JiraIssueRecord
 from tracker.permissions import AnyUser, readable_artifacts
-from tracker.services.history import FieldChange, HistoryEntry, ValueRenderer
+from tracker.services.history import FieldChange, HistoryEntry
+from tracker.services.value_rendering import ValueRenderer
 
 # `#42`, `art #42`, `bug #42`: not inside a word, a URL's fragment (`/#42`) or an entity (`&#42;`).
 # Jira keys (`DI-7`): capitals, a dash, digits, not inside a longer word or dashed name.

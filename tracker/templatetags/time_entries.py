@@ -5,8 +5,8 @@ from __future__ import annotations
 from django import template
 
 from tracker.models import User
-from tracker.services.history import person_name as name_of
 from tracker.services.time_entries import format_duration
+from tracker.services.value_rendering import person_name as name_of
 
 register = template.Library()
 

@@ -11,7 +11,7 @@ from django.http import QueryDict
 from tracker import permissions
 from tracker.models import Artifact, Field, FieldOption, FieldType, User
 from tracker.services.artifact_query import ArtifactQuery, Column, TrackerContext
-from tracker.services.history import ValueRenderer
+from tracker.services.value_rendering import ValueRenderer
 
 
 @dataclass

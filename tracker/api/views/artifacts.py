@@ -21,8 +21,9 @@ from tracker.api.pagination import ChangesetCursorPagination
 from tracker.api.views.base import JsonApiView
 from tracker.models import Artifact, Changeset, Project
 from tracker.services.artifacts import create_artifact, update_artifact
-from tracker.services.history import ValueRenderer, entries_for, tracker_fields
+from tracker.services.history import entries_for, tracker_fields
 from tracker.services.history_pages import consecutive, only_comments, with_previous_values
+from tracker.services.value_rendering import ValueRenderer
 
 
 def readable_artifact(request: Request, pk: int) -> Artifact:

@@ -13,8 +13,8 @@ from tracker.api.errors import error_responses
 from tracker.api.views.artifacts import readable_artifact
 from tracker.api.views.base import JsonApiView
 from tracker.models import TimeEntry
-from tracker.services.history import person_name
 from tracker.services.time_entries import MAX_SECONDS, InvalidTimeEntry, add_time_entry, time_sheet
+from tracker.services.value_rendering import person_name
 
 
 class TimeEntrySerializer(serializers.ModelSerializer):

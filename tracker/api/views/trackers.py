@@ -20,8 +20,8 @@ from tracker.api.views.base import JsonApiView
 from tracker.api.views.projects import readable_project
 from tracker.models import Artifact, Tracker
 from tracker.services.artifact_query import TrackerContext
-from tracker.services.history import ValueRenderer
 from tracker.services.trackers import DEFAULT_FIELDS, FieldSpec, TrackerSpec, create_tracker
+from tracker.services.value_rendering import ValueRenderer
 
 
 def with_fields(trackers: QuerySet[Tracker]) -> QuerySet[Tracker]:
