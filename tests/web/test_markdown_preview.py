@@ -197,7 +197,8 @@ def test_an_imported_description_box_is_previewed_as_markdown(
     client_as, bugs: Tracker, alice: User, bob: User
 ) -> None:
     # Imported rich text is edited as Markdown (tracker.services.rich_text): its box gets the tabs,
-    # always (it has no format to choose), while a plain text field's box does not.
+    # always (it has no format to choose), while a typed text field's box gets them only while its
+    # format choice is Markdown.
     imported = create_artifact(
         bugs, author=alice, values={"title": "Imported", "description": "<p>Hi</p>"}, notify=False
     ).artifact
@@ -211,4 +212,4 @@ def test_an_imported_description_box_is_previewed_as_markdown(
 
     assert f'data-markdown-preview="{preview_url(bugs)}"' in description_box(imported)
     assert "data-format-input" not in description_box(imported)
-    assert "data-markdown-preview" not in description_box(plain)
+    assert 'data-format-input="description__format"' in description_box(plain)
