@@ -266,3 +266,18 @@ def test_past_the_budget_the_text_is_kept_escaped_with_a_note(bugs: Tracker, ali
     assert isinstance(stored, dict) and stored["source"] == nested
     assert "Shown as plain text: it nests too deeply." in stored["html"]
     assert "deep &lt;b&gt;quote&lt;/b&gt;" in stored["html"]
+
+
+def test_an_imported_artifact_with_a_markdown_value_is_edited_as_its_source(
+    client_as, bugs: Tracker, alice: User, bob: User
+) -> None:
+    artifact = create_artifact(bugs, author=alice, values={"title": "Imported"}, notify=False).artifact
+    Artifact.objects.filter(pk=artifact.pk).update(jira_issue_id="10001")
+    update_artifact(artifact, author=alice, values={"description": {"format": "markdown", "source": SOURCE}})
+
+    page = client_as(bob).get(artifact.get_absolute_url()).content.decode()
+
+    # It should show the HTML on the page and the source in the box (no format choice: always Markdown).
+    assert "<strong>Save</strong>" in description_value_html(page)
+    assert description_box(page)[1].strip() == SOURCE.strip()
+    assert "description__format" not in page

@@ -186,7 +186,11 @@ class ArtifactForm(forms.Form):
         if rich_text:
             for f in tracker_fields:
                 if f.type == FieldType.TEXT:
-                    kwargs["initial"][f.name] = html_to_markdown(current_values.get(str(f.pk)) or "")
+                    stored = current_values.get(str(f.pk))
+                    # A Markdown value (the API may write one on an imported artifact) shows its source.
+                    kwargs["initial"][f.name] = (
+                        stored["source"] if is_markdown_text(stored) else html_to_markdown(stored or "")
+                    )
         super().__init__(*args, **kwargs)
         self.tracker_fields = list(tracker_fields)
         people_choices = [(str(user.pk), user.display_name) for user in people]
