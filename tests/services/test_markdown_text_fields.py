@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client
 
-from tests.conftest import client_for
+from tests.conftest import PASSWORD, client_for
+from tests.support.browser import chromium_marks, chromium_page
 from tests.support.smtp import SMTPServer, smtp_for
 from tracker.models import Artifact, Field, Tracker, User
 from tracker.services.artifacts import create_artifact, update_artifact
@@ -281,3 +282,38 @@ def test_an_imported_artifact_with_a_markdown_value_is_edited_as_its_source(
     assert "<strong>Save</strong>" in description_value_html(page)
     assert description_box(page)[1].strip() == SOURCE.strip()
     assert "description__format" not in page
+
+
+# In a browser -----------------------------------------------------------------------------------------
+
+BROWSER, NEEDS_CHROMIUM = chromium_marks()
+
+
+@BROWSER
+@NEEDS_CHROMIUM
+def test_a_member_writes_a_markdown_description_with_its_preview(
+    live_server, monkeypatch: pytest.MonkeyPatch, bugs: Tracker, alice: User, bob: User
+) -> None:
+    from playwright.sync_api import expect
+
+    artifact = create_artifact(bugs, author=alice, values={"title": "Save"}).artifact
+    with chromium_page(monkeypatch, timeout_ms=20_000) as page:
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("Username").fill("bob")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.goto(f"{live_server.url}{artifact.get_absolute_url()}")
+
+        preview_tab = page.locator("#id_description-preview-tab")
+        # Text is the format at first: nothing to preview.
+        expect(preview_tab).to_be_hidden()
+        page.locator("input[name=description__format][value=markdown]").check()
+        page.locator("textarea[name=description]").fill("- [x] open\n- [ ] **save**")
+        preview_tab.click()
+
+        # It should preview the rendered Markdown, then store and show it so.
+        expect(page.locator("#id_description-preview strong")).to_have_text("save")
+        page.get_by_role("button", name="Save changes").click()
+        expect(page.locator(".messages")).to_contain_text("Changes saved.")
+        expect(page.locator("#value-description strong")).to_have_text("save")
+        expect(page.locator("#value-description input[type=checkbox]")).to_have_count(2)

@@ -167,7 +167,9 @@ def test_a_member_types_markdown_and_sees_the_preview(live_server, page, crash: 
     # Plain text is the format at first: nothing to preview.
     expect(preview_tab).to_be_hidden()
 
-    page.get_by_label("Markdown").check()
+    # The comment's format (each text field has its own Text | Markdown choice too).
+    comment_markdown = page.locator("input[name=comment_format][value=markdown]")
+    comment_markdown.check()
     comment.fill("Steps:\n\n- [x] open\n- [ ] **save**\n\n| a | b |\n| - | - |\n| 1 | 2 |")
     preview_tab.click()
 
@@ -189,7 +191,7 @@ def test_a_member_types_markdown_and_sees_the_preview(live_server, page, crash: 
     expect(page.locator(".messages")).to_contain_text("Changes saved.")
     expect(page.locator(".changeset .comment input[type=checkbox]")).to_have_count(2)
     # The next comment starts in Markdown, the format bob chose.
-    expect(page.get_by_label("Markdown")).to_be_checked()
+    expect(comment_markdown).to_be_checked()
     expect(page.get_by_role("tab", name="Preview")).to_be_visible()
 
 
