@@ -188,7 +188,27 @@ def test_the_email_text_part_reads_as_the_source(
     assert "1. Press **Save**" in text
     assert "2. See <script>alert(1)</script>" in text
     assert "'format'" not in text and "<strong>" not in text
+    # The HTML part shows it formatted, the typed tag as text.
+    assert "<strong>Save</strong>" in to_bob.part("text/html")
     assert "<script>" not in to_bob.part("text/html")
+
+
+def test_the_html_email_of_a_change_shows_the_new_markdown_formatted(
+    django_capture_on_commit_callbacks, smtp: SMTPServer, bugs: Tracker, alice: User
+) -> None:
+    artifact = create_artifact(
+        bugs, author=alice, values={"title": "Save", "cc": ["bob"]}, notify=False
+    ).artifact
+    with django_capture_on_commit_callbacks(execute=True):
+        change = update_artifact(
+            artifact,
+            author=alice,
+            values={"description": {"format": "markdown", "source": "one **bold** line"}},
+        )
+    to_bob = next(item for item in smtp.received if item.message["X-Tuleap-Changeset-Id"] == str(change.pk))
+
+    assert "<strong>bold</strong>" in to_bob.part("text/html")
+    assert "one **bold** line" in to_bob.part("text/plain")
 
 
 # The API ----------------------------------------------------------------------------------------------

@@ -281,6 +281,13 @@ class FieldChange:
     new_html: SafeString | str = ""
 
     @property
+    def new_markdown_html(self) -> SafeString | str:
+        """A Markdown text's new value as HTML, for the HTML email (rendered and sanitized when stored)."""
+        if self.field.type == FieldType.TEXT and is_markdown_text(self.new):
+            return mark_safe(self.new["html"])  # noqa: S308 (values.markdown_text sanitized it)
+        return ""
+
+    @property
     def multiline(self) -> bool:
         """A text change that spans lines: emails show it as a block, not as one `old -> new` run-on line."""
         return "\n" in self.old_text or "\n" in self.new_text
