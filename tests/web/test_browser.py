@@ -59,7 +59,7 @@ def test_a_member_creates_an_artifact_and_edits_it_with_a_comment(
     page.locator("#id_title").fill("Login button does nothing on Firefox")
     page.get_by_label("Status").select_option(label="In progress")
     page.locator("textarea[name=comment]").fill("Reproduced on **Firefox 128** only.")
-    page.get_by_label("Markdown").check()
+    page.get_by_role("group", name="Comment format").get_by_label("Markdown").check()
     page.get_by_role("button", name="Save changes").click()
 
     # The history shows the change (old -> new) and the comment, rendered from Markdown.

@@ -167,7 +167,9 @@ def test_a_member_types_markdown_and_sees_the_preview(live_server, page, crash: 
     # Plain text is the format at first: nothing to preview.
     expect(preview_tab).to_be_hidden()
 
-    page.get_by_label("Markdown").check()
+    # The comment's format (each text field has its own Text | Markdown choice too).
+    comment_markdown = page.locator("input[name=comment_format][value=markdown]")
+    comment_markdown.check()
     comment.fill("Steps:\n\n- [x] open\n- [ ] **save**\n\n| a | b |\n| - | - |\n| 1 | 2 |")
     preview_tab.click()
 
@@ -189,7 +191,7 @@ def test_a_member_types_markdown_and_sees_the_preview(live_server, page, crash: 
     expect(page.locator(".messages")).to_contain_text("Changes saved.")
     expect(page.locator(".changeset .comment input[type=checkbox]")).to_have_count(2)
     # The next comment starts in Markdown, the format bob chose.
-    expect(page.get_by_label("Markdown")).to_be_checked()
+    expect(comment_markdown).to_be_checked()
     expect(page.get_by_role("tab", name="Preview")).to_be_visible()
 
 
@@ -197,7 +199,8 @@ def test_an_imported_description_box_is_previewed_as_markdown(
     client_as, bugs: Tracker, alice: User, bob: User
 ) -> None:
     # Imported rich text is edited as Markdown (tracker.services.rich_text): its box gets the tabs,
-    # always (it has no format to choose), while a plain text field's box does not.
+    # always (it has no format to choose), while a typed text field's box gets them only while its
+    # format choice is Markdown.
     imported = create_artifact(
         bugs, author=alice, values={"title": "Imported", "description": "<p>Hi</p>"}, notify=False
     ).artifact
@@ -211,4 +214,4 @@ def test_an_imported_description_box_is_previewed_as_markdown(
 
     assert f'data-markdown-preview="{preview_url(bugs)}"' in description_box(imported)
     assert "data-format-input" not in description_box(imported)
-    assert "data-markdown-preview" not in description_box(plain)
+    assert 'data-format-input="description__format"' in description_box(plain)

@@ -132,7 +132,12 @@ def _validate(
                 owned = set(current.get(str(field_.pk)) or [])
                 if not set(stored) <= owned:
                     raise InvalidValue("Only attachments already on this artifact can be kept.")
-            if field_.type == FieldType.TEXT and stored and artifact is not None and artifact.jira_issue_id:
+            if (
+                field_.type == FieldType.TEXT
+                and isinstance(stored, str)
+                and artifact is not None
+                and artifact.jira_issue_id
+            ):
                 # An imported artifact's text is HTML, shown as stored: sanitized now, never when read.
                 stored = sanitize_html(stored)
         except InvalidValue as error:

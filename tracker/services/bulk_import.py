@@ -184,7 +184,7 @@ class ImportWriter:
         if field_.type == FieldType.LINKS and isinstance(value, list):
             return checked_links(field_, value)
         stored = normalize(field_, value, self._context, self._users)
-        if field_.type == FieldType.TEXT and stored:
+        if field_.type == FieldType.TEXT and isinstance(stored, str) and stored:
             # Imported text is HTML, shown as stored: sanitized here, whatever the importer did.
             stored = sanitize_html(stored)
         return stored

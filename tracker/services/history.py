@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from tracker.models import Artifact, Changeset, Field, FieldType, Tracker
 from tracker.permissions import AnyUser
@@ -21,6 +21,7 @@ from tracker.services.history_queries import changesets_before, values_before
 # import sanitizes its HTML with the same function.
 from tracker.services.rendering import sanitize_html as sanitize_html
 from tracker.services.value_rendering import ValueRenderer, imported_name, person_name
+from tracker.services.values import is_markdown_text
 
 # Accounts an import made for people without an account here (tracker.jira_import.people): inactive,
 # named "jira.<hash>", their last name saying where they come from.
@@ -36,6 +37,13 @@ class FieldChange:
     # Links fields shown to a known reader: the values as HTML, with links to what they may read.
     old_html: SafeString | str = ""
     new_html: SafeString | str = ""
+
+    @property
+    def new_markdown_html(self) -> SafeString | str:
+        """A Markdown text's new value as HTML, for the HTML email (rendered and sanitized when stored)."""
+        if self.field.type == FieldType.TEXT and is_markdown_text(self.new):
+            return mark_safe(self.new["html"])  # noqa: S308 (values.markdown_text sanitized it)
+        return ""
 
     @property
     def multiline(self) -> bool:

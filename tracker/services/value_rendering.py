@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from tracker.models import Artifact, Attachment, Field, FieldOption, FieldType, User
 from tracker.permissions import AnyUser, readable_artifacts
+from tracker.services.values import is_markdown_text
 
 LINE_END = re.compile(r"(?i)<br\s*/?>|</(li|tr|div)>")
 PARAGRAPH_END = re.compile(r"(?i)</(p|h[1-6]|pre|blockquote|ul|ol|table)>")
@@ -207,6 +208,8 @@ class ValueRenderer:
             return ", ".join(items)
         if field_.type == FieldType.DATETIME:
             return format_datetime(value)
+        if field_.type == FieldType.TEXT and is_markdown_text(value):
+            return value["source"]  # Markdown reads as plain text: the history and emails quote it
         if field_.type == FieldType.TEXT and self.rich_text:
             return html_to_text(value)
         return str(value)
@@ -216,6 +219,8 @@ class ValueRenderer:
 
         Stored sanitized: the import and the artifact service sanitize it when they write it.
         """
+        if field_.type == FieldType.TEXT and is_markdown_text(value):
+            return str(value["html"])  # rendered and sanitized when stored (values.markdown_text)
         if field_.type != FieldType.TEXT or not self.rich_text or not value:
             return ""
         return str(value)

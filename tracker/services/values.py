@@ -1,6 +1,8 @@
 """Field values: turning what people type or send into what a changeset stores, and back.
 
-Stored representations (JSON): string/text -> str; int -> int; float -> float; date -> "YYYY-MM-DD";
+Stored representations (JSON): string/text -> str (a Markdown text -> {"format": "markdown",
+"source": str, "html": sanitized HTML rendered when stored}, see :func:`markdown_text`); int -> int;
+float -> float; date -> "YYYY-MM-DD";
 datetime -> ISO 8601 in UTC; select -> option id; multi-select -> [option ids]; user -> user id;
 users -> [user ids]; open list -> [labels]; files -> [attachment ids];
 links -> [{"artifact": id, "type": name}] or [{"key": ..., "url": ..., "type": ...}] for outside issues.
@@ -19,6 +21,7 @@ from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 
 from tracker.models import Artifact, Field, FieldOption, FieldType, User
+from tracker.services.rendering import MARKDOWN, render_comment
 
 STRING_MAX_LENGTH = 255
 MAX_ID = 2**63
@@ -109,6 +112,8 @@ def normalize(field_: Field, raw: Any, context: ValueContext, known_users: dict[
     if is_empty(raw):
         return None
     kind = field_.type
+    if kind == FieldType.TEXT and isinstance(raw, dict):
+        return _markdown_text(raw)
     if kind in (FieldType.STRING, FieldType.TEXT):
         if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
             raise InvalidValue("Enter text.")
@@ -226,6 +231,29 @@ def normalize(field_: Field, raw: Any, context: ValueContext, known_users: dict[
             links.append({"artifact": item["artifact"], "type": link_type.strip()})
         return links or None
     raise InvalidValue(f"Unsupported field type {kind!r}.")  # pragma: no cover - choices forbid it
+
+
+def is_markdown_text(value: Any) -> bool:
+    """A text value written in Markdown (stored with its source and its rendered HTML)."""
+    return isinstance(value, dict) and value.get("format") == MARKDOWN
+
+
+def markdown_text(source: str) -> dict[str, str]:
+    """The stored form of a Markdown text: the source (what editing shows, what emails and the history
+    quote: Markdown reads as plain text) and its HTML, rendered and sanitized once, now, by the
+    comments' renderer under the comments' budget (past it: the text escaped, with a note)."""
+    return {"format": MARKDOWN, "source": source, "html": render_comment(source, MARKDOWN)}
+
+
+def _markdown_text(raw: dict[str, Any]) -> dict[str, str] | None:
+    """``{"format": "markdown", "source": "..."}`` from a client; any "html" it sends is ignored
+    (the HTML stored is always ours)."""
+    if raw.get("format") != MARKDOWN or not isinstance(raw.get("source"), str):
+        raise InvalidValue('Send text, or {"format": "markdown", "source": "..."} for Markdown.')
+    source = raw["source"].replace("\r\n", "\n").replace("\r", "\n")
+    if len(source) > TEXT_MAX_LENGTH:
+        raise InvalidValue(f"Enter at most {TEXT_MAX_LENGTH} characters (this has {len(source)}).")
+    return markdown_text(source) if source.strip() else None
 
 
 def _outside_link(item: dict[str, Any]) -> dict[str, str]:

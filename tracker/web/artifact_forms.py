@@ -18,7 +18,9 @@ from django.utils.dateparse import parse_datetime
 from tracker.models import Attachment, Changeset, Field, FieldType, User
 from tracker.services.artifacts import with_defaults
 from tracker.services.fields import RESERVED_FIELD_NAMES
+from tracker.services.rendering import MARKDOWN
 from tracker.services.rich_text import html_to_markdown, markdown_to_stored_html
+from tracker.services.values import is_markdown_text
 from tracker.web.forms import picker_attrs
 
 RICH_TEXT_NOTE = (
@@ -26,6 +28,7 @@ RICH_TEXT_NOTE = (
 )
 
 EMPTY_CHOICE = ("", "—")
+TEXT_FORMAT = "text"  # a text field's value as typed; Markdown ones are stored rendered too (values.py)
 
 
 class MultipleFileInput(forms.FileInput):
@@ -104,6 +107,8 @@ def initial_value(field_: Field, stored: Any) -> Any:
         return ", ".join(str(link["artifact"]) for link in _as_list(stored) if "artifact" in link)
     if kind == FieldType.FILES:
         return None
+    if kind == FieldType.TEXT and is_markdown_text(stored):
+        return stored["source"]  # editing shows the Markdown the person wrote
     return str(stored)
 
 
@@ -139,6 +144,8 @@ class FieldRow:
     field: Field
     bound: forms.BoundField
     remove: forms.BoundField | None
+    # Text fields: the Text | Markdown choice stored with the value.
+    text_format: forms.BoundField | None = None
 
 
 class ArtifactForm(forms.Form):
@@ -152,6 +159,7 @@ class ArtifactForm(forms.Form):
         (Changeset.CommentFormat.TEXT, "Plain text"),
         (Changeset.CommentFormat.MARKDOWN, "Markdown"),
     ]
+    text_format_choices = [(TEXT_FORMAT, "Text"), (MARKDOWN, "Markdown")]
 
     def __init__(
         self,
@@ -178,7 +186,11 @@ class ArtifactForm(forms.Form):
         if rich_text:
             for f in tracker_fields:
                 if f.type == FieldType.TEXT:
-                    kwargs["initial"][f.name] = html_to_markdown(current_values.get(str(f.pk)) or "")
+                    stored = current_values.get(str(f.pk))
+                    # A Markdown value (the API may write one on an imported artifact) shows its source.
+                    kwargs["initial"][f.name] = (
+                        stored["source"] if is_markdown_text(stored) else html_to_markdown(stored or "")
+                    )
         super().__init__(*args, **kwargs)
         self.tracker_fields = list(tracker_fields)
         people_choices = [(str(user.pk), user.display_name) for user in people]
@@ -193,6 +205,18 @@ class ArtifactForm(forms.Form):
             if rich_text and field_.type == FieldType.TEXT:
                 form_field.help_text = " ".join(filter(None, [field_.help_text, RICH_TEXT_NOTE]))
                 form_field.widget.attrs.update(markdown_preview_attrs(preview_url))
+            elif field_.type == FieldType.TEXT:
+                # Previewed only while "Markdown" is this field's chosen format.
+                format_name = self.format_name(field_)
+                form_field.widget.attrs.update(markdown_preview_attrs(preview_url, format_input=format_name))
+                stored = current_values.get(str(field_.pk))
+                self.fields[format_name] = forms.ChoiceField(
+                    label=f"{field_.label} format",
+                    choices=self.text_format_choices,
+                    initial=MARKDOWN if is_markdown_text(stored) else TEXT_FORMAT,
+                    required=False,
+                    widget=forms.RadioSelect,
+                )
             self.fields[field_.name] = form_field
             if field_.type == FieldType.FILES:
                 kept_ids = set(_as_list(current_values.get(str(field_.pk))))
@@ -232,6 +256,28 @@ class ArtifactForm(forms.Form):
     @staticmethod
     def remove_name(field_: Field) -> str:
         return f"{field_.name}__remove"
+
+    @staticmethod
+    def format_name(field_: Field) -> str:
+        return f"{field_.name}__format"
+
+    def _text_value(self, field_: Field) -> Any:
+        """A text field's value for the service: the text, or ``{"format": "markdown", "source": ...}``."""
+        text = self.cleaned_data[field_.name]
+        if text and self._chosen_format(field_) == MARKDOWN:
+            return {"format": MARKDOWN, "source": text}
+        return text
+
+    def _chosen_format(self, field_: Field) -> str:
+        # No choice sent (a client posting the form as it was before formats): the format it had.
+        name = self.format_name(field_)
+        return self.cleaned_data.get(name) or self.fields[name].initial
+
+    def _text_changed(self, field_: Field) -> bool:
+        return (
+            field_.name in self.changed_data
+            or self._chosen_format(field_) != self.fields[self.format_name(field_)].initial
+        )
 
     @staticmethod
     def _form_field(
@@ -301,7 +347,7 @@ class ArtifactForm(forms.Form):
 
     def values_for_creation(self) -> dict[str, Any]:
         return {
-            f.name: self.cleaned_data[f.name]
+            f.name: self._text_value(f) if self.format_name(f) in self.fields else self.cleaned_data[f.name]
             for f in self.tracker_fields
             if f.name in self.fields and f.type != FieldType.FILES and self.cleaned_data.get(f.name)
         }
@@ -318,7 +364,10 @@ class ArtifactForm(forms.Form):
                 if removed:
                     kept = _as_list(current_values.get(str(field_.pk)))
                     values[field_.name] = [pk for pk in kept if pk not in removed]
-            elif field_.name in changed:
+            elif self.format_name(field_) in self.fields and self._text_changed(field_):
+                # The text or only its format changed (the same words now meant as Markdown).
+                values[field_.name] = self._text_value(field_)
+            elif field_.name in changed and self.format_name(field_) not in self.fields:
                 values[field_.name] = self.cleaned_data[field_.name]
                 if self.rich_text and field_.type == FieldType.TEXT:
                     values[field_.name] = markdown_to_stored_html(values[field_.name])
@@ -364,6 +413,7 @@ class ArtifactForm(forms.Form):
                 field=f,
                 bound=self[f.name],
                 remove=self[self.remove_name(f)] if self.remove_name(f) in self.fields else None,
+                text_format=self[self.format_name(f)] if self.format_name(f) in self.fields else None,
             )
             for f in self.tracker_fields
             if f.name in self.fields

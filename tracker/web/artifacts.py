@@ -54,6 +54,7 @@ def artifact_create(request: HttpRequest, pk: int) -> HttpResponse:
         request.FILES if request.method == "POST" else None,
         tracker_fields=fields,
         people=permissions.nameable_users(tracker.project),
+        preview_url=reverse("tracker:markdown-preview", args=[tracker.pk]),
     )
     if request.method == "POST" and form.is_valid():
         try:
