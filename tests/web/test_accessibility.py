@@ -277,7 +277,14 @@ def test_the_pages_of_finished_jira_imports(
     audit.assert_clean()
 
 
-def test_the_pages_that_find_artifacts(audit: Audit, bugs: Tracker, documented: Artifact, bob: User) -> None:
+def test_the_pages_that_find_artifacts(
+    audit: Audit, bugs: Tracker, documented: Artifact, alice: User, bob: User
+) -> None:
+    # Something for each part of bob's "My work": assigned to him, and submitted by him.
+    create_artifact(
+        bugs, author=alice, values={"title": "Assigned to bob", "assigned_to": bob.pk}, notify=False
+    )
+    create_artifact(bugs, author=bob, values={"title": "Submitted by bob"}, notify=False)
     save_query(bob, bugs, name="Open bugs", params={"state": "open"}, shared=True)
     save_query(bob, bugs, name="Mine", params={"assignee": "me"}, shared=False)
     audit.log_in("bob")
@@ -289,6 +296,10 @@ def test_the_pages_that_find_artifacts(audit: Audit, bugs: Tracker, documented: 
     audit.page.locator("#no-match").wait_for()
     audit.goto(f"/trackers/{bugs.pk}/?assignee=nosuchuser", "list with a filter error")
     audit.goto("/my-work/", "my work")
+    audit.page.get_by_text("Assigned to bob").first.wait_for()
+    audit.page.set_viewport_size({"width": 390, "height": 844})
+    audit.goto(f"/trackers/{bugs.pk}/?state=open&assignee=me", "list with the filters open at 390 px")
+    audit.goto("/my-work/", "my work at 390 px")
     audit.assert_clean()
 
 
@@ -338,7 +349,9 @@ def test_the_field_and_value_administration_pages(
     audit.log_in("alice")
     # The value rows: rename, colour, move, hide and delete forms.
     audit.goto(f"/fields/{status.pk}/", "field page with its value rows")
-    audit.page.locator(f"#option-{used_value.pk}").wait_for()
+    # Renaming a value to nothing: the page again, with the refusal in its messages.
+    audit.page.locator(f"#option-{used_value.pk}-label").fill("")
+    audit.fail_form(f"#option-{used_value.pk} form.option-edit", "field page with a rename error")
     audit.goto(f"/fields/{status.pk}/delete/", "field deletion refused (the field is used)")
     audit.goto(f"/fields/{unused.pk}/delete/", "field deletion confirmation")
     audit.page.locator("#confirm-removal").wait_for()
