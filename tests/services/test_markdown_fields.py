@@ -44,7 +44,7 @@ def inputs_of(html: str) -> _Inputs:
     return parser
 
 
-DISABLED_BOX = {"type": "checkbox", "disabled": "disabled"}
+DISABLED_BOX = {"type": "checkbox", "disabled": "disabled", "aria-label": "Task"}
 CHECKED_BOX = {**DISABLED_BOX, "checked": "checked"}
 
 TASKS = "Before the release:\n\n- [ ] write the notes\n- [x] tag the build\n"

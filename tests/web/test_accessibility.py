@@ -7,6 +7,7 @@ context (cookies, session), so that the users of two tests never share a login.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,15 +16,18 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
 from django.utils import timezone
+from PIL import Image
 
 from tests.conftest import PASSWORD
 from tests.support.browser import ARGS, CHROMIUM, chromium_marks
 from tests.support.fake_jira import CLOUD_API_TOKEN, CLOUD_EMAIL, FakeJiraServer
 from tests.support.jira import pending_import
+from tests.support.world import typed_tracker
 from tracker.models import Artifact, FieldType, JiraImport, Project, SystemEvent, Tracker, User
 from tracker.services.artifacts import create_artifact, update_artifact
 from tracker.services.fields import add_field
 from tracker.services.notification_list import add_entry
+from tracker.services.saved_queries import save_query
 
 AXE = Path(__file__).resolve().parents[1] / "support" / "vendor" / "axe-core" / "axe.min.js"
 # axe-core's impacts are minor, moderate, serious and critical; the issue asks for none of the last two.
@@ -270,4 +274,88 @@ def test_the_pages_of_finished_jira_imports(
     audit.log_in("alice")
     audit.goto(f"/jira-imports/{done.pk}/", "Jira import page, done (with its updates)")
     audit.goto(f"/jira-imports/{failed.pk}/", "Jira import page, failed")
+    audit.assert_clean()
+
+
+def test_the_pages_that_find_artifacts(
+    audit: Audit, bugs: Tracker, documented: Artifact, alice: User, bob: User
+) -> None:
+    # Something for each part of bob's "My work": assigned to him, and submitted by him.
+    create_artifact(
+        bugs, author=alice, values={"title": "Assigned to bob", "assigned_to": bob.pk}, notify=False
+    )
+    create_artifact(bugs, author=bob, values={"title": "Submitted by bob"}, notify=False)
+    save_query(bob, bugs, name="Open bugs", params={"state": "open"}, shared=True)
+    save_query(bob, bugs, name="Mine", params={"assignee": "me"}, shared=False)
+    audit.log_in("bob")
+    # The filters open (the URL has some), with the saved queries and the "Save this query as" form.
+    audit.goto(f"/trackers/{bugs.pk}/?state=open&assignee=me&columns=submitter", "list with the filters open")
+    audit.page.locator("#saved-queries a", has_text="Open bugs").wait_for()
+    audit.page.locator("#saved-query-name").wait_for()
+    audit.goto(f"/trackers/{bugs.pk}/?q=zebra", "list with a search that finds nothing")
+    audit.page.locator("#no-match").wait_for()
+    audit.goto(f"/trackers/{bugs.pk}/?assignee=nosuchuser", "list with a filter error")
+    audit.goto("/my-work/", "my work")
+    audit.page.get_by_text("Assigned to bob").first.wait_for()
+    audit.page.set_viewport_size({"width": 390, "height": 844})
+    audit.goto(f"/trackers/{bugs.pk}/?state=open&assignee=me", "list with the filters open at 390 px")
+    audit.goto("/my-work/", "my work at 390 px")
+    audit.assert_clean()
+
+
+def png(width: int = 320, height: int = 200) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (40, 120, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_an_artifact_page_with_backlinks_a_thumbnail_and_a_markdown_preview(
+    audit: Audit, public_project: Project, alice: User, bob: User
+) -> None:
+    from playwright.sync_api import expect
+
+    linked = typed_tracker(public_project, "files", "links", shortname="linked")
+    image = SimpleUploadedFile("chart.png", png(), content_type="image/png")
+    target = create_artifact(
+        linked, author=alice, values={"title": "Target"}, uploads={"files": [image]}, notify=False
+    ).artifact
+    create_artifact(
+        linked,
+        author=alice,
+        values={"title": "Source", "links": [{"artifact": target.pk, "type": "blocks"}]},
+        notify=False,
+    )
+    audit.log_in("bob")
+    audit.goto(f"/artifacts/{target.pk}/", "artifact page with a backlink and a thumbnail")
+    expect(audit.page.get_by_role("img", name="chart.png")).to_be_visible()
+    expect(audit.page.get_by_role("link", name=f"linked #{target.pk + 1} Source")).to_be_visible()
+
+    # The comment box's Preview tab shown, with rendered Markdown in it.
+    audit.page.get_by_label("Markdown").check()
+    audit.page.locator("textarea[name=comment]").fill("- [x] **done**\n\n| a | b |\n| - | - |\n| 1 | 2 |")
+    audit.page.get_by_role("tab", name="Preview").click()
+    expect(audit.page.get_by_role("tabpanel").locator("strong")).to_have_text("done")
+    audit.check("artifact page with the Markdown preview tab shown")
+    audit.assert_clean()
+
+
+def test_the_field_and_value_administration_pages(
+    audit: Audit, bugs: Tracker, documented: Artifact, alice: User
+) -> None:
+    status = bugs.fields.get(name="status")
+    unused = add_field(bugs, name="severity", label="Severity", type=FieldType.STRING)
+    used_value = status.options.get(label="In progress")
+    unused_value = status.options.get(label="Done")
+    audit.log_in("alice")
+    # The value rows: rename, colour, move, hide and delete forms.
+    audit.goto(f"/fields/{status.pk}/", "field page with its value rows")
+    # Renaming a value to nothing: the page again, with the refusal in its messages.
+    audit.page.locator(f"#option-{used_value.pk}-label").fill("")
+    audit.fail_form(f"#option-{used_value.pk} form.option-edit", "field page with a rename error")
+    audit.goto(f"/fields/{status.pk}/delete/", "field deletion refused (the field is used)")
+    audit.goto(f"/fields/{unused.pk}/delete/", "field deletion confirmation")
+    audit.page.locator("#confirm-removal").wait_for()
+    audit.goto(f"/options/{used_value.pk}/delete/", "value deletion refused (the value is used)")
+    audit.goto(f"/options/{unused_value.pk}/delete/", "value deletion confirmation")
+    audit.page.locator("#confirm-removal").wait_for()
     audit.assert_clean()

@@ -48,10 +48,11 @@ ALLOWED_ATTRIBUTES = {
 }
 # A Markdown task list ("- [x] done") renders as disabled check boxes (mdit-py-plugins' tasklists).
 # Whatever the source (Markdown, imported HTML), an <input> that survives is a disabled check box,
-# at most checked: nothing that takes input, no name, value or class.
+# at most checked: nothing that takes input, no name, value or class. Each box gets an accessible name
+# (axe-core's "label" rule, critical): a screen reader says "Task, check box, checked", then the item's text.
 TASK_LIST_INPUTS: dict[str, Any] = {
     "tag_attribute_values": {"input": {"checked": {"checked"}}},
-    "set_tag_attribute_values": {"input": {"type": "checkbox", "disabled": "disabled"}},
+    "set_tag_attribute_values": {"input": {"type": "checkbox", "disabled": "disabled", "aria-label": "Task"}},
 }
 LINK_REL = "noopener noreferrer nofollow"
 
