@@ -255,6 +255,7 @@ def test_two_web_hosts_and_two_worker_hosts_deliver_every_email_once_and_agree_o
     alice: User,
     bob: User,
     carol: User,
+    tmp_path: Path,
 ) -> None:
     for host in HOSTS:
         start_host(host, NB_BACKEND_WORKERS="2", METRICS_SECRET=METRICS_SECRET)
@@ -283,9 +284,14 @@ def test_two_web_hosts_and_two_worker_hosts_deliver_every_email_once_and_agree_o
     def all_ended() -> bool:
         return not NotificationRecord.objects.filter(ended_at__isnull=True).exists()
 
-    assert wait_until(all_ended, timeout=120), NotificationRecord.objects.filter(
-        ended_at__isnull=True
-    ).count()
+    assert wait_until(all_ended, timeout=120), (
+        list(
+            NotificationRecord.objects.filter(ended_at__isnull=True).values(
+                "changeset_id", "status", "job_id", "attempts", "claimed_by", "last_error", "next_attempt_at"
+            )
+        ),
+        {host: (tmp_path / f"worker-{host}.log").read_text()[-3000:] for host in HOSTS},
+    )
     assert set(NotificationRecord.objects.values_list("status", flat=True)) == {
         NotificationRecord.Status.DONE
     }
