@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import socket
 import sys
 from pathlib import Path
 
@@ -73,6 +74,9 @@ try:
     WORKER_LOG = env.str("WORKER_LOG", str(VAR_DIR / "log" / "worker.log"))
     # Pid files of the backend worker supervisor (manage.py backend_workers) and of its workers.
     WORKER_RUN_DIR = env.str("WORKER_RUN_DIR", str(VAR_DIR / "run"))
+    # The host name the workers register with in Redis (rq's Worker.hostname) and that status and the
+    # system check group them by: the machine's, unless two supervisors share one machine.
+    WORKER_HOSTNAME = env.str("WORKER_HOSTNAME") or socket.gethostname()
     NOTIFICATION_PENDING_THRESHOLD = env.int("NOTIFICATION_PENDING_THRESHOLD", 120, minimum=1)
     NOTIFICATION_JOB_TIMEOUT = env.int("NOTIFICATION_JOB_TIMEOUT", 300, minimum=10)
     # The retry schedule of a notification that met a transient error (tracker/notifications/schedule.py):

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django_rq.queues import DjangoRQ
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
@@ -91,6 +92,10 @@ class MeteredWorker(Worker):
         # job from a running one by its last heartbeat (tracker.queues.HEARTBEAT_GRACE_SECONDS).
         kwargs.setdefault("job_monitoring_interval", queues.HEARTBEAT_SECONDS)
         super().__init__(*args, **kwargs)
+        if self.hostname is not None:
+            # The host name status and the system check group workers by (tracker.workers.hosts):
+            # WORKER_HOSTNAME, so that two supervisors on one machine can stand for two hosts.
+            self.hostname = settings.WORKER_HOSTNAME
         # RQ's registry cleanup calls the exception handlers for jobs whose worker died mid-job.
         self.push_exc_handler(_count_abandoned_job)
 

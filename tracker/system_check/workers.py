@@ -1,4 +1,4 @@
-"""Check 3: the RQ side — live workers on every queue, failed jobs, and a queue nobody empties."""
+"""Check 3: the RQ side — live workers on every queue and per host, failed jobs, a queue nobody empties."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tracker.system_check.base import (
     RedisUnavailable,
     humanize_duration,
 )
+from tracker.workers import hosts
 
 NAME = "workers"
 
@@ -33,6 +34,71 @@ def run(context: CheckContext) -> list[Finding]:
             continue  # no workers are planned on it
         queue = queues.rq_queue(name, connection=connection)
         findings += check_queue(context, queue)
+    findings += check_hosts(hosts.workers_by_host(connection))
+    return findings
+
+
+def check_hosts(views: list[hosts.HostView]) -> list[Finding]:
+    """Per host (WORKER_HOSTNAME): its supervisor's report and the workers registered with its name."""
+    findings: list[Finding] = []
+    details = {"hosts": hosts.summary(views)}
+    for view in views:
+        report = view.report
+        if report is None:
+            findings.append(
+                Finding(
+                    NAME,
+                    Level.INFO,
+                    f"Host {view.host}: {len(view.registered)} workers registered in Redis, no supervisor "
+                    "reports from it (workers run by hand, or by a supervisor of an older version).",
+                    details,
+                )
+            )
+            continue
+        if report.stale():
+            findings.append(
+                Finding(
+                    NAME,
+                    Level.WARNING,
+                    f"Host {view.host}: its supervisor (pid {report.supervisor_pid}) has not reported for "
+                    f"{humanize_duration(timedelta(seconds=report.age()))}: it was killed or the host is "
+                    "down. Start it again there (manage.py backend_workers start, or its systemd unit); "
+                    "a host taken out of service is forgotten after a week.",
+                    details,
+                )
+            )
+        for worker in report.failing():
+            crash_loop = worker.young_deaths >= 2
+            findings.append(
+                Finding(
+                    NAME,
+                    Level.ERROR if crash_loop else Level.WARNING,
+                    f"Host {view.host}: {worker.label} ({worker.name}) "
+                    + (
+                        f"keeps exiting right after it starts ({worker.young_deaths} times in a row, last "
+                        f"status {worker.last_exit_status})"
+                        if crash_loop
+                        else f"is not running (last exit status {worker.last_exit_status}); its "
+                        "supervisor starts it again within seconds"
+                    )
+                    + f": read the worker log on {view.host} ({settings.WORKER_LOG} there by default).",
+                    details,
+                )
+            )
+        alive = [worker for worker in report.workers if worker.alive]
+        per_queue = ", ".join(
+            f"{queue} {sum(1 for worker in alive if worker.queue == queue)}"
+            for queue in dict.fromkeys(worker.queue for worker in report.workers)
+        )
+        findings.append(
+            Finding(
+                NAME,
+                Level.INFO,
+                f"Host {view.host}: {len(alive)} of {len(report.workers)} workers running "
+                f"({per_queue or 'none planned'}), {len(view.registered)} registered in Redis.",
+                details,
+            )
+        )
     return findings
 
 

@@ -18,6 +18,9 @@ And it runs the recovery sweep (``tracker.workers.sweep``) every NOTIFICATION_SW
 at a time: notifications whose job Redis lost, whose retry is due or whose worker died are handed to a
 new job, and Jira imports left behind are resumed or ended, with no operator.
 
+It reports its workers' state to Redis for ``backend_workers status`` and the system check of every
+host (``tracker.workers.hosts``), under ``WORKER_HOSTNAME``, the host name its workers register with.
+
 Its log: ``manage.py backend_workers`` sends it to WORKER_LOG and the console
 (``tracker.workers.logs``).
 """
@@ -30,7 +33,6 @@ import logging
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -42,9 +44,10 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections
 
+from tracker import queues
 from tracker.email_gateway import config as gateway
 from tracker.notifications.routing import async_enabled
-from tracker.workers import maintenance, pidfiles, sweep
+from tracker.workers import hosts, maintenance, pidfiles, sweep
 
 logger = logging.getLogger("tracker.workers.supervisor")
 
@@ -118,6 +121,7 @@ class Slot:
     started_at: float = 0.0
     restart_at: float = 0.0
     young_deaths: int = 0
+    last_exit_status: int | None = None
     pid_file: Path = field(default_factory=Path)
 
     @property
@@ -138,10 +142,11 @@ class Supervisor:
         self.stop_signal = ""
         self.grace_seconds = settings.NOTIFICATION_JOB_TIMEOUT + 30
         self.next_maintenance = 0.0
-        self.maintenance_name = f"supervisor-{socket.gethostname()}-{os.getpid()}"
+        self.maintenance_name = f"supervisor-{hosts.hostname()}-{os.getpid()}"
         self.next_schedule = 0.0
         self.schedulers: dict[str, Any] = {}
         self.sweeper = sweep.Sweeper(self.maintenance_name)
+        self.next_report = 0.0
 
     # Life cycle --------------------------------------------------------------------------------------
 
@@ -162,12 +167,14 @@ class Supervisor:
                 self._spawn(slot)
             while not self.stop_requested:
                 self._watch()
+                self._report()
                 self._maintenance()
                 self._schedule()
                 self.sweeper.tick()
                 time.sleep(POLL_INTERVAL)
             logger.info("Received %s: stopping the workers.", self.stop_signal)
             self._stop_workers()
+            self._withdraw_report()
             logger.info("Backend workers supervisor stopped.")
             return 0
         finally:
@@ -195,7 +202,7 @@ class Supervisor:
         return worker_command(slot.queue, "--with-scheduler", "--name", slot.name)
 
     def _spawn(self, slot: Slot) -> None:
-        slot.name = f"{socket.gethostname()}.{slot.queue}.{slot.index}.{secrets.token_hex(3)}"
+        slot.name = f"{hosts.hostname()}.{slot.queue}.{slot.index}.{secrets.token_hex(3)}"
         log_path = Path(settings.WORKER_LOG)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
@@ -213,6 +220,7 @@ class Supervisor:
         slot.started_at = time.monotonic()
         slot.pid_file.write_text(f"{slot.process.pid}\n{slot.name}\n")
         logger.info("Started %s (pid %s, name %s).", slot.label, slot.process.pid, slot.name)
+        self.next_report = 0.0  # report the new worker now
 
     def _watch(self) -> None:
         now = time.monotonic()
@@ -234,9 +242,57 @@ class Supervisor:
                 )
                 slot.pid_file.unlink(missing_ok=True)
                 slot.process = None
+                slot.last_exit_status = status
                 slot.restart_at = now + delay
+                self.next_report = 0.0  # other hosts learn of the death now, not at the next report
             if slot.process is None and now >= slot.restart_at and not self.stop_requested:
                 self._spawn(slot)
+
+    # The report to other hosts ------------------------------------------------------------------------
+
+    def report(self) -> hosts.HostReport:
+        return hosts.HostReport(
+            host=hosts.hostname(),
+            supervisor_pid=os.getpid(),
+            reported_at=time.time(),
+            workers=[
+                hosts.ReportedWorker(
+                    queue=slot.queue,
+                    slot=slot.index,
+                    pid=slot.process.pid if slot.process is not None else None,
+                    name=slot.name,
+                    alive=slot.process is not None and slot.process.poll() is None,
+                    young_deaths=self._recent_young_deaths(slot),
+                    last_exit_status=slot.last_exit_status,
+                )
+                for slot in self.slots
+            ],
+        )
+
+    @staticmethod
+    def _recent_young_deaths(slot: Slot) -> int:
+        # The count is only updated when a worker exits: one that has lived past YOUNG_DEATH_SECONDS
+        # since is out of its crash loop.
+        running = slot.process is not None and slot.process.poll() is None
+        if running and time.monotonic() - slot.started_at >= YOUNG_DEATH_SECONDS:
+            return 0
+        return slot.young_deaths
+
+    def _report(self) -> None:
+        now = time.monotonic()
+        if now < self.next_report:
+            return
+        self.next_report = now + hosts.PUBLISH_INTERVAL
+        try:
+            hosts.publish(queues.redis_client(queues.SUPERVISOR), self.report())
+        except Exception as error:
+            logger.warning("Reporting the workers to Redis failed (%s: %s).", type(error).__name__, error)
+
+    def _withdraw_report(self) -> None:
+        try:
+            hosts.withdraw(queues.redis_client(queues.SUPERVISOR), hosts.hostname())
+        except Exception as error:
+            logger.warning("Withdrawing the workers' report failed (%s: %s).", type(error).__name__, error)
 
     def _maintenance(self) -> None:
         now = time.monotonic()

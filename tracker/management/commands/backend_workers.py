@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tracker.workers import pidfiles, supervisor
+from tracker import queues
+from tracker.workers import hosts, pidfiles, supervisor
 from tracker.workers.logs import configure_worker_logging
 
 
@@ -58,13 +59,41 @@ class Command(BaseCommand):
         self.stdout.write("Stopped.")
 
     def status(self) -> None:
+        """This host's supervisor and workers (its pid files), then every host's (what Redis says).
+
+        The exit status is this host's: a web host with no supervisor exits 3 after listing the others.
+        """
         pid = pidfiles.running_supervisor_pid()
         planned = supervisor.planned_workers()
         plan = ", ".join(f"{count} on {queue}" for queue, count in planned.items()) or "no worker"
         if pid is None:
-            self.stdout.write(f"The backend workers are not running (planned: {plan}).")
+            self.stdout.write(
+                f"The backend workers are not running (host {hosts.hostname()}, planned: {plan})."
+            )
+            self.all_hosts()
             raise SystemExit(3)
-        self.stdout.write(f"Supervisor: running, pid {pid} (planned: {plan}).")
+        self.stdout.write(f"Supervisor: running, pid {pid} (host {hosts.hostname()}, planned: {plan}).")
+        try:
+            self.this_host(planned)
+        finally:
+            self.all_hosts()
+
+    def all_hosts(self) -> None:
+        try:
+            client = queues.new_client(settings.REDIS_URL, queues.SYSTEM_CHECK)
+            try:
+                views = hosts.workers_by_host(client)
+            finally:
+                client.close()
+        except Exception as error:  # Redis down: this host's part above still stands
+            self.stdout.write(f"Workers by host: Redis cannot be reached ({type(error).__name__}: {error}).")
+            return
+        self.stdout.write(f"Workers by host ({len(views)} host(s), from Redis):")
+        for view in views:
+            for line in hosts.describe(view):
+                self.stdout.write(line)
+
+    def this_host(self, planned: dict[str, int]) -> None:
         states = pidfiles.worker_states()
         for state in states:
             alive = "alive" if state.alive else "NOT RUNNING"
