@@ -59,6 +59,28 @@ def test_a_record_whose_job_redis_lost_is_handed_to_a_new_job(saved, redis_clean
     assert recovery.sweep().handed == {}
 
 
+def test_a_queued_job_missing_from_the_queue_list_is_handed_to_a_new_job(
+    saved, redis_clean, settings
+) -> None:
+    stranded, waiting = saved("stranded"), saved("waiting")
+    old_job = record_of(stranded).job_id
+    client = redis_clean.client()
+    # Its hash still says "queued", but no worker will ever pop it: the list lost its id (a failover to
+    # a replica that missed the write, a client killed between RQ's writes).
+    assert client.lrem(f"rq:queue:{settings.NOTIFICATIONS_QUEUE}", 0, old_job) == 1
+    assert client.hget(f"rq:job:{old_job}", "status") == b"queued"
+    aged(stranded, settings.NOTIFICATION_RECOVERY_AFTER + 1)
+    aged(waiting, settings.NOTIFICATION_RECOVERY_AFTER + 1)
+
+    found = recovery.sweep()
+
+    assert found.handed == {"lost_job": [stranded.pk]}
+    new_job = record_of(stranded).job_id
+    assert new_job != old_job
+    assert new_job in queues.notifications_queue().get_job_ids()
+    assert recovery.sweep().handed == {}
+
+
 def test_a_due_retry_whose_scheduled_job_is_gone_is_sent_now(saved, redis_clean, smtp: SMTPServer) -> None:
     smtp.stop()
     changeset = saved()
