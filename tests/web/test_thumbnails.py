@@ -267,8 +267,12 @@ def test_in_chromium_the_thumbnail_is_drawn_and_opens_the_preview(
         thumbnail = page.get_by_role("img", name="chart.png")
         expect(thumbnail).to_be_visible()
         # It should be decoded by the browser (allowed by the page's img-src 'self'), at 240 x 120.
-        page.wait_for_function("document.querySelector('.attachment-thumbnail img').complete")
-        assert thumbnail.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [240, 120]
+        # img.decode() waits for it (and rejects a broken image); no wait_for_function: Playwright
+        # polls a string predicate with eval, which the page's CSP (no 'unsafe-eval') refuses.
+        size = thumbnail.evaluate(
+            "async img => { await img.decode(); return [img.naturalWidth, img.naturalHeight]; }"
+        )
+        assert size == [240, 120]
 
         with page.expect_popup() as opened:
             page.locator(".attachment-thumbnail").click()
