@@ -7,13 +7,11 @@ the one judge of whether values fit, and its errors are put back next to the fie
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django import forms
-from django.utils.dateparse import parse_datetime
 
 from tracker.models import Attachment, Changeset, Field, FieldType, User
 from tracker.services.artifacts import with_defaults
@@ -21,6 +19,15 @@ from tracker.services.fields import RESERVED_FIELD_NAMES
 from tracker.services.rendering import MARKDOWN
 from tracker.services.rich_text import html_to_markdown, markdown_to_stored_html
 from tracker.services.values import is_markdown_text
+from tracker.web.artifact_form_fields import (
+    ArtifactLinksField,
+    MultilineTextField,
+    MultipleFileField,
+    as_list,
+    initial_value,
+    links_keeping_types,
+    markdown_preview_attrs,
+)
 from tracker.web.forms import picker_attrs
 
 RICH_TEXT_NOTE = (
@@ -29,112 +36,6 @@ RICH_TEXT_NOTE = (
 
 EMPTY_CHOICE = ("", "—")
 TEXT_FORMAT = "text"  # a text field's value as typed; Markdown ones are stored rendered too (values.py)
-
-
-class MultipleFileInput(forms.FileInput):
-    allow_multiple_selected = True
-
-
-class MultipleFileField(forms.FileField):
-    """Several files in one input; the service checks their sizes."""
-
-    widget = MultipleFileInput
-
-    def clean(self, data: Any, initial: Any = None) -> list[Any]:
-        files = data if isinstance(data, (list, tuple)) else [data]
-        return [super(MultipleFileField, self).clean(item, initial) for item in files if item]
-
-
-def parse_artifact_ids(text: str) -> list[int]:
-    ids: list[int] = []
-    for part in text.replace(";", ",").split(","):
-        part = part.strip().lstrip("#")
-        if not part:
-            continue
-        if not part.isdigit() or len(part) > 18:
-            raise forms.ValidationError(
-                "Enter artifact ids separated by commas, like 12, 15.", code="invalid_links"
-            )
-        if int(part) not in ids:
-            ids.append(int(part))
-    return ids
-
-
-class ArtifactLinksField(forms.CharField):
-    def clean(self, value: Any) -> list[int]:
-        return parse_artifact_ids(super().clean(value) or "")
-
-    def has_changed(self, initial: Any, data: Any) -> bool:
-        # "12, 15" and "12,15" name the same links: compare the ids, not the text.
-        try:
-            return parse_artifact_ids(initial or "") != parse_artifact_ids(data or "")
-        except forms.ValidationError:
-            return True
-
-
-class MultilineTextField(forms.CharField):
-    """Browsers send textarea lines ending with CRLF: store them as LF, like every other client."""
-
-    def to_python(self, value: Any) -> str:
-        text = super().to_python(value)
-        return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def initial_value(field_: Field, stored: Any) -> Any:
-    """The stored value as the form input shows it (and as the browser sends it back unchanged)."""
-    if stored is None:
-        return None
-    kind = field_.type
-    if kind == FieldType.DATETIME:
-        moment = parse_datetime(stored) if isinstance(stored, str) else None
-        if moment is None:
-            return None
-        moment = moment.astimezone(dt.UTC)
-        return moment.strftime("%Y-%m-%dT%H:%M" if moment.second == 0 else "%Y-%m-%dT%H:%M:%S")
-    if kind in (FieldType.MULTI_SELECT, FieldType.USERS):
-        return [str(item) for item in _as_list(stored)]
-    if kind in (FieldType.SELECT, FieldType.USER):
-        return str(stored)
-    if kind == FieldType.OPEN_LIST:
-        return ", ".join(_as_list(stored))
-    if kind == FieldType.LINKS:
-        return ", ".join(str(link["artifact"]) for link in _as_list(stored) if "artifact" in link)
-    if kind == FieldType.FILES:
-        return None
-    if kind == FieldType.TEXT and is_markdown_text(stored):
-        return stored["source"]  # editing shows the Markdown the person wrote
-    return str(stored)
-
-
-def _links_keeping_types(ids: list[int], current: Any) -> list[dict[str, Any]]:
-    """The links to these artifacts, each keeping the type ("relates", "blocks") it already had.
-
-    Links to issues outside the platform (kept by the Jira import) are not in the form's id list:
-    they are carried over untouched.
-    """
-    types = {link["artifact"]: link.get("type", "") for link in _as_list(current) if "artifact" in link}
-    outside = [link for link in _as_list(current) if "artifact" not in link]
-    return [{"artifact": pk, "type": types.get(pk, "")} for pk in ids] + outside
-
-
-def markdown_preview_attrs(preview_url: str, format_input: str = "") -> dict[str, str]:
-    """What makes markdown_preview.js add "Write | Preview" tabs to a textarea (nothing without a URL).
-
-    ``format_input``: the name of the radio buttons choosing the text's format; the preview is offered
-    only while their value is Markdown.
-    """
-    if not preview_url:
-        return {}
-    attrs = {"data-markdown-preview": preview_url}
-    if format_input:
-        attrs["data-format-input"] = format_input
-    return attrs
 
 
 @dataclass
@@ -197,7 +98,7 @@ class ArtifactForm(forms.Form):
         for field_ in self.tracker_fields:
             if field_.name in RESERVED_FIELD_NAMES:
                 continue
-            set_now = set(_as_list(current_values.get(str(field_.pk)))) if field_.is_choice_field else set()
+            set_now = set(as_list(current_values.get(str(field_.pk)))) if field_.is_choice_field else set()
             form_field = self._form_field(field_, people_choices, set_now)
             if field_.required:
                 # Marked for assistive technology; the service, not the browser, enforces it.
@@ -219,7 +120,7 @@ class ArtifactForm(forms.Form):
                 )
             self.fields[field_.name] = form_field
             if field_.type == FieldType.FILES:
-                kept_ids = set(_as_list(current_values.get(str(field_.pk))))
+                kept_ids = set(as_list(current_values.get(str(field_.pk))))
                 kept = [a for a in attachments if a.pk in kept_ids]
                 if kept:
                     self.fields[self.remove_name(field_)] = forms.TypedMultipleChoiceField(
@@ -362,7 +263,7 @@ class ArtifactForm(forms.Form):
             if field_.type == FieldType.FILES:
                 removed = set(self.cleaned_data.get(self.remove_name(field_)) or [])
                 if removed:
-                    kept = _as_list(current_values.get(str(field_.pk)))
+                    kept = as_list(current_values.get(str(field_.pk)))
                     values[field_.name] = [pk for pk in kept if pk not in removed]
             elif self.format_name(field_) in self.fields and self._text_changed(field_):
                 # The text or only its format changed (the same words now meant as Markdown).
@@ -372,7 +273,7 @@ class ArtifactForm(forms.Form):
                 if self.rich_text and field_.type == FieldType.TEXT:
                     values[field_.name] = markdown_to_stored_html(values[field_.name])
                 if field_.type == FieldType.LINKS:
-                    values[field_.name] = _links_keeping_types(
+                    values[field_.name] = links_keeping_types(
                         values[field_.name], current_values.get(str(field_.pk))
                     )
         return values
