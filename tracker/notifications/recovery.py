@@ -23,9 +23,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from tracker import queues
@@ -71,11 +72,10 @@ def _hand_over(found: Recovered, reason: str, record: NotificationRecord, job_id
         found.failed_enqueues += 1
 
 
-def sweep(now: dt.datetime | None = None) -> Recovered:
-    """One pass over the unfinished records; raises redis.RedisError when Redis cannot be asked."""
-    now = now or timezone.now()
-    found = Recovered()
-    unfinished = NotificationRecord.objects.filter(ended_at__isnull=True)
+def _overdue(unfinished: QuerySet[Any], now: dt.datetime) -> tuple[list[Any], list[Any]]:
+    """The unfinished records or batches (the two share these fields) the sweep looks at, BATCH of each:
+    pending for longer than NOTIFICATION_RECOVERY_AFTER or retries past due (waiting for a job), and
+    started ones whose heartbeat may have stopped."""
     waiting = list(
         unfinished.filter(
             status=Status.PENDING,
@@ -92,6 +92,14 @@ def sweep(now: dt.datetime | None = None) -> Recovered:
             started_at__lt=now - dt.timedelta(seconds=queues.HEARTBEAT_GRACE_SECONDS),
         ).order_by("started_at")[:BATCH]
     )
+    return waiting, started
+
+
+def sweep(now: dt.datetime | None = None) -> Recovered:
+    """One pass over the unfinished records; raises redis.RedisError when Redis cannot be asked."""
+    now = now or timezone.now()
+    found = Recovered()
+    waiting, started = _overdue(NotificationRecord.objects.filter(ended_at__isnull=True), now)
     states = queues.job_states(
         sorted({r.job_id for r in waiting if r.job_id} | {r.claimed_by for r in started if r.claimed_by})
     )
@@ -126,22 +134,7 @@ def _sweep_batches(now: dt.datetime, found: Recovered) -> None:
     Reasons ``batch_lost_job``, ``batch_retry_due`` and ``batch_abandoned`` (the ids are the changesets').
     """
     unfinished = NotificationBatch.objects.filter(ended_at__isnull=True).select_related("record")
-    waiting = list(
-        unfinished.filter(
-            status=Status.PENDING,
-            created_at__lt=now - dt.timedelta(seconds=settings.NOTIFICATION_RECOVERY_AFTER),
-        ).order_by("created_at")[:BATCH]
-    ) + list(
-        unfinished.filter(status=Status.RETRY, next_attempt_at__lte=now - SCHEDULER_GRACE).order_by(
-            "next_attempt_at"
-        )[:BATCH]
-    )
-    started = list(
-        unfinished.filter(
-            status=Status.STARTED,
-            started_at__lt=now - dt.timedelta(seconds=queues.HEARTBEAT_GRACE_SECONDS),
-        ).order_by("started_at")[:BATCH]
-    )
+    waiting, started = _overdue(unfinished, now)
     states = queues.job_states(
         sorted({b.job_id for b in waiting if b.job_id} | {b.claimed_by for b in started if b.claimed_by})
     )
