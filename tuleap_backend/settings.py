@@ -100,6 +100,9 @@ try:
     # Recipients per notification job: a changeset with more is split into batch jobs of this size,
     # which idle workers share (tracker/notifications/fanout.py).
     NOTIFICATION_BATCH_SIZE = env.int("NOTIFICATION_BATCH_SIZE", 100, minimum=1)
+    # Changesets one notification job may send: its own, then those queued behind it (1: its own only;
+    # tracker/notifications/drain.py).
+    NOTIFICATION_JOB_CHANGESETS = env.int("NOTIFICATION_JOB_CHANGESETS", 50, minimum=1)
     # SMTP connections a notification worker keeps open from job to job, and may use at once for one
     # job's recipients (tracker/notifications/connection_pool.py). 50 at most: Postfix's default
     # smtpd_client_connection_count_limit, past which a relay refuses a client's connections anyway.

@@ -30,7 +30,7 @@ from tracker.models import (
     Tracker,
     User,
 )
-from tracker.notifications import batches, fanout, jobs, notifier, records, recovery
+from tracker.notifications import batches, fanout, jobs, notifier, ordering, recovery
 from tracker.services.artifacts import create_artifact, update_artifact
 from tracker.workers.pidfiles import worker_states
 
@@ -332,15 +332,15 @@ def test_a_held_record_looks_again_soon_unless_the_earlier_one_waits_for_a_later
     first = create_artifact(bugs, author=alice, values={"title": "Crash"})
     second = update_artifact(first.artifact, author=alice, values={"status": "Done"})
     now = timezone.now()
-    assert records.next_look(second.pk, now) == now + dt.timedelta(seconds=1)  # being sent
+    assert ordering.next_look(second.pk, now) == now + dt.timedelta(seconds=1)  # being sent
 
     NotificationRecord.objects.filter(changeset=first).update(
         status=Status.RETRY, next_attempt_at=now + dt.timedelta(seconds=5)
     )
-    assert records.next_look(second.pk, now) == now + dt.timedelta(seconds=6)
+    assert ordering.next_look(second.pk, now) == now + dt.timedelta(seconds=6)
     # A retry half an hour away: it looks again every minute (a wake-up may bring that retry forward).
     NotificationRecord.objects.filter(changeset=first).update(next_attempt_at=now + dt.timedelta(minutes=30))
-    assert records.next_look(second.pk, now) == now + dt.timedelta(seconds=60)
+    assert ordering.next_look(second.pk, now) == now + dt.timedelta(seconds=60)
 
 
 def test_a_wrong_batch_size_stops_start_up_with_one_line() -> None:

@@ -9,7 +9,9 @@ Where things are:
 - ``notifier``: claim the record, find recipients, send, record each delivered address, end; it counts
   the emails sent and the failed attempts itself (``tracker.monitoring.metrics``);
 - ``records``: the NotificationRecord / NotificationDelivery writes (claim, finish, fail, retry later,
-  requeue, take over, re-open), and the per-artifact order (``waits_for_earlier``, ``hold``);
+  requeue, take over, re-open);
+- ``ordering``: the per-artifact order (``waits_for_earlier``, ``hold``, ``next_look``);
+- ``drain``: a job also sends the changesets queued behind its own (NOTIFICATION_JOB_CHANGESETS);
 - ``batches``: the NotificationBatch rows of a big changeset (split once, then claim, finish, fail,
   retry later, requeue, take over each batch; end the record with its last batch);
 - ``fanout``: the batch job's sending (NOTIFICATION_BATCH_SIZE recipients per job, shared by the workers);

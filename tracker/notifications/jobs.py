@@ -14,12 +14,13 @@ import socket
 import time
 import uuid
 
+from django.conf import settings
 from django.utils import timezone
 from rq import get_current_job
 
 from tracker import queues
 from tracker.models import NotificationRecord
-from tracker.notifications import batches, fanout, notifier, records
+from tracker.notifications import batches, drain, fanout, notifier, ordering
 
 logger = logging.getLogger("tracker.notifications.jobs")
 
@@ -39,10 +40,10 @@ def send_changeset_notification(changeset_id: int) -> None:
         raise
     if outcome.state == "held":
         # An earlier changeset of the artifact is still being sent: look again shortly. Only the job
-        # the record expects does so (``records.hold`` checks it), so stray copies die out.
+        # the record expects does so (``ordering.hold`` checks it), so stray copies die out.
         follow_up = queues.new_notification_job_id(changeset_id)
-        if records.hold(changeset_id, seen_job_id=job_id, job_id=follow_up):
-            at = records.next_look(changeset_id, timezone.now())
+        if ordering.hold(changeset_id, seen_job_id=job_id, job_id=follow_up):
+            at = ordering.next_look(changeset_id, timezone.now())
             notifier.schedule_job(changeset_id, follow_up, at)
             logger.info(
                 "Job %s: an earlier changeset of the artifact is still being sent; job %s looks again at %s",
@@ -60,25 +61,29 @@ def send_changeset_notification(changeset_id: int) -> None:
             "Job %s: record busy, job %s looks again at %s", job_id, follow_up, outcome.claim.busy_until
         )
     logger.info("Job %s done in %.2f s: %s", job_id, time.monotonic() - started, outcome)
+    if outcome.state == "done" and job is not None and settings.NOTIFICATION_JOB_CHANGESETS > 1:
+        drained = drain.send_waiting(job_id, started=started)
+        if drained.sent or drained.handed_back:
+            logger.info("Job %s also: %s, in %.2f s", job_id, drained, time.monotonic() - started)
 
 
 @queues.on_final_failure
 def job_failed(failure: queues.FinalFailure) -> None:
     """RQ's failure callback, also called for a job whose worker died (AbandonedJobError).
 
-    A record the job still holds goes back on the retry schedule (or ends failed once it is past
-    NOTIFICATION_GIVE_UP_AFTER); the next attempt is a new job.
+    Every record the job still holds (its own, and those it took off the queue) goes back on the retry
+    schedule (or ends failed once it is past NOTIFICATION_GIVE_UP_AFTER); the next attempt is a new job.
     """
-    changeset_id = failure.object_id
     error = "The worker died while sending (AbandonedJobError)." if failure.abandoned else failure.describe()
-    outcome = records.abandon(changeset_id, failure.job_id, error)
-    if outcome is None:
-        return
-    if outcome.state == "failed":
-        logger.error("Notification for changeset %s failed: %s", changeset_id, error)
-        return
-    logger.warning("Notification for changeset %s: %s Next attempt at %s.", changeset_id, error, outcome.at)
-    notifier.schedule_job(changeset_id, outcome.job_id, outcome.at)
+    for outcome in drain.release(failure.job_id, error):
+        changeset_id = outcome.changeset_id
+        if outcome.state == "failed":
+            logger.error("Notification for changeset %s failed: %s", changeset_id, error)
+            continue
+        logger.warning(
+            "Notification for changeset %s: %s Next attempt at %s.", changeset_id, error, outcome.at
+        )
+        notifier.schedule_job(changeset_id, outcome.job_id, outcome.at)
 
 
 def send_notification_batch(batch_id: int) -> None:

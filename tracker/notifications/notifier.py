@@ -35,7 +35,7 @@ from rq.timeouts import JobTimeoutException
 from tracker import queues
 from tracker.models import NotificationRecord
 from tracker.monitoring import metrics
-from tracker.notifications import batches, emails, records, schedule
+from tracker.notifications import batches, emails, ordering, records, schedule
 from tracker.notifications.connection_pool import JobConnections
 from tracker.notifications.context import NotificationContext
 from tracker.notifications.journal import DeliveryJournal
@@ -100,7 +100,7 @@ def notify(changeset_id: int, *, mode: str, token: str, ordered: bool = False) -
     """Send the changeset's emails to every recipient who has not had them yet.
 
     ``ordered`` (the worker job): not before every earlier changeset of the artifact has ended
-    (``records.waits_for_earlier``); the outcome is then ``held`` and nothing is claimed.
+    (``ordering.waits_for_earlier``); the outcome is then ``held`` and nothing is claimed.
     """
     started = time.perf_counter()
     mode = str(mode)  # a plain "inline"/"async" for the logs and the metrics labels
@@ -122,7 +122,7 @@ def notify(changeset_id: int, *, mode: str, token: str, ordered: bool = False) -
 
 
 def _notify(changeset_id: int, *, mode: str, token: str, ordered: bool) -> Outcome:
-    if ordered and records.waits_for_earlier(changeset_id):
+    if ordered and ordering.waits_for_earlier(changeset_id):
         return Outcome("held")
     claim = records.claim(changeset_id, token)
     if claim.state == "missing":
@@ -136,8 +136,12 @@ def _notify(changeset_id: int, *, mode: str, token: str, ordered: bool) -> Outco
             "Notification for changeset %s not sent here: the record is %s.", changeset_id, claim.state
         )
         return Outcome(claim.state, claim=claim)
-    record = claim.record
-    assert record is not None
+    assert claim.record is not None
+    return send_claimed(claim.record, mode=mode, claim=claim)
+
+
+def send_claimed(record: NotificationRecord, *, mode: str, claim: records.Claim | None = None) -> Outcome:
+    """Send the emails of a record this sender holds (claimed above, or by ``drain.take_waiting``)."""
     outcome = Outcome("done", claim=claim)
     try:
         _send(record, mode, outcome)

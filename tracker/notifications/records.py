@@ -25,12 +25,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Subquery
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from tracker import queues
 from tracker.models import Changeset, NotificationDelivery, NotificationRecord
-from tracker.notifications import routing, schedule
+from tracker.notifications import ordering, routing, schedule
 
 logger = logging.getLogger("tracker.notifications.Notifier")
 
@@ -96,13 +96,7 @@ def claim(changeset_id: int, token: str) -> Claim:
             next_attempt_at=None,
         )
     )
-    record = (
-        NotificationRecord.objects.select_related(
-            "changeset__artifact__tracker__project", "changeset__author", "changeset__artifact__submitted_by"
-        )
-        .filter(changeset_id=changeset_id)
-        .first()
-    )
+    record = _with_changeset(NotificationRecord.objects.filter(changeset_id=changeset_id)).first()
     if record is None:
         return Claim("missing")
     if claimed and record.claimed_by == token:
@@ -110,6 +104,69 @@ def claim(changeset_id: int, token: str) -> Claim:
     if record.ended_at is not None:
         return Claim("ended", record)
     return Claim("busy", record)
+
+
+def _with_changeset(found: QuerySet[NotificationRecord]) -> QuerySet[NotificationRecord]:
+    # What sending reads of the changeset (NotificationContext.load, the recipients), in the same query.
+    return found.select_related(
+        "changeset__artifact__tracker__project", "changeset__author", "changeset__artifact__submitted_by"
+    )
+
+
+def claim_waiting(job_ids: dict[int, str], token: str) -> list[NotificationRecord]:
+    """Claim for ``token``, in one UPDATE, the records these queued jobs (changeset id -> job id) are for.
+
+    Claimed: a record still waiting for exactly that job (pending, or a retry whose job is due), unless
+    an earlier changeset of its artifact has a record open: that one goes first, and its later
+    changesets wait for their own jobs (``ordering.waits_for_earlier``), so nobody gets them out of order.
+    Returned in changeset order, with what sending reads selected.
+    """
+    if not job_ids:
+        return []
+    wanted = Q()
+    for changeset_id, job_id in job_ids.items():
+        wanted |= Q(changeset_id=changeset_id, job_id=job_id)
+    now = timezone.now()
+    NotificationRecord.objects.filter(
+        wanted, ended_at__isnull=True, status__in=[Status.PENDING, Status.RETRY]
+    ).exclude(ordering.earlier_open()).update(
+        status=Status.STARTED,
+        started_at=now,
+        attempts=F("attempts") + 1,
+        claimed_by=token,
+        next_attempt_at=None,
+    )
+    return list(
+        _with_changeset(
+            # Those this UPDATE claimed, not one the token held already.
+            NotificationRecord.objects.filter(wanted, claimed_by=token, started_at=now, ended_at__isnull=True)
+        ).order_by("changeset_id")
+    )
+
+
+def hand_back(records: Iterable[NotificationRecord]) -> list[NotificationRecord]:
+    """Records claimed by ``claim_waiting`` and not sent after all: waiting again, each for a new job.
+
+    As if never claimed (the attempt is not counted). Returns those handed back, with their job ids.
+    """
+    handed = []
+    for record in records:
+        job_id = queues.new_notification_job_id(record.changeset_id)
+        if NotificationRecord.objects.filter(held(record)).update(
+            status=Status.PENDING, claimed_by="", started_at=None, attempts=F("attempts") - 1, job_id=job_id
+        ):
+            record.job_id = job_id
+            handed.append(record)
+    return handed
+
+
+def held_by(token: str) -> list[int]:
+    """Changesets whose records ``token`` still holds (a job's own and what it took off the queue)."""
+    return list(
+        NotificationRecord.objects.filter(claimed_by=token, ended_at__isnull=True).values_list(
+            "changeset_id", flat=True
+        )
+    )
 
 
 def held(record: NotificationRecord) -> Q:
@@ -156,54 +213,6 @@ def retry_later(
             last_failure=failure,
             job_id=job_id,
         )
-    )
-
-
-def waits_for_earlier(changeset_id: int) -> bool:
-    """Whether an earlier changeset of the same artifact still has emails to send (its record is open).
-
-    The order of a person's emails about one artifact: a worker sends a changeset's emails only once
-    every earlier record of its artifact has ended (each of its addresses delivered or given up), so
-    the second email can never overtake the first, however many workers and batches there are.
-    "Earlier" is the changeset id: the order the service stored them in.
-    """
-    artifact = Changeset.objects.filter(pk=changeset_id).values("artifact_id")[:1]
-    return NotificationRecord.objects.filter(
-        changeset__artifact_id=Subquery(artifact), changeset_id__lt=changeset_id, ended_at__isnull=True
-    ).exists()
-
-
-# How soon a held record looks again: at once after a moment while the earlier record is being sent;
-# while it waits for a retry, shortly after that retry is due, but never later than the longest look.
-HOLD_SECONDS = 1.0
-HOLD_MAX_SECONDS = 60.0
-
-
-def next_look(changeset_id: int, now: dt.datetime) -> dt.datetime:
-    """When a record held by an earlier one of its artifact (``waits_for_earlier``) looks again."""
-    artifact = Changeset.objects.filter(pk=changeset_id).values("artifact_id")[:1]
-    earlier = list(
-        NotificationRecord.objects.filter(
-            changeset__artifact_id=Subquery(artifact), changeset_id__lt=changeset_id, ended_at__isnull=True
-        ).values_list("status", "next_attempt_at")
-    )
-    pause = HOLD_SECONDS
-    waits = [at for status, at in earlier if status == Status.RETRY and at is not None]
-    if waits and len(waits) == len(earlier):
-        # Every earlier record waits for its retry: none can end before the first of them is tried.
-        pause = (min(waits) - now).total_seconds() + HOLD_SECONDS
-    return now + dt.timedelta(seconds=min(max(pause, HOLD_SECONDS), HOLD_MAX_SECONDS))
-
-
-def hold(changeset_id: int, *, seen_job_id: str, job_id: str) -> bool:
-    """A record waiting for an earlier one: its next look is job ``job_id``; False if it changed."""
-    return bool(
-        NotificationRecord.objects.filter(
-            changeset_id=changeset_id,
-            job_id=seen_job_id,
-            ended_at__isnull=True,
-            status__in=[Status.PENDING, Status.RETRY],
-        ).update(job_id=job_id)
     )
 
 

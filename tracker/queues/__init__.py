@@ -89,6 +89,7 @@ from tracker.queues.jobs import (
     new_inbound_job_id,
     new_notification_batch_job_id,
     new_notification_job_id,
+    notification_changeset_id,
     notifications_queue,
     on_final_failure,
     rq_queue,
@@ -100,6 +101,7 @@ from tracker.queues.recovery import (
     job_states,
     sweep_client,
 )
+from tracker.queues.waiting import listening_workers, take_off, waiting_job_ids
 
 __all__ = [
     "BREAKER_SECONDS",
@@ -134,11 +136,13 @@ __all__ = [
     "incoming_email_queue",
     "jira_import_queue",
     "job_states",
+    "listening_workers",
     "master_address",
     "new_client",
     "new_inbound_job_id",
     "new_notification_batch_job_id",
     "new_notification_job_id",
+    "notification_changeset_id",
     "notifications_queue",
     "on_final_failure",
     "queue_client",
@@ -149,6 +153,8 @@ __all__ = [
     "rq_queue",
     "sentinel_manager",
     "sweep_client",
+    "take_off",
     "timed_out",
     "unpooled_connection",
+    "waiting_job_ids",
 ]

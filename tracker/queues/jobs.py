@@ -123,6 +123,15 @@ def new_notification_job_id(changeset_id: int) -> str:
     return f"notification-{changeset_id}-{uuid.uuid4().hex[:12]}"
 
 
+def notification_changeset_id(job_id: str) -> int | None:
+    """The changeset of a job id made by ``new_notification_job_id``; None for any other job."""
+    prefix, _, rest = job_id.partition("-")
+    changeset, _, suffix = rest.partition("-")
+    if prefix != "notification" or not changeset.isdigit() or not suffix:
+        return None
+    return int(changeset)
+
+
 def enqueue_notification(changeset_id: int, *, job_id: str, at: dt.datetime | None = None) -> Job:
     """The job ``job_id`` for the changeset's notification (ids only), now or at ``at``.
 

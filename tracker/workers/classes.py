@@ -14,7 +14,7 @@ What a work horse gave us, kept here:
 - warm shutdown: SIGTERM lets the job in progress finish; a second one interrupts it (SystemExit);
 - a clean slate: database connections are checked before and after each job, like a request's.
 
-And one thing a work horse could not give: SMTP connections kept open from job to job
+And what a work horse could not give: SMTP connections kept open from job to job
 (``tracker.notifications.connection_pool``), closed when the worker stops.
 
 It derives from the worker class configured in ``settings.RQ["WORKER_CLASS"]`` (the metered one), so
@@ -33,7 +33,7 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.worker import WorkerStatus
 
-from tracker.notifications import connection_pool
+from tracker.notifications import connection_pool, drain
 
 
 class _Heartbeat(threading.Thread):
@@ -59,7 +59,14 @@ class _Heartbeat(threading.Thread):
 class InProcessMixin:
     def work(self, *args: Any, **kwargs: Any) -> bool:
         connection_pool.pool.enable()
+        drain.stop_requested.clear()
         return super().work(*args, **kwargs)  # type: ignore[misc]
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        # A warm shutdown lets the job in progress finish: a job sending the changesets queued behind
+        # its own (drain.py) ends after the one it is sending and hands the rest back.
+        drain.stop_requested.set()
+        super().request_stop(signum, frame)  # type: ignore[misc]
 
     def teardown(self) -> None:
         # RQ's Worker.work calls teardown in its ``finally``: after a burst, a warm shutdown (SIGTERM

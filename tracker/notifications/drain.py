@@ -1,0 +1,130 @@
+"""A notification job also sends the changesets queued behind its own, up to NOTIFICATION_JOB_CHANGESETS.
+
+Why: a changeset's email is a few milliseconds of work, and the RQ job around it costs about as much
+again (dequeue, registries, heartbeats, its result, the worker loop). When changesets arrive faster
+than the workers take them, each job then takes waiting ones off the queue: it claims their records in
+one UPDATE (``records.claim_waiting``), removes their jobs from the queue (``queues.take_off``) and
+sends them one after the other over the connection it already holds. The backlog shrinks instead of
+paying the job's cost once per changeset; with no backlog nothing changes.
+
+What keeps it safe:
+
+- sharing: a job takes at most the waiting jobs divided by the workers listening, and at most
+  ``CHUNK`` at a time, so idle workers still get their part;
+- order: a record whose artifact has an earlier record open is not taken (``ordering``);
+- exactly once: the claim comes first, then the job is removed. A job some worker dequeued
+  meanwhile finds the record busy and does nothing; every delivered address is journaled and
+  recorded as in a job of its own (``notifier.send_claimed``);
+- a send that fails (mail server down, a database hiccup) or a stop request ends the drain, and the
+  records taken but not sent are handed back at once, each to a new job (``records.hand_back``);
+- a killed worker: the records stay claimed by its job, whose heartbeat stops, and the recovery sweep
+  takes them over as it does the job's own record; RQ's failure callback releases them too
+  (``release``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+
+from tracker import queues
+from tracker.models import NotificationRecord
+from tracker.notifications import records
+from tracker.notifications.notifier import schedule_job, send_claimed
+
+logger = logging.getLogger("tracker.notifications.drain")
+
+# Records taken off the queue per claim: a small share, so the other workers' part stays in the queue.
+CHUNK = 10
+# The share of NOTIFICATION_JOB_TIMEOUT a job may spend on the changesets of others: its own, and the
+# last chunk, must still end well inside the timeout with a slow mail server.
+TIME_SHARE = 1 / 3
+# Set by the worker on a stop request (SIGTERM): the job ends after the changeset it is sending.
+stop_requested = threading.Event()
+
+
+@dataclass
+class Drained:
+    """What a job sent besides its own changeset."""
+
+    sent: int = 0
+    handed_back: int = 0
+    stopped_by: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.sent} waiting changesets sent"
+        if self.handed_back:
+            text += f", {self.handed_back} handed back to their own jobs"
+        return text + (f" ({self.stopped_by})" if self.stopped_by else "")
+
+
+def take_waiting(token: str, limit: int) -> list[NotificationRecord]:
+    """Claim up to ``limit`` records whose jobs wait in the notifications queue, and remove those jobs."""
+    queue = queues.notifications_queue()
+    job_ids, waiting = queues.waiting_job_ids(queue, limit * 2)
+    share = min(limit, waiting // queues.listening_workers(queue))
+    candidates = {}
+    for job_id in job_ids:
+        changeset_id = queues.notification_changeset_id(job_id)
+        if changeset_id is not None and len(candidates) < share:
+            candidates[changeset_id] = job_id
+    claimed = records.claim_waiting(candidates, token)
+    queues.take_off(queue, [record.job_id for record in claimed])
+    return claimed
+
+
+def send_waiting(token: str, *, started: float) -> Drained:
+    """After a job's own changeset was sent: send waiting ones while the job's share of time lasts."""
+    drained = Drained()
+    budget = settings.NOTIFICATION_JOB_CHANGESETS - 1
+    deadline = started + settings.NOTIFICATION_JOB_TIMEOUT * TIME_SHARE
+    taken: list[NotificationRecord] = []
+    try:
+        while drained.sent < budget:
+            if stop_requested.is_set() or time.monotonic() >= deadline:
+                drained.stopped_by = "stop requested" if stop_requested.is_set() else "time share used"
+                break
+            taken = take_waiting(token, min(CHUNK, budget - drained.sent))
+            if not taken:
+                break
+            while taken:
+                record = taken.pop(0)
+                outcome = send_claimed(record, mode=NotificationRecord.Mode.ASYNC)
+                drained.sent += 1
+                if outcome.state not in ("done", "split"):
+                    # The mail server or the database is in trouble: the others would fare the same, on
+                    # the retry schedule of their own records rather than one after the other here.
+                    drained.stopped_by = f"changeset {record.changeset_id}: {outcome.state}"
+                    return drained
+                if stop_requested.is_set():
+                    drained.stopped_by = "stop requested"
+                    return drained
+    except (redis.RedisError, OSError) as error:
+        # Taking jobs off the queue failed (Redis failing over, say): what was taken is handed back.
+        drained.stopped_by = f"Redis: {error}"
+    finally:
+        drained.handed_back = _hand_back(taken)
+    return drained
+
+
+def _hand_back(taken: list[NotificationRecord]) -> int:
+    handed = records.hand_back(taken)
+    for record in handed:
+        schedule_job(record.changeset_id, record.job_id, None)  # the sweep enqueues it if this fails
+    return len(handed)
+
+
+def release(token: str, error: str) -> list[records.Rescheduled]:
+    """RQ's failure callback of a job (it crashed, timed out, or its worker died): every record it still
+    holds, its own and those it took off the queue, goes back on its retry schedule or ends failed."""
+    outcomes = []
+    for changeset_id in records.held_by(token):
+        outcome = records.abandon(changeset_id, token, error)
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes
