@@ -15,9 +15,9 @@ from tuleap_backend.env import (
     Env,
     email_gateway_spool,
     parse_async_emails,
-    redis_sentinel,
     secret_key_from_file,
 )
+from tuleap_backend.redis_settings import redis_sentinel, rq_queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -352,19 +352,18 @@ SPECTACULAR_SETTINGS = {
 NOTIFICATIONS_QUEUE = "notifications"
 JIRA_IMPORT_QUEUE = "jira_import"
 INCOMING_EMAIL_QUEUE = "incoming_email"
-RQ_QUEUES = {
-    NOTIFICATIONS_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": NOTIFICATION_JOB_TIMEOUT},
-    JIRA_IMPORT_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 6 * 3600},
-    # Declared whatever the gateway says; workers run on it only when EMAIL_GATEWAY_DOMAIN is set.
-    INCOMING_EMAIL_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": EMAIL_GATEWAY_JOB_TIMEOUT},
-}
-if REDIS_SENTINEL is not None:
-    # What django-rq connects itself (manage.py rqworker, its admin pages, the RQ collector) goes through
-    # the sentinels too: 5 s to connect to the master (each reconnection after a failover), 2 s per
-    # sentinel question; rq's Worker sets the master's socket timeout itself.
-    for _queue in RQ_QUEUES.values():
-        del _queue["URL"]
-        _queue.update(REDIS_SENTINEL.rq_connection(REDIS_URL, connect_timeout=5, sentinel_timeout=2))
+# Each queue's default job timeout (seconds); django-rq reaches them at REDIS_URL, or through the
+# sentinels when REDIS_SENTINEL is set.
+RQ_QUEUES = rq_queues(
+    REDIS_URL,
+    REDIS_SENTINEL,
+    {
+        NOTIFICATIONS_QUEUE: NOTIFICATION_JOB_TIMEOUT,
+        JIRA_IMPORT_QUEUE: 6 * 3600,
+        # Declared whatever the gateway says; workers run on it only when EMAIL_GATEWAY_DOMAIN is set.
+        INCOMING_EMAIL_QUEUE: EMAIL_GATEWAY_JOB_TIMEOUT,
+    },
+)
 RQ_SHOW_ADMIN_LINK = True
 # Queue and worker classes that count queue events for /metrics (tracker/monitoring/rq_hooks.py),
 # used by django_rq.get_queue()/enqueue() and by manage.py rqworker alike.
