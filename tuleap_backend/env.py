@@ -7,6 +7,7 @@ stops start-up with one clear line instead of a traceback deep inside Django.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,19 @@ class Env:
 
     def list(self, name: str, default: str = "") -> list[str]:
         return [item.strip() for item in self.str(name, default).split(",") if item.strip()]
+
+    def matching(self, name: str, default: str, pattern: str, refusal: str, *, lower: bool = False) -> str:
+        """The value (lower-cased first with ``lower``) if ``pattern`` matches all of it.
+
+        Otherwise a ConfigurationError reading ``NAME='value'`` then ``refusal``, which says what is
+        accepted (it starts with its own separator: ``" is not ..."`` or ``": use ..."``).
+        """
+        value = self.str(name, default)
+        if lower:
+            value = value.lower()
+        if not re.fullmatch(pattern, value):
+            raise ConfigurationError(f"{name}={value!r}{refusal}")
+        return value
 
     def database(self, name: str, default: str) -> dict[str, Any]:
         # Imported here, like ``secrets`` below: the email gateway's pipe imports this module and
@@ -115,6 +129,92 @@ def secret_key_from_file(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+def secret_key(env: Env, *, debug: bool, path: Path) -> str:
+    """``SECRET_KEY``: required when DEBUG is off; a local run (DEBUG on) without one uses a key generated
+    once into ``path``."""
+    key = env.str("SECRET_KEY")
+    if key:
+        return key
+    if not debug:
+        raise ConfigurationError(
+            "SECRET_KEY is required when DEBUG is off; set it, or set DEBUG=1 for a local run."
+        )
+    return secret_key_from_file(path)
+
+
+def logger_level(env: Env) -> str:
+    """``LOGGER_LEVEL``: debug, info, warning (the default) or error, in any case; upper-cased for logging."""
+    level = env.str("LOGGER_LEVEL", "warning").upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigurationError(
+            f"LOGGER_LEVEL={level.lower()!r} is not a level; use debug, info, warning or error."
+        )
+    return level
+
+
+def notification_retry_intervals(env: Env) -> list[int]:
+    """``NOTIFICATION_RETRY_INTERVALS``: positive seconds separated by commas, ``5,10,20,40`` by default."""
+    items = env.list("NOTIFICATION_RETRY_INTERVALS", "5,10,20,40")
+    if not items or not all(item.isdigit() and int(item) > 0 for item in items):
+        raise ConfigurationError(
+            f"NOTIFICATION_RETRY_INTERVALS={env.str('NOTIFICATION_RETRY_INTERVALS')!r} is not valid; "
+            "use positive numbers of seconds separated by commas, such as '5,10,20,40'."
+        )
+    return [int(item) for item in items]
+
+
+def notification_smtp_connections(env: Env) -> int:
+    """``NOTIFICATION_SMTP_CONNECTIONS``: 1 (the default) to 50. 50 is Postfix's default
+    smtpd_client_connection_count_limit, past which a relay refuses a client's connections anyway."""
+    connections = env.int("NOTIFICATION_SMTP_CONNECTIONS", 1, minimum=1)
+    if connections > 50:
+        raise ConfigurationError(
+            f"NOTIFICATION_SMTP_CONNECTIONS={connections} is too large; use 1 to 50 "
+            "(what your relay accepts from one client at once)."
+        )
+    return connections
+
+
+def project_creators(env: Env) -> str:
+    """``PROJECT_CREATORS``: ``everyone`` (the default) or ``staff``, in any case."""
+    return env.matching(
+        "PROJECT_CREATORS", "everyone", "everyone|staff", ": use everyone or staff.", lower=True
+    )
+
+
+def email_gateway_prefix(env: Env) -> str:
+    """``EMAIL_GATEWAY_PREFIX``: the local part's prefix of reply addresses, ``reply`` by default."""
+    return env.matching(
+        "EMAIL_GATEWAY_PREFIX",
+        "reply",
+        r"[a-z0-9][a-z0-9_-]{0,15}",
+        " is not valid; use up to 16 letters, digits, '-' or '_', such as 'reply'.",
+        lower=True,
+    )
+
+
+def email_gateway_listen(env: Env) -> str:
+    """``EMAIL_GATEWAY_LISTEN``: host:port (an IPv6 host in brackets), ``127.0.0.1:8025`` by default."""
+    return env.matching(
+        "EMAIL_GATEWAY_LISTEN",
+        "127.0.0.1:8025",
+        r"\[?[^\s\]]+\]?:\d{1,5}",
+        " is not host:port, such as 127.0.0.1:8025.",
+    )
+
+
+def proxy_ssl_header(env: Env) -> tuple[str, str] | None:
+    """``SECURE_PROXY_SSL_HEADER``: the header the proxy sets to 'https', as Django's setting of that name
+    wants it (``X-Forwarded-Proto``: ``("HTTP_X_FORWARDED_PROTO", "https")``); None when unset."""
+    header = env.matching(
+        "SECURE_PROXY_SSL_HEADER",
+        "",
+        r"[A-Za-z0-9-]*",
+        " is not a header name; use the header your proxy sets to 'https', such as X-Forwarded-Proto.",
+    )
+    return ("HTTP_" + header.upper().replace("-", "_"), "https") if header else None
 
 
 ASYNC_ALL = "all"
