@@ -7,6 +7,7 @@ stops start-up with one clear line instead of a traceback deep inside Django.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,19 @@ class Env:
 
     def list(self, name: str, default: str = "") -> list[str]:
         return [item.strip() for item in self.str(name, default).split(",") if item.strip()]
+
+    def matching(self, name: str, default: str, pattern: str, refusal: str, *, lower: bool = False) -> str:
+        """The value (lower-cased first with ``lower``) if ``pattern`` matches all of it.
+
+        Otherwise a ConfigurationError reading ``NAME='value'`` then ``refusal``, which says what is
+        accepted (it starts with its own separator: ``" is not ..."`` or ``": use ..."``).
+        """
+        value = self.str(name, default)
+        if lower:
+            value = value.lower()
+        if not re.fullmatch(pattern, value):
+            raise ConfigurationError(f"{name}={value!r}{refusal}")
+        return value
 
     def database(self, name: str, default: str) -> dict[str, Any]:
         # Imported here, like ``secrets`` below: the email gateway's pipe imports this module and
@@ -117,6 +131,92 @@ def secret_key_from_file(path: Path) -> str:
     return key
 
 
+def secret_key(env: Env, *, debug: bool, path: Path) -> str:
+    """``SECRET_KEY``: required when DEBUG is off; a local run (DEBUG on) without one uses a key generated
+    once into ``path``."""
+    key = env.str("SECRET_KEY")
+    if key:
+        return key
+    if not debug:
+        raise ConfigurationError(
+            "SECRET_KEY is required when DEBUG is off; set it, or set DEBUG=1 for a local run."
+        )
+    return secret_key_from_file(path)
+
+
+def logger_level(env: Env) -> str:
+    """``LOGGER_LEVEL``: debug, info, warning (the default) or error, in any case; upper-cased for logging."""
+    level = env.str("LOGGER_LEVEL", "warning").upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigurationError(
+            f"LOGGER_LEVEL={level.lower()!r} is not a level; use debug, info, warning or error."
+        )
+    return level
+
+
+def notification_retry_intervals(env: Env) -> list[int]:
+    """``NOTIFICATION_RETRY_INTERVALS``: positive seconds separated by commas, ``5,10,20,40`` by default."""
+    items = env.list("NOTIFICATION_RETRY_INTERVALS", "5,10,20,40")
+    if not items or not all(item.isdigit() and int(item) > 0 for item in items):
+        raise ConfigurationError(
+            f"NOTIFICATION_RETRY_INTERVALS={env.str('NOTIFICATION_RETRY_INTERVALS')!r} is not valid; "
+            "use positive numbers of seconds separated by commas, such as '5,10,20,40'."
+        )
+    return [int(item) for item in items]
+
+
+def notification_smtp_connections(env: Env) -> int:
+    """``NOTIFICATION_SMTP_CONNECTIONS``: 1 (the default) to 50. 50 is Postfix's default
+    smtpd_client_connection_count_limit, past which a relay refuses a client's connections anyway."""
+    connections = env.int("NOTIFICATION_SMTP_CONNECTIONS", 1, minimum=1)
+    if connections > 50:
+        raise ConfigurationError(
+            f"NOTIFICATION_SMTP_CONNECTIONS={connections} is too large; use 1 to 50 "
+            "(what your relay accepts from one client at once)."
+        )
+    return connections
+
+
+def project_creators(env: Env) -> str:
+    """``PROJECT_CREATORS``: ``everyone`` (the default) or ``staff``, in any case."""
+    return env.matching(
+        "PROJECT_CREATORS", "everyone", "everyone|staff", ": use everyone or staff.", lower=True
+    )
+
+
+def email_gateway_prefix(env: Env) -> str:
+    """``EMAIL_GATEWAY_PREFIX``: the local part's prefix of reply addresses, ``reply`` by default."""
+    return env.matching(
+        "EMAIL_GATEWAY_PREFIX",
+        "reply",
+        r"[a-z0-9][a-z0-9_-]{0,15}",
+        " is not valid; use up to 16 letters, digits, '-' or '_', such as 'reply'.",
+        lower=True,
+    )
+
+
+def email_gateway_listen(env: Env) -> str:
+    """``EMAIL_GATEWAY_LISTEN``: host:port (an IPv6 host in brackets), ``127.0.0.1:8025`` by default."""
+    return env.matching(
+        "EMAIL_GATEWAY_LISTEN",
+        "127.0.0.1:8025",
+        r"\[?[^\s\]]+\]?:\d{1,5}",
+        " is not host:port, such as 127.0.0.1:8025.",
+    )
+
+
+def proxy_ssl_header(env: Env) -> tuple[str, str] | None:
+    """``SECURE_PROXY_SSL_HEADER``: the header the proxy sets to 'https', as Django's setting of that name
+    wants it (``X-Forwarded-Proto``: ``("HTTP_X_FORWARDED_PROTO", "https")``); None when unset."""
+    header = env.matching(
+        "SECURE_PROXY_SSL_HEADER",
+        "",
+        r"[A-Za-z0-9-]*",
+        " is not a header name; use the header your proxy sets to 'https', such as X-Forwarded-Proto.",
+    )
+    return ("HTTP_" + header.upper().replace("-", "_"), "https") if header else None
+
+
 ASYNC_ALL = "all"
 
 
@@ -171,112 +271,6 @@ class AsyncEmails:
     def covers(self, project_id: int) -> bool:
         """Whether this project's notifications go through a backend worker rather than the request."""
         return self.projects == ASYNC_ALL or project_id in self.projects
-
-
-@dataclass(frozen=True)
-class RedisSentinel:
-    """``REDIS_SENTINELS``, ``REDIS_SENTINEL_MASTER``, ``REDIS_SENTINEL_PASSWORD``: Redis behind Sentinel.
-
-    ``sentinels`` are (host, port) pairs; ``master`` is the service name the sentinels monitor
-    (``sentinel monitor <master> ...`` in their configuration); ``password`` is the sentinels' own
-    (their ``requirepass``), empty when they take none. The masters' and replicas' password, user name
-    and database number stay in ``REDIS_URL``, whose host and port are then not used.
-    """
-
-    sentinels: tuple[tuple[str, int], ...]
-    master: str
-    password: str = ""
-
-    @property
-    def addresses(self) -> str:
-        """``host:port,host:port`` as an operator wrote it, for messages."""
-        return ",".join(
-            f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in self.sentinels
-        )
-
-    def rq_connection(
-        self, redis_url: str, *, connect_timeout: float, sentinel_timeout: float
-    ) -> dict[str, Any]:
-        """The keys of a ``settings.RQ_QUEUES`` entry that make django-rq connect through the sentinels.
-
-        django-rq's ``get_redis_connection`` (django_rq/connection_utils.py, 4.2) uses ``URL`` first when
-        an entry has one, so the entry must drop it; with ``SENTINELS`` it builds
-        ``Sentinel(SENTINELS, sentinel_kwargs=SENTINEL_KWARGS, db=..., password=..., username=...,
-        socket_timeout=SOCKET_TIMEOUT, **CONNECTION_KWARGS).master_for(MASTER_NAME)``. No socket timeout
-        on the master's connections: an rq Worker raises it above its blocking dequeue itself, as with
-        a URL; the connect timeout bounds each reconnection after a failover.
-        """
-        from urllib.parse import unquote, urlsplit
-
-        parts = urlsplit(redis_url)
-        database = parts.path.lstrip("/") or "0"
-        connection_kwargs: dict[str, Any] = {"socket_connect_timeout": connect_timeout}
-        if parts.scheme == "rediss":
-            connection_kwargs["ssl"] = True
-        sentinel_kwargs: dict[str, Any] = {
-            "socket_connect_timeout": sentinel_timeout,
-            "socket_timeout": sentinel_timeout,
-        }
-        if self.password:
-            sentinel_kwargs["password"] = self.password
-        return {
-            "SENTINELS": list(self.sentinels),
-            "MASTER_NAME": self.master,
-            "DB": int(database),
-            "USERNAME": unquote(parts.username) if parts.username else None,
-            "PASSWORD": unquote(parts.password) if parts.password else None,
-            "SOCKET_TIMEOUT": None,
-            "CONNECTION_KWARGS": connection_kwargs,
-            "SENTINEL_KWARGS": sentinel_kwargs,
-        }
-
-
-def parse_sentinel_addresses(name: str, raw: str) -> tuple[tuple[str, int], ...]:
-    """``host:port,host:port`` (an IPv6 host in brackets: ``[::1]:26379``) as (host, port) pairs."""
-    found: list[tuple[str, int]] = []
-    for item in (part.strip() for part in raw.split(",")):
-        if not item:
-            continue
-        host, separator, port_text = item.rpartition(":")
-        if host.startswith("[") and host.endswith("]"):
-            host = host[1:-1]
-        if not separator or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ConfigurationError(
-                f"{name}={raw!r} is not a list of sentinels; use host:port pairs separated by commas, "
-                "such as 10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379."
-            )
-        if (host, int(port_text)) not in found:
-            found.append((host, int(port_text)))
-    return tuple(found)
-
-
-def redis_sentinel(env: Env, redis_url: str) -> RedisSentinel | None:
-    """The Sentinel settings, None when ``REDIS_SENTINELS`` is unset (Redis is then ``REDIS_URL`` itself)."""
-    raw = env.str("REDIS_SENTINELS")
-    master = env.str("REDIS_SENTINEL_MASTER")
-    password = env.str("REDIS_SENTINEL_PASSWORD")
-    if not raw:
-        for other, value in (("REDIS_SENTINEL_MASTER", master), ("REDIS_SENTINEL_PASSWORD", password)):
-            if value:
-                raise ConfigurationError(
-                    f"{other} is set but REDIS_SENTINELS is not; set REDIS_SENTINELS to the sentinels' "
-                    "host:port list, or unset it."
-                )
-        return None
-    sentinels = parse_sentinel_addresses("REDIS_SENTINELS", raw)
-    if not sentinels:
-        raise ConfigurationError(f"REDIS_SENTINELS={raw!r} names no sentinel; use host:port,host:port,...")
-    if not master or any(character.isspace() for character in master):
-        raise ConfigurationError(
-            f"REDIS_SENTINEL_MASTER={master!r} is not a service name; with REDIS_SENTINELS set, name the "
-            "master the sentinels monitor (their `sentinel monitor <name> ...` line), such as mymaster."
-        )
-    if redis_url.startswith("unix:"):
-        raise ConfigurationError(
-            "REDIS_URL is a unix socket, but REDIS_SENTINELS is set: the sentinels hand out TCP addresses. "
-            "Use redis://[:password@]any-host/db (only its password, user and database are used)."
-        )
-    return RedisSentinel(sentinels=sentinels, master=master, password=password)
 
 
 # settings.VAR_DIR, known here too: the email gateway's pipe (tracker.email_gateway.pipe) reads its

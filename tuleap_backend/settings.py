@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import socket
 import sys
 from pathlib import Path
@@ -13,11 +12,18 @@ from tuleap_backend.env import (
     AsyncEmails,
     ConfigurationError,
     Env,
+    email_gateway_listen,
+    email_gateway_prefix,
     email_gateway_spool,
+    logger_level,
+    notification_retry_intervals,
+    notification_smtp_connections,
     parse_async_emails,
-    redis_sentinel,
-    secret_key_from_file,
+    project_creators,
+    proxy_ssl_header,
+    secret_key,
 )
+from tuleap_backend.redis_settings import redis_sentinel, rq_queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -26,13 +32,7 @@ env = Env()
 
 try:
     DEBUG = env.bool("DEBUG", default=False)
-    SECRET_KEY = env.str("SECRET_KEY")
-    if not SECRET_KEY:
-        if not DEBUG:
-            raise ConfigurationError(
-                "SECRET_KEY is required when DEBUG is off; set it, or set DEBUG=1 for a local run."
-            )
-        SECRET_KEY = secret_key_from_file(VAR_DIR / "secret_key")
+    SECRET_KEY = secret_key(env, debug=DEBUG, path=VAR_DIR / "secret_key")
     # Earlier keys, still accepted by Django's signing (the email gateway's reply tokens, sessions)
     # after a rotation: the new key signs, the old ones keep verifying.
     SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS")
@@ -63,11 +63,7 @@ try:
     EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
     EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 30, minimum=1)
     DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Tuleap <noreply@localhost>")
-    LOGGER_LEVEL = env.str("LOGGER_LEVEL", "warning").upper()
-    if LOGGER_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise ConfigurationError(
-            f"LOGGER_LEVEL={LOGGER_LEVEL.lower()!r} is not a level; use debug, info, warning or error."
-        )
+    LOGGER_LEVEL = logger_level(env)
     # "all" or project ids, asked through ASYNC_EMAILS.covers(project_id) and ASYNC_EMAILS.enabled.
     ASYNC_EMAILS = AsyncEmails(parse_async_emails(env.str("ASYNC_EMAILS")))
     NB_BACKEND_WORKERS = env.int("NB_BACKEND_WORKERS", 2, minimum=0)
@@ -82,13 +78,7 @@ try:
     # The retry schedule of a notification that met a transient error (tracker/notifications/schedule.py):
     # these first pauses, then doubling up to NOTIFICATION_RETRY_MAX_INTERVAL, until
     # NOTIFICATION_GIVE_UP_AFTER seconds have passed since the record was created (or re-opened).
-    _retry_intervals = env.list("NOTIFICATION_RETRY_INTERVALS", "5,10,20,40")
-    if not _retry_intervals or not all(item.isdigit() and int(item) > 0 for item in _retry_intervals):
-        raise ConfigurationError(
-            f"NOTIFICATION_RETRY_INTERVALS={env.str('NOTIFICATION_RETRY_INTERVALS')!r} is not valid; "
-            "use positive numbers of seconds separated by commas, such as '5,10,20,40'."
-        )
-    NOTIFICATION_RETRY_INTERVALS = [int(item) for item in _retry_intervals]
+    NOTIFICATION_RETRY_INTERVALS = notification_retry_intervals(env)
     NOTIFICATION_RETRY_MAX_INTERVAL = env.int("NOTIFICATION_RETRY_MAX_INTERVAL", 1800, minimum=1)
     NOTIFICATION_GIVE_UP_AFTER = env.int("NOTIFICATION_GIVE_UP_AFTER", 24 * 3600, minimum=1)
     # The recovery sweep (backend_workers, or manage.py notifications_sweep): how often it runs, and how
@@ -104,14 +94,8 @@ try:
     # tracker/notifications/drain.py).
     NOTIFICATION_JOB_CHANGESETS = env.int("NOTIFICATION_JOB_CHANGESETS", 50, minimum=1)
     # SMTP connections a notification worker keeps open from job to job, and may use at once for one
-    # job's recipients (tracker/notifications/connection_pool.py). 50 at most: Postfix's default
-    # smtpd_client_connection_count_limit, past which a relay refuses a client's connections anyway.
-    NOTIFICATION_SMTP_CONNECTIONS = env.int("NOTIFICATION_SMTP_CONNECTIONS", 1, minimum=1)
-    if NOTIFICATION_SMTP_CONNECTIONS > 50:
-        raise ConfigurationError(
-            f"NOTIFICATION_SMTP_CONNECTIONS={NOTIFICATION_SMTP_CONNECTIONS} is too large; use 1 to 50 "
-            "(what your relay accepts from one client at once)."
-        )
+    # job's recipients (tracker/notifications/connection_pool.py); 1 to 50, Postfix's per-client limit.
+    NOTIFICATION_SMTP_CONNECTIONS = notification_smtp_connections(env)
     # Seconds a kept SMTP connection may stay unused before the worker closes it (0: none kept).
     EMAIL_CONNECTION_MAX_IDLE = env.int("EMAIL_CONNECTION_MAX_IDLE", 30, minimum=0)
     # The system check purges ended notification records older than this.
@@ -134,22 +118,11 @@ try:
     # Issues asked for per search page; each page is written in one transaction.
     JIRA_IMPORT_PAGE_SIZE = env.int("JIRA_IMPORT_PAGE_SIZE", 50, minimum=1)
     # Who may create projects (web and API): "everyone" with an account, or "staff" (site admins) only.
-    PROJECT_CREATORS = env.str("PROJECT_CREATORS", "everyone").strip().lower()
-    if PROJECT_CREATORS not in ("everyone", "staff"):
-        raise ConfigurationError(f"PROJECT_CREATORS={PROJECT_CREATORS!r}: use everyone or staff.")
+    PROJECT_CREATORS = project_creators(env)
     # The email gateway (tracker/email_gateway): off while EMAIL_GATEWAY_DOMAIN is empty.
     EMAIL_GATEWAY_DOMAIN = env.str("EMAIL_GATEWAY_DOMAIN").lower()
-    EMAIL_GATEWAY_PREFIX = env.str("EMAIL_GATEWAY_PREFIX", "reply").lower()
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,15}", EMAIL_GATEWAY_PREFIX):
-        raise ConfigurationError(
-            f"EMAIL_GATEWAY_PREFIX={EMAIL_GATEWAY_PREFIX!r} is not valid; use up to 16 letters, digits, "
-            "'-' or '_', such as 'reply'."
-        )
-    EMAIL_GATEWAY_LISTEN = env.str("EMAIL_GATEWAY_LISTEN", "127.0.0.1:8025")
-    if not re.fullmatch(r"\[?[^\s\]]+\]?:\d{1,5}", EMAIL_GATEWAY_LISTEN):
-        raise ConfigurationError(
-            f"EMAIL_GATEWAY_LISTEN={EMAIL_GATEWAY_LISTEN!r} is not host:port, such as 127.0.0.1:8025."
-        )
+    EMAIL_GATEWAY_PREFIX = email_gateway_prefix(env)
+    EMAIL_GATEWAY_LISTEN = email_gateway_listen(env)
     # Only accept messages whose Authentication-Results (added by our receiving server) say DKIM or SPF
     # passed for the sender's domain.
     EMAIL_GATEWAY_REQUIRE_AUTH = env.bool("EMAIL_GATEWAY_REQUIRE_AUTH", default=False)
@@ -177,15 +150,8 @@ try:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-    _proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER")
-    if _proxy_ssl_header and not re.fullmatch(r"[A-Za-z0-9-]+", _proxy_ssl_header):
-        raise ConfigurationError(
-            f"SECURE_PROXY_SSL_HEADER={_proxy_ssl_header!r} is not a header name; use the header your "
-            "proxy sets to 'https', such as X-Forwarded-Proto."
-        )
-    SECURE_PROXY_SSL_HEADER = (
-        ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
-    )
+    # The header the proxy sets to 'https' (such as X-Forwarded-Proto), as Django wants it; None: unset.
+    SECURE_PROXY_SSL_HEADER = proxy_ssl_header(env)
 except ConfigurationError as error:
     # One clear line naming the variable, then stop: a traceback here would hide the cause.
     sys.stderr.write(f"Configuration error: {error}\n")
@@ -355,19 +321,18 @@ SPECTACULAR_SETTINGS = {
 NOTIFICATIONS_QUEUE = "notifications"
 JIRA_IMPORT_QUEUE = "jira_import"
 INCOMING_EMAIL_QUEUE = "incoming_email"
-RQ_QUEUES = {
-    NOTIFICATIONS_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": NOTIFICATION_JOB_TIMEOUT},
-    JIRA_IMPORT_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 6 * 3600},
-    # Declared whatever the gateway says; workers run on it only when EMAIL_GATEWAY_DOMAIN is set.
-    INCOMING_EMAIL_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": EMAIL_GATEWAY_JOB_TIMEOUT},
-}
-if REDIS_SENTINEL is not None:
-    # What django-rq connects itself (manage.py rqworker, its admin pages, the RQ collector) goes through
-    # the sentinels too: 5 s to connect to the master (each reconnection after a failover), 2 s per
-    # sentinel question; rq's Worker sets the master's socket timeout itself.
-    for _queue in RQ_QUEUES.values():
-        del _queue["URL"]
-        _queue.update(REDIS_SENTINEL.rq_connection(REDIS_URL, connect_timeout=5, sentinel_timeout=2))
+# Each queue's default job timeout (seconds); django-rq reaches them at REDIS_URL, or through the
+# sentinels when REDIS_SENTINEL is set.
+RQ_QUEUES = rq_queues(
+    REDIS_URL,
+    REDIS_SENTINEL,
+    {
+        NOTIFICATIONS_QUEUE: NOTIFICATION_JOB_TIMEOUT,
+        JIRA_IMPORT_QUEUE: 6 * 3600,
+        # Declared whatever the gateway says; workers run on it only when EMAIL_GATEWAY_DOMAIN is set.
+        INCOMING_EMAIL_QUEUE: EMAIL_GATEWAY_JOB_TIMEOUT,
+    },
+)
 RQ_SHOW_ADMIN_LINK = True
 # Queue and worker classes that count queue events for /metrics (tracker/monitoring/rq_hooks.py),
 # used by django_rq.get_queue()/enqueue() and by manage.py rqworker alike.

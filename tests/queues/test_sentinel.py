@@ -19,7 +19,7 @@ from tracker import queues
 from tracker.monitoring import store
 from tracker.system_check import redis_health, redis_sentinel
 from tracker.system_check.base import Level
-from tuleap_backend.env import RedisSentinel
+from tuleap_backend.redis_settings import RedisSentinel
 
 pytestmark = pytest.mark.slow
 

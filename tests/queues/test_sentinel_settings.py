@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
-from tuleap_backend.env import ConfigurationError, Env, RedisSentinel, redis_sentinel
+from tuleap_backend.env import ConfigurationError, Env
+from tuleap_backend.redis_settings import RedisSentinel, redis_sentinel, rq_queues
 
 URL = "redis://:data-password@unused-host:6379/2"
 
@@ -79,6 +80,23 @@ def test_django_rq_gets_the_sentinels_the_master_and_redis_urls_credentials() ->
         "CONNECTION_KWARGS": {"socket_connect_timeout": 5, "ssl": True},
         "SENTINEL_KWARGS": {"socket_connect_timeout": 2, "socket_timeout": 2, "password": "s"},
     }
+
+
+def test_rq_queues_keep_their_timeouts_at_redis_url_or_behind_the_sentinels() -> None:
+    timeouts = {"notifications": 300, "jira_import": 21600}
+    assert rq_queues(URL, None, timeouts) == {
+        "notifications": {"URL": URL, "DEFAULT_TIMEOUT": 300},
+        "jira_import": {"URL": URL, "DEFAULT_TIMEOUT": 21600},
+    }
+    found = sentinel_of(REDIS_SENTINELS="h:26379", REDIS_SENTINEL_MASTER="m")
+    behind = rq_queues(URL, found, timeouts)
+    assert {name: queue["DEFAULT_TIMEOUT"] for name, queue in behind.items()} == timeouts
+    for queue in behind.values():
+        # django-rq takes URL over SENTINELS: it must be gone for the sentinels to be asked at all.
+        assert "URL" not in queue and queue["MASTER_NAME"] == "m" and queue["DB"] == 2
+    # It should give each queue its own connection options: changing one leaves the other alone.
+    behind["notifications"]["CONNECTION_KWARGS"]["socket_connect_timeout"] = 1
+    assert behind["jira_import"]["CONNECTION_KWARGS"]["socket_connect_timeout"] == 5
 
 
 def manage_check(**environ: str) -> subprocess.CompletedProcess[str]:

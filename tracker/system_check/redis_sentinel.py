@@ -23,7 +23,7 @@ from redis.sentinel import Sentinel
 
 from tracker import queues
 from tracker.system_check.base import CheckContext, Finding, Level
-from tuleap_backend.env import RedisSentinel
+from tuleap_backend.redis_settings import RedisSentinel
 
 NAME = "redis_sentinel"
 MIN_SENTINELS = 3
