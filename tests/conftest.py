@@ -30,6 +30,8 @@ PASSWORD = "correct-horse-battery-staple"
 
 @dataclass
 class TestRedis:
+    __test__ = False  # a fixture's value, not a test class: pytest must not try to collect it
+
     url: str
     owned: bool
 
