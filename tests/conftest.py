@@ -12,6 +12,7 @@ from urllib.parse import quote
 import pytest
 import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
@@ -30,6 +31,8 @@ PASSWORD = "correct-horse-battery-staple"
 
 @dataclass
 class TestRedis:
+    __test__ = False  # a fixture's value, not a test class: pytest must not try to collect it
+
     url: str
     owned: bool
 
@@ -85,6 +88,15 @@ def test_redis() -> Iterator[TestRedis]:
         yield TestRedis(url=server.url, owned=True)
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> Iterator[None]:
+    """Each test starts with an empty cache: throttles count there by user id, and the next test's
+    users get the same ids (SQLite reuses them after a rollback)."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

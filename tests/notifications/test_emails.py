@@ -173,3 +173,20 @@ def test_a_multi_line_text_change_keeps_its_lines_in_both_parts(
     html = email.part("text/html")
     assert "<del>Steps:<br>open &lt;the&gt; form<br>click save</del>" in html
     assert "<ins>Steps:<br>open the form<br>click save twice</ins>" in html
+
+
+def test_a_text_whose_lines_end_in_a_lone_carriage_return_is_multi_line_too(
+    saving, smtp: SMTPServer, bugs, alice, bob
+) -> None:
+    # "\r" alone ends lines in old Mac files; a string field refuses it as a line break already.
+    artifact = saving(
+        create_artifact, bugs, author=alice, values={"title": "Crash", "description": "Steps:\ropen"}
+    ).artifact
+    update = saving(update_artifact, artifact, author=bob, values={"description": "Steps:\rclose"})
+
+    [email] = emails_of(smtp, update)
+    text = email.part("text/plain")
+    assert "Description changed from:" in text and "Description changed to:" in text
+    assert " -> " not in text
+    html = email.part("text/html")
+    assert "<del>Steps:<br>open</del>" in html and "<ins>Steps:<br>close</ins>" in html

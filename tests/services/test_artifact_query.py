@@ -15,12 +15,13 @@ from django.http import QueryDict
 
 from tests.support.world import typed_tracker
 from tracker.migrations import __name__ as migrations_package
-from tracker.models import Artifact, FieldOption, Project, Tracker, User
+from tracker.models import Artifact, FieldOption, FieldType, Project, Tracker, User
 from tracker.services import artifact_pages, query_expressions
 from tracker.services.artifact_pages import page_of
 from tracker.services.artifact_query import TrackerContext, matching_artifacts
 from tracker.services.artifact_query_params import QueryError, parse_query
 from tracker.services.artifacts import create_artifact, update_artifact
+from tracker.services.trackers import FieldSpec
 
 DAY = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 
@@ -232,6 +233,39 @@ def test_sort_by_a_number_field_is_numeric(public_project: Project, alice: User,
         bug(tracker, alice, title, effort=effort)
     effort_id = TrackerContext.of(tracker).fields[1].pk
     assert find(bob, tracker, {"sort": f"field_{effort_id}"}) == ["Two", "Nine", "Ten", "None"]
+
+
+def test_sort_by_a_multi_select_follows_its_best_placed_value_then_empty(
+    public_project: Project, alice: User, bob: User
+) -> None:
+    parts = FieldSpec("parts", "Parts", FieldType.MULTI_SELECT, options=("UI", "Backend", "Docs"))
+    tracker = typed_tracker(public_project, parts)
+    # Reordered after creation: the field's order is no longer its values' ids (nor how lists are stored).
+    for rank, label in enumerate(("Docs", "UI", "Backend")):
+        FieldOption.objects.filter(field__tracker=tracker, label=label).update(rank=rank)
+    bug(tracker, alice, "Backend only", parts=["Backend"])
+    bug(tracker, alice, "Nothing")
+    bug(tracker, alice, "UI and docs", parts=["UI", "Docs"])
+    bug(tracker, alice, "UI only", parts=["UI"])
+    key = f"field_{option(tracker, 'UI', 'parts').field_id}"
+    assert find(bob, tracker, {"sort": key}) == ["UI and docs", "UI only", "Backend only", "Nothing"]
+    # Descending: the same key reversed, nothing chosen still last.
+    assert find(bob, tracker, {"sort": f"-{key}"}) == ["Backend only", "UI only", "UI and docs", "Nothing"]
+    # The page's header offers it.
+    column = TrackerContext.of(tracker).columns()[key]
+    assert column.sortable
+
+
+def test_several_people_or_labels_cannot_sort_and_the_message_says_why(
+    public_project: Project, bob: User
+) -> None:
+    tracker = typed_tracker(public_project, "reviewers", "labels")
+    context = TrackerContext.of(tracker)
+    for name, label in (("reviewers", "Reviewers"), ("labels", "Labels")):
+        key = f"field_{next(f.pk for f in context.fields if f.name == name)}"
+        [message] = errors_of(bob, tracker, {"sort": key})["sort"]
+        assert f"({label} holds several people or labels: no order)" in message
+        assert key not in message.split("use one of:")[1]
 
 
 # Bad parameters ----------------------------------------------------------------------------------

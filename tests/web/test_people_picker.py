@@ -16,6 +16,7 @@ from tests.support.browser import chromium_marks, chromium_page
 from tracker.models import Artifact, Project, Tracker, User
 from tracker.services.people_search import MAX_RESULTS
 from tracker.services.projects import set_member
+from tracker.web.people import SEARCHES_PER_MINUTE
 
 SEARCH = reverse("tracker:people-search")
 
@@ -81,6 +82,25 @@ def test_bad_requests_get_a_clear_400(client_as, public_project: Project, bob: U
         assert response.status_code == 400 and message in response.json()["error"], params
     assert client.get(SEARCH, {"project": 9 * 10**17, "purpose": "cc", "q": "ca"}).status_code == 404
     assert client.post(SEARCH, {"project": public_project.pk}).status_code == 405
+
+
+def test_an_account_gets_429_after_sixty_searches_a_minute_and_others_do_not(
+    client_as, public_project: Project, bob: User, carol: User
+) -> None:
+    client = client_as(bob)
+    for _ in range(SEARCHES_PER_MINUTE - 1):
+        assert search(client, public_project, "cc", "ca").status_code == 200
+    # Bad requests count too: probing project ids is enumerating as well.
+    assert client.get(SEARCH, {"purpose": "cc", "q": "ca"}).status_code == 400
+    # It should refuse the next one, in JSON, saying when to come back, and name nobody.
+    refused = search(client, public_project, "cc", "ca")
+    assert refused.status_code == 429
+    assert refused.json() == {"error": refused.json()["error"]}
+    assert "at most 60 a minute" in refused.json()["error"]
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert b'carol"' not in refused.content
+    # Another account is counted apart.
+    assert usernames(search(client_as(carol), public_project, "cc", "bo")) == ["bob"]
 
 
 # Who may be named -------------------------------------------------------------------------------

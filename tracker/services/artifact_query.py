@@ -25,6 +25,7 @@ from tracker.models import Artifact, Changeset, Field, FieldOption, FieldType, T
 from tracker.services.query_expressions import (
     ARTIFACT_DOCUMENT_SQL,
     COMMENT_DOCUMENT_SQL,
+    FieldBestRank,
     FieldIsOneOf,
     FieldJson,
     FieldText,
@@ -55,7 +56,9 @@ COLUMN_FIELD_TYPES = {
     FieldType.USERS,
     FieldType.OPEN_LIST,
 }
-SORTABLE_FIELD_TYPES = COLUMN_FIELD_TYPES - {FieldType.MULTI_SELECT, FieldType.USERS, FieldType.OPEN_LIST}
+# A multi-select sorts by its best-placed value (the field's order, as a select); several users or
+# labels have no order that would mean anything, so those columns do not sort.
+SORTABLE_FIELD_TYPES = COLUMN_FIELD_TYPES - {FieldType.USERS, FieldType.OPEN_LIST}
 # The existing list links (?sort=updated) and the readable names of the two usual fields.
 SORT_ALIASES = {"status": "status", "assignee": "assignee"}
 # "#42", "bug #42", "bug#42": a reference to artifact 42 and nothing else; "42": artifact 42 or a match.
@@ -302,6 +305,13 @@ def _sorted(artifacts: QuerySet[Artifact], context: TrackerContext, sort: str) -
             *(When(_sort_value=str(o.pk), then=Value(i)) for i, o in enumerate(options)), default=None
         )
         return artifacts.order_by(order(rank), tie)
+    if field_.type == FieldType.MULTI_SELECT:
+        # By the best-placed chosen value in the field's order: "Backend, UI" sorts with "Backend".
+        options = context.options.get(field_.pk, [])
+        if not options:  # nothing can be chosen: every artifact is empty
+            return artifacts.order_by(tie)
+        best = FieldBestRank(field_.pk, {o.pk: i for i, o in enumerate(options)})
+        return artifacts.order_by(order(best), tie)
     if field_.type == FieldType.USER:
         artifacts = artifacts.alias(_sort_user=Cast(FieldText(field_.pk), BigIntegerField()))
         username = Subquery(User.objects.filter(pk=OuterRef("_sort_user")).values("username")[:1])

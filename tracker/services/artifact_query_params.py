@@ -35,7 +35,8 @@ PARAMETERS: dict[str, str] = {
     "updated_after": "Last updated on or after this date (YYYY-MM-DD).",
     "updated_before": "Last updated on or before this date (YYYY-MM-DD).",
     "sort": "`id`, `title`, `submitter`, `submitted`, `updated`, `status`, `assignee` or `field_<id>` "
-    "(a select, user, string, number or date field); `-` first for descending. Default `-id`.",
+    "(a select, multi-select, user, string, number or date field; a multi-select by its first chosen "
+    "value in the field's order); `-` first for descending. Default `-id`.",
     "columns": "Columns shown on the page: `submitter`, `submitted`, `updated`, `field_<id>` "
     "(comma-separated; ID and title are always shown).",
 }
@@ -161,8 +162,11 @@ class _Parser:
         column = self.context.columns().get(key)
         if column is None or not column.sortable:
             sortable = [c for c, col in self.context.columns().items() if col.sortable]
+            # A known column that cannot sort says why, rather than looking like a typo.
+            why = f" ({column.label} holds several people or labels: no order)" if column else ""
             self.display_error(
-                "sort", f"Cannot sort by {value!r}; use one of: {', '.join(sortable)} (- first: descending)."
+                "sort",
+                f"Cannot sort by {value!r}{why}; use one of: {', '.join(sortable)} (- first: descending).",
             )
             return DEFAULT_SORT
         return value

@@ -21,7 +21,7 @@ from tracker.services.history_queries import changesets_before, values_before
 # import sanitizes its HTML with the same function.
 from tracker.services.rendering import sanitize_html as sanitize_html
 from tracker.services.value_rendering import ValueRenderer, imported_name, person_name
-from tracker.services.values import is_markdown_text
+from tracker.services.values import is_markdown_text, spans_lines
 
 # Accounts an import made for people without an account here (tracker.jira_import.people): inactive,
 # named "jira.<hash>", their last name saying where they come from.
@@ -48,7 +48,7 @@ class FieldChange:
     @property
     def multiline(self) -> bool:
         """A text change that spans lines: emails show it as a block, not as one `old -> new` run-on line."""
-        return "\n" in self.old_text or "\n" in self.new_text
+        return spans_lines(self.old_text) or spans_lines(self.new_text)
 
 
 @dataclass

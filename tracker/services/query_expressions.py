@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.db.models import BooleanField, Expression, F, Func, JSONField, TextField
+from django.db.models import BooleanField, Expression, F, Func, IntegerField, JSONField, TextField
 from django.db.models.sql.compiler import SQLCompiler
 
 # The indexed expressions of migration 0016 (kept in sync with it; the migration imports them).
@@ -102,6 +102,41 @@ class FieldIsOneOf(_ValuesExpression):
             # COALESCE: a missing value is "not one of them" (false), never NULL, so exclude() keeps it.
             sql = f"COALESCE(json_extract({column}, %s) IN ({marks}), 0)"
         return sql, [*params, path, *self.values]
+
+
+class FieldBestRank(_ValuesExpression):
+    """A multi-select field's best-placed chosen value: the smallest of ``ranks[option id]`` over its
+    list (NULL when nothing is chosen), for sorting by the field's order as a select field sorts."""
+
+    output_field = IntegerField()
+
+    def __init__(self, key: str, ranks: dict[int, int]) -> None:
+        super().__init__(key)
+        if not ranks:
+            raise ValueError("FieldBestRank needs the field's values.")
+        self.ranks = {int(option): int(rank) for option, rank in ranks.items()}
+
+    def _case(self, item: str, as_text: bool) -> tuple[str, list[Any]]:
+        whens = " ".join(["WHEN %s THEN %s"] * len(self.ranks))
+        params: list[Any] = []
+        for option, rank in self.ranks.items():
+            params += [str(option) if as_text else option, rank]
+        return f"MIN(CASE {item} {whens} END)", params
+
+    def as_postgresql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list]:
+        column, params = self._column(compiler, connection)
+        case, case_params = self._case("item.value", as_text=True)
+        # Only arrays are expanded: jsonb_array_elements_text raises on a scalar, whatever wrote it.
+        values = f"CASE WHEN jsonb_typeof({column} -> %s) = 'array' THEN {column} -> %s ELSE '[]' END"
+        sql = f"(SELECT {case} FROM jsonb_array_elements_text({values}) AS item(value))"  # noqa: S608
+        return sql, [*case_params, *params, self.key, *params, self.key]
+
+    def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list]:
+        column, params = self._column(compiler, connection)
+        case, case_params = self._case("item.value", as_text=False)
+        # json_each of a missing key has no rows (MIN is then NULL); of a scalar, one row: its value.
+        sql = f"(SELECT {case} FROM json_each({column}, %s) AS item)"  # noqa: S608
+        return sql, [*case_params, *params, _sqlite_path(self.key)]
 
 
 class TextMatches(Func):

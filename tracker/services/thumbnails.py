@@ -10,10 +10,13 @@ Thumbnails are made lazily, the first time a page lists the attachment, and kept
 (``tracker/services/artifacts.py``, ``bulk_import.py``) stay untouched and fast, attachments stored
 before this feature get thumbnails too, and an import of thousands of files decodes only those someone
 looks at. A file that is not an image leaves an empty ``.none`` marker, so it is examined once only.
+Deleting an attachment row, by whatever path (the admin, a cascade from its artifact or project), removes
+its thumbnail and marker once the deletion commits (:func:`forget_on_commit`).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from django.conf import settings
+from django.db import transaction
 from PIL import Image, ImageOps
 
 from tracker.models import Attachment
@@ -162,3 +166,17 @@ class AttachmentItem:
 def attachment_items(attachments: list[Attachment]) -> list[AttachmentItem]:
     """The page's attachments with their thumbnails: files only, no database query."""
     return [AttachmentItem(attachment, thumbnail_for(attachment)) for attachment in attachments]
+
+
+def forget_on_commit(attachment: Attachment) -> None:
+    """Remove the attachment's thumbnail and marker once the transaction deleting its row commits.
+
+    The path is worked out now, while the instance still has its id; the files go only after the
+    commit, so a deletion that rolls back leaves the attachment with its thumbnail.
+    """
+    transaction.on_commit(functools.partial(_remove, _stem(attachment)))
+
+
+def _remove(stem: Path) -> None:
+    for suffix in (".png", ".jpg", ".none"):
+        stem.with_suffix(suffix).unlink(missing_ok=True)

@@ -37,6 +37,15 @@ def is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
+def spans_lines(text: str) -> bool:
+    """Whether ``text`` holds a line break: "\\n", "\\r\\n" or a lone "\\r" (old Mac files, some pastes).
+
+    The one rule for both sides: a string field refuses such text, and the history and the emails
+    show a changed text that has one as a block rather than as one run-on line.
+    """
+    return "\n" in text or "\r" in text
+
+
 @dataclass
 class ValueContext:
     """What normalizing a tracker's values needs, loaded once: options and the users named."""
@@ -121,7 +130,7 @@ def normalize(field_: Field, raw: Any, context: ValueContext, known_users: dict[
         limit = STRING_MAX_LENGTH if kind == FieldType.STRING else TEXT_MAX_LENGTH
         if kind == FieldType.STRING:
             text = text.strip()
-            if "\n" in text or "\r" in text:
+            if spans_lines(text):
                 raise InvalidValue("Enter a single line of text.")
         if len(text) > limit:
             raise InvalidValue(f"Enter at most {limit} characters (this has {len(text)}).")

@@ -3,6 +3,9 @@
 Asked by ``tracker/static/tracker/js/pickers.js`` while someone types in a user field, the member form
 or the notification-list form. It answers only whom that form may name (the search and its limits are
 in :mod:`tracker.services.people_search`); the forms' own validation stays the authority.
+
+Each account may ask :data:`SEARCHES_PER_MINUTE` times a minute (DRF's user throttle, counted in the
+Django cache): enough for someone typing, too few to list a site's accounts prefix by prefix.
 """
 
 from __future__ import annotations
@@ -11,19 +14,43 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from rest_framework.throttling import UserRateThrottle
 
 from tracker import permissions
 from tracker.services.people_search import PeopleSearchError, parse_purpose, search_people
+
+SEARCHES_PER_MINUTE = 60
+
+
+class PeopleSearchThrottle(UserRateThrottle):
+    """Per account (its id), in its own cache keys: the API's throttles, if any, count apart."""
+
+    scope = "people_search"
+    # Set here rather than in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]: DRF reads those once, at import.
+    rate = f"{SEARCHES_PER_MINUTE}/min"
 
 
 def _error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
+def _too_many(wait: float | None) -> JsonResponse:
+    seconds = max(1, round(wait or 60))
+    response = _error(
+        f"Too many searches (at most {SEARCHES_PER_MINUTE} a minute): try again in {seconds} s.", 429
+    )
+    response["Retry-After"] = str(seconds)
+    return response
+
+
 @never_cache  # personal data: no shared cache keeps it
 @require_GET
 @login_required
 def people_search(request: HttpRequest) -> JsonResponse:
+    # Before anything else: bad requests and other projects' 404s count too (they also tell things).
+    throttle = PeopleSearchThrottle()
+    if not throttle.allow_request(request, None):
+        return _too_many(throttle.wait())
     project_id = request.GET.get("project", "")
     if not project_id.isdigit() or len(project_id) > 18:
         return _error("Give the project's id: ?project=<id>.", 400)
