@@ -6,7 +6,8 @@
 Like :mod:`tracker.jira_import.runs` for an import, a run owns its row by ``run_token``; each page
 it writes adds to the row's counts in the page's own transaction (:meth:`SyncRun.add_page`), so a
 retried job that rewrites a page (a no-op, thanks to the per-item records) counts nothing twice.
-Ending a run erases its token and, when it brought something, emails the requester.
+Ending a run erases its token, emails the requester when it brought something (or failed) and counts
+it in the ``tuleap_jira_updates`` metric.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tracker.jira_import import emails, update_notifications, vault
 from tracker.jira_import.runs import ImportCancelled, ImportFailed, RunSuperseded
 from tracker.models import JiraImport, JiraImportTracker, JiraSyncRun, Tracker, User
 from tracker.models.jira_sync import UP_TO_DATE
+from tracker.monitoring import metrics
 from tracker.services.trackers import TrackerSpec, create_tracker
 
 logger = logging.getLogger("tracker.jira_import")
@@ -73,7 +75,9 @@ def cancel(sync_run: JiraSyncRun) -> bool:
         ended_at=timezone.now(),
         message="Cancelled before it started.",
     )
-    if not now:
+    if now:
+        metrics.record_jira_update(str(Status.CANCELLED))
+    else:
         JiraSyncRun.objects.filter(pk=sync_run.pk, status=Status.RUNNING).update(cancel_requested=True)
     sync_run.refresh_from_db()
     return bool(now)
@@ -234,4 +238,5 @@ class SyncRun:
         # Nothing new, nothing to say: a scheduled sync every 15 minutes must not fill a mailbox.
         if outcome == Status.FAILED or (outcome == Status.DONE and not sync_run.up_to_date):
             emails.send_update_outcome(sync_run)
+        metrics.record_jira_update(str(outcome))
         return sync_run
