@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from tests.monitoring.conftest import Scrape
 from tests.support.fake_jira import FakeJiraServer
@@ -35,14 +37,22 @@ def test_updates_are_counted_by_how_they_ended_apart_from_the_imports(
     refused = update_service.run_update(update("revoked"))
     pending = update(token_of(cloud))
     update_service.cancel_update(pending, by=alice)
-    assert [done.status, refused.status, pending.status] == ["done", "failed", "cancelled"]
+    stuck = update(token_of(cloud))
+    JiraSyncRun.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    [cancelled_by_check] = update_service.cancel_stale_updates(timedelta(hours=1))
+    assert [done.status, refused.status, pending.status, cancelled_by_check.status] == [
+        "done",
+        "failed",
+        "cancelled",
+        "cancelled",
+    ]
 
     after = scrape()
 
     # It should count each update once, by its end; the import is counted apart, once.
     assert after.value("tuleap_jira_updates_total", status="done") == 1
     assert after.value("tuleap_jira_updates_total", status="failed") == 1
-    assert after.value("tuleap_jira_updates_total", status="cancelled") == 1
-    assert after.total("tuleap_jira_updates_total") == 3
+    assert after.value("tuleap_jira_updates_total", status="cancelled") == 2
+    assert after.total("tuleap_jira_updates_total") == 4
     assert after.value("tuleap_jira_imports_total", status="done") == 1
     assert after.total("tuleap_jira_imports_total") == 1

@@ -28,6 +28,7 @@ Status = JiraSyncRun.Status
 __all__ = [
     "ImportUnavailable",
     "UpdateRefused",
+    "cancel_stale_updates",
     "cancel_update",
     "create_update",
     "run_update",
@@ -72,13 +73,25 @@ def cancel_update(sync_run: JiraSyncRun, *, by: User | None) -> None:
         raise PermissionDenied(
             "Only the requester or an administrator of the project can cancel this update."
         )
-    if sync_runs.cancel(sync_run) and sync_run.job_id:
-        try:
-            queues.cancel_jira_job(sync_run.job_id)
-        except Exception as error:  # gone already; the run checks its row anyway
-            logger.info(
-                "Update job %s could not be cancelled in RQ: %s", sync_run.job_id, type(error).__name__
-            )
+    if sync_runs.cancel(sync_run):
+        _drop_job(sync_run.job_id)
+
+
+def _drop_job(job_id: str) -> None:
+    if not job_id:
+        return
+    try:
+        queues.cancel_jira_job(job_id)
+    except Exception as error:  # gone already; the run checks its row anyway
+        logger.info("Update job %s could not be cancelled in RQ: %s", job_id, type(error).__name__)
+
+
+def cancel_stale_updates(max_age: dt.timedelta) -> list[JiraSyncRun]:
+    """Cancel updates pending or running for longer than ``max_age``, and email their requesters."""
+    cancelled = sync_runs.cancel_stale(max_age)
+    for sync_run in cancelled:
+        _drop_job(sync_run.job_id)
+    return cancelled
 
 
 def latest_update(jira_import: JiraImport) -> JiraSyncRun | None:
