@@ -328,16 +328,12 @@ def cancel_stale_imports(max_age: dt.timedelta) -> list[JiraImport]:
     return cancelled
 
 
-def _engine(import_run: runs.ImportRun, credentials: JiraCredentials, progress: Progress | None) -> Importer:
-    return Importer(import_run, credentials, progress)
-
-
 IMPORT = run_loop.RunKind[JiraImport](
     name="Jira import",
     noun="import",
     claim=runs.claim,
     of=lambda jira_import: jira_import.jira_project_key,
-    engine=_engine,
+    engine=Importer,
     timeout_message=(
         "The import took longer than the backend worker allows for one job; a project this large "
         "can be imported with manage.py import_jira, which has no time limit."

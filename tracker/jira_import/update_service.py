@@ -14,7 +14,6 @@ from django.core.exceptions import PermissionDenied
 
 from tracker import permissions, queues
 from tracker.jira_import import run_loop, schedules, sync_runs
-from tracker.jira_import.credentials import JiraCredentials
 from tracker.jira_import.importer import Progress
 from tracker.jira_import.services import UNAVAILABLE, ImportUnavailable, import_available
 from tracker.jira_import.sync_runs import UpdateRefused
@@ -102,16 +101,12 @@ def _claim(sync_run: JiraSyncRun) -> sync_runs.SyncRun | None:
     return sync_runs.claim(sync_run, dt.timedelta(minutes=settings.JIRA_SYNC_MARGIN_MINUTES))
 
 
-def _engine(sync: sync_runs.SyncRun, credentials: JiraCredentials, progress: Progress | None) -> Updater:
-    return Updater(sync, credentials, progress)
-
-
 UPDATE = run_loop.RunKind[JiraSyncRun](
     name="Update",
     noun="update",
     claim=_claim,
     of=lambda sync_run: f"Jira import {sync_run.jira_import_id}",
-    engine=_engine,
+    engine=Updater,
     timeout_message="The update took longer than the backend worker allows for one job; run it again.",
     # A scheduled run's end counts towards (or resets) its schedule's failures in a row.
     after_finish=schedules.record_outcome,
