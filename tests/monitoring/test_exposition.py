@@ -234,6 +234,7 @@ def test_the_exposition_follows_the_prometheus_text_format(
         "tuleap_system_events",
         "tuleap_system_events_count",
         "tuleap_jira_imports",
+        "tuleap_jira_updates",
         "tuleap_users_total",
         "tuleap_projects_total",
         "tuleap_tracker_artifacts_count",

@@ -1,7 +1,8 @@
-"""The email the requester gets when an import ends: done, failed, or cancelled by the system check.
+"""The email the requester gets when an import or an update ends: done, failed, or cancelled by the
+system check.
 
-Rendered from ``templates/emails/jira_import_<outcome>.txt`` and ``.html``. It names the Jira server,
-project and issue type and the tracker, never the credentials.
+Rendered from ``templates/emails/jira_import_<outcome>.txt`` and ``.html`` (``jira_update_<outcome>``
+for an update). It names the Jira server, project and issue type and the tracker, never the credentials.
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ def send_outcome(jira_import: JiraImport) -> bool:
 UPDATE_SUBJECTS = {
     JiraSyncRun.Status.DONE: "Update from Jira done: {key} (import #{pk})",
     JiraSyncRun.Status.FAILED: "Update from Jira failed: {key} (import #{pk})",
+    # Only the system check's cancelling is told: whoever cancelled a run knows.
+    JiraSyncRun.Status.CANCELLED: "Update from Jira cancelled: {key} (import #{pk})",
 }
 UPDATE_COUNTS = (
     ("New issues", "new_issues"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import traceback
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -22,17 +21,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_slug
 from django.db.models import Q
 from django.utils.text import slugify
-from rq.timeouts import JobTimeoutException
 
 from tracker import permissions, queues
-from tracker.jira_import import discovery, runs, vault
+from tracker.jira_import import discovery, run_loop, runs
 from tracker.jira_import.client import connect
 from tracker.jira_import.credentials import JiraCredentials
-from tracker.jira_import.deadline import RequestCancelled
-from tracker.jira_import.errors import JiraAccessError
 from tracker.jira_import.importer import Importer, Progress
-from tracker.jira_import.runs import ImportCancelled, ImportFailed, RunSuperseded
-from tracker.jira_import.url_guard import RefusedURL, check_url
+from tracker.jira_import.url_guard import check_url
 from tracker.models import JiraImport, JiraImportTracker, Project, Tracker, User
 from tracker.models.trackers import color_validator
 
@@ -333,24 +328,17 @@ def cancel_stale_imports(max_age: dt.timedelta) -> list[JiraImport]:
     return cancelled
 
 
-def _describe(error: BaseException) -> str:
-    """A log-safe account of an unexpected error: types and frames; messages only of our own code.
-
-    The messages of the jira library's and requests' exceptions can hold request headers.
-    """
-    parts = []
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        module = type(current).__module__
-        if module.split(".")[0] in {"jira", "requests", "urllib3", "http"}:
-            parts.append(f"{module}.{type(current).__name__} (message withheld)")
-        else:
-            parts.append(f"{module}.{type(current).__name__}: {current}")
-        current = current.__cause__ or current.__context__
-    frames = "".join(traceback.format_tb(error.__traceback__))
-    return " <- ".join(parts) + "\n" + frames
+IMPORT = run_loop.RunKind[JiraImport](
+    name="Jira import",
+    noun="import",
+    claim=runs.claim,
+    of=lambda jira_import: jira_import.jira_project_key,
+    engine=Importer,
+    timeout_message=(
+        "The import took longer than the backend worker allows for one job; a project this large "
+        "can be imported with manage.py import_jira, which has no time limit."
+    ),
+)
 
 
 def run_import(jira_import: JiraImport, *, progress: Progress | None = None) -> JiraImport:
@@ -358,42 +346,4 @@ def run_import(jira_import: JiraImport, *, progress: Progress | None = None) -> 
 
     Returns the import as it ended (done, failed or cancelled), or as another run left it.
     """
-    run = runs.claim(jira_import)
-    if run is None:
-        return jira_import  # cancelled while pending, or ended already
-    logger.info("Jira import %s of %s started.", jira_import.pk, jira_import.jira_project_key)
-    outcome, message = JiraImport.Status.DONE, ""
-    engine: Importer | None = None
-    try:
-        if jira_import.cancel_requested:
-            raise ImportCancelled
-        credentials = JiraCredentials(
-            jira_import.jira_url, jira_import.username, vault.decrypt(jira_import.token_encrypted)
-        )
-        engine = Importer(run, credentials, progress)
-        engine.run()
-    except RunSuperseded:
-        logger.info("Jira import %s: another run has taken over; this one stops.", jira_import.pk)
-        jira_import.refresh_from_db()
-        return jira_import
-    except (ImportCancelled, RequestCancelled):
-        outcome = JiraImport.Status.CANCELLED
-    except (JiraAccessError, RefusedURL, vault.TokenUnavailable, ImportFailed) as error:
-        outcome, message = JiraImport.Status.FAILED, str(error)
-    except JobTimeoutException:
-        outcome = JiraImport.Status.FAILED
-        message = (
-            "The import took longer than the backend worker allows for one job; a project this large "
-            "can be imported with manage.py import_jira, which has no time limit."
-        )
-    except Exception as error:
-        outcome = JiraImport.Status.FAILED
-        message = (
-            f"The import stopped on an unexpected error ({type(error).__name__}); the administrators "
-            "will find the details in the worker's log."
-        )
-        logger.error("Jira import %s failed unexpectedly: %s", jira_import.pk, _describe(error))
-    finally:
-        if engine is not None and engine.client is not None:
-            engine.client.close()
-    return run.finish(outcome, message)
+    return run_loop.run(IMPORT, jira_import, progress)

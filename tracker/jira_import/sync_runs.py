@@ -6,7 +6,8 @@
 Like :mod:`tracker.jira_import.runs` for an import, a run owns its row by ``run_token``; each page
 it writes adds to the row's counts in the page's own transaction (:meth:`SyncRun.add_page`), so a
 retried job that rewrites a page (a no-op, thanks to the per-item records) counts nothing twice.
-Ending a run erases its token and, when it brought something, emails the requester.
+Ending a run erases its token, emails the requester when it brought something (or failed, or was
+cancelled by the system check) and counts it in the ``tuleap_jira_updates`` metric.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tracker.jira_import import emails, update_notifications, vault
 from tracker.jira_import.runs import ImportCancelled, ImportFailed, RunSuperseded
 from tracker.models import JiraImport, JiraImportTracker, JiraSyncRun, Tracker, User
 from tracker.models.jira_sync import UP_TO_DATE
+from tracker.monitoring import metrics
 from tracker.services.trackers import TrackerSpec, create_tracker
 
 logger = logging.getLogger("tracker.jira_import")
@@ -73,10 +75,52 @@ def cancel(sync_run: JiraSyncRun) -> bool:
         ended_at=timezone.now(),
         message="Cancelled before it started.",
     )
-    if not now:
+    if now:
+        metrics.record_jira_update(str(Status.CANCELLED))
+    else:
         JiraSyncRun.objects.filter(pk=sync_run.pk, status=Status.RUNNING).update(cancel_requested=True)
     sync_run.refresh_from_db()
     return bool(now)
+
+
+def cancel_stale(max_age: dt.timedelta) -> list[JiraSyncRun]:
+    """Cancel the runs pending or running for longer than ``max_age`` and email their requesters.
+
+    What their pages wrote stays (it is Jira's), and its artifacts are notified as at any run's end.
+    """
+    cutoff = timezone.now() - max_age
+    hours = max(1, round(max_age.total_seconds() / 3600))
+    message = (
+        f"Cancelled by the system check: the update was pending or running for more than {hours} hours "
+        "(JIRA_IMPORT_MAX_DURATION), so its worker is presumed stuck or gone."
+    )
+    cancelled = []
+    stale = (
+        JiraSyncRun.objects.filter(status__in=JiraSyncRun.ACTIVE, created_at__lt=cutoff)
+        .select_related("jira_import", "jira_import__project", "requested_by")
+        .order_by("pk")
+    )
+    for sync_run in stale:
+        # run_token cleared: a run still alive somewhere fails its next page (rolled back) and stops.
+        updated = JiraSyncRun.objects.filter(pk=sync_run.pk, status__in=JiraSyncRun.ACTIVE).update(
+            status=Status.CANCELLED,
+            cancel_requested=True,
+            run_token="",
+            token_encrypted="",
+            ended_at=timezone.now(),
+            message=message,
+        )
+        if not updated:
+            continue
+        sync_run.refresh_from_db()
+        update_notifications.notify_changes(sync_run)
+        logger.warning(
+            "Update %s of Jira import %s cancelled by the system check.", sync_run.pk, sync_run.jira_import_id
+        )
+        emails.send_update_outcome(sync_run)
+        metrics.record_jira_update(str(Status.CANCELLED))
+        cancelled.append(sync_run)
+    return cancelled
 
 
 def previous_start(jira_import: JiraImport, *, before: JiraSyncRun | None = None) -> dt.datetime | None:
@@ -234,4 +278,5 @@ class SyncRun:
         # Nothing new, nothing to say: a scheduled sync every 15 minutes must not fill a mailbox.
         if outcome == Status.FAILED or (outcome == Status.DONE and not sync_run.up_to_date):
             emails.send_update_outcome(sync_run)
+        metrics.record_jira_update(str(outcome))
         return sync_run

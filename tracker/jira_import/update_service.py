@@ -11,19 +11,13 @@ import uuid
 import redis
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from rq.timeouts import JobTimeoutException
 
 from tracker import permissions, queues
-from tracker.jira_import import schedules, sync_runs, vault
-from tracker.jira_import.credentials import JiraCredentials
-from tracker.jira_import.deadline import RequestCancelled
-from tracker.jira_import.errors import JiraAccessError
+from tracker.jira_import import run_loop, schedules, sync_runs
 from tracker.jira_import.importer import Progress
-from tracker.jira_import.runs import ImportCancelled, ImportFailed, RunSuperseded
-from tracker.jira_import.services import UNAVAILABLE, ImportUnavailable, _describe, import_available
+from tracker.jira_import.services import UNAVAILABLE, ImportUnavailable, import_available
 from tracker.jira_import.sync_runs import UpdateRefused
 from tracker.jira_import.update import Updater
-from tracker.jira_import.url_guard import RefusedURL
 from tracker.models import JiraImport, JiraSyncRun, User
 
 logger = logging.getLogger("tracker.jira_import")
@@ -33,6 +27,7 @@ Status = JiraSyncRun.Status
 __all__ = [
     "ImportUnavailable",
     "UpdateRefused",
+    "cancel_stale_updates",
     "cancel_update",
     "create_update",
     "run_update",
@@ -77,57 +72,47 @@ def cancel_update(sync_run: JiraSyncRun, *, by: User | None) -> None:
         raise PermissionDenied(
             "Only the requester or an administrator of the project can cancel this update."
         )
-    if sync_runs.cancel(sync_run) and sync_run.job_id:
-        try:
-            queues.cancel_jira_job(sync_run.job_id)
-        except Exception as error:  # gone already; the run checks its row anyway
-            logger.info(
-                "Update job %s could not be cancelled in RQ: %s", sync_run.job_id, type(error).__name__
-            )
+    if sync_runs.cancel(sync_run):
+        _drop_job(sync_run.job_id)
+
+
+def _drop_job(job_id: str) -> None:
+    if not job_id:
+        return
+    try:
+        queues.cancel_jira_job(job_id)
+    except Exception as error:  # gone already; the run checks its row anyway
+        logger.info("Update job %s could not be cancelled in RQ: %s", job_id, type(error).__name__)
+
+
+def cancel_stale_updates(max_age: dt.timedelta) -> list[JiraSyncRun]:
+    """Cancel updates pending or running for longer than ``max_age``, and email their requesters."""
+    cancelled = sync_runs.cancel_stale(max_age)
+    for sync_run in cancelled:
+        _drop_job(sync_run.job_id)
+    return cancelled
 
 
 def latest_update(jira_import: JiraImport) -> JiraSyncRun | None:
     return JiraSyncRun.objects.filter(jira_import=jira_import).order_by("-created_at", "-pk").first()
 
 
+def _claim(sync_run: JiraSyncRun) -> sync_runs.SyncRun | None:
+    return sync_runs.claim(sync_run, dt.timedelta(minutes=settings.JIRA_SYNC_MARGIN_MINUTES))
+
+
+UPDATE = run_loop.RunKind[JiraSyncRun](
+    name="Update",
+    noun="update",
+    claim=_claim,
+    of=lambda sync_run: f"Jira import {sync_run.jira_import_id}",
+    engine=Updater,
+    timeout_message="The update took longer than the backend worker allows for one job; run it again.",
+    # A scheduled run's end counts towards (or resets) its schedule's failures in a row.
+    after_finish=schedules.record_outcome,
+)
+
+
 def run_update(sync_run: JiraSyncRun, *, progress: Progress | None = None) -> JiraSyncRun:
     """Run the update now, in this process (the worker's job and the command call it)."""
-    run = sync_runs.claim(sync_run, dt.timedelta(minutes=settings.JIRA_SYNC_MARGIN_MINUTES))
-    if run is None:
-        return sync_run
-    jira_import = sync_run.jira_import
-    logger.info("Update %s of Jira import %s started.", sync_run.pk, jira_import.pk)
-    outcome, message = Status.DONE, ""
-    engine: Updater | None = None
-    try:
-        if sync_run.cancel_requested:
-            raise ImportCancelled
-        credentials = JiraCredentials(
-            jira_import.jira_url, jira_import.username, vault.decrypt(sync_run.token_encrypted)
-        )
-        engine = Updater(run, credentials, progress)
-        engine.run()
-    except RunSuperseded:
-        logger.info("Update %s: another run has taken over; this one stops.", sync_run.pk)
-        sync_run.refresh_from_db()
-        return sync_run
-    except (ImportCancelled, RequestCancelled):
-        outcome = Status.CANCELLED
-    except (JiraAccessError, RefusedURL, vault.TokenUnavailable, ImportFailed) as error:
-        outcome, message = Status.FAILED, str(error)
-    except JobTimeoutException:
-        outcome = Status.FAILED
-        message = "The update took longer than the backend worker allows for one job; run it again."
-    except Exception as error:
-        outcome = Status.FAILED
-        message = (
-            f"The update stopped on an unexpected error ({type(error).__name__}); the administrators "
-            "will find the details in the worker's log."
-        )
-        logger.error("Update %s failed unexpectedly: %s", sync_run.pk, _describe(error))
-    finally:
-        if engine is not None and engine.client is not None:
-            engine.client.close()
-    ended = run.finish(outcome, message)
-    schedules.record_outcome(ended)
-    return ended
+    return run_loop.run(UPDATE, sync_run, progress)

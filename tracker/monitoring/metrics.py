@@ -83,6 +83,12 @@ JIRA_IMPORTS = StoredCounter(
     ("status",),
     initial=(),
 )
+JIRA_UPDATES = StoredCounter(
+    "tuleap_jira_updates",
+    "Updates from Jira (asked for or scheduled) that ended, by status (no sample until the first has run).",
+    ("status",),
+    initial=(),
+)
 INBOUND_EMAIL_STATUSES = ("received", "processed", "rejected", "ignored")
 INBOUND_EMAILS = StoredCounter(
     "tuleap_inbound_emails",
@@ -102,6 +108,7 @@ STORED_METRICS: tuple[StoredCounter | StoredHistogram, ...] = (
     CHANGESETS,
     SYSTEM_EVENTS,
     JIRA_IMPORTS,
+    JIRA_UPDATES,
     INBOUND_EMAILS,
 )
 
@@ -175,6 +182,12 @@ def record_system_event(status: str) -> None:
 def record_jira_import(status: str) -> None:
     """Count a Jira import that ended with ``status`` (for example done or failed)."""
     store.apply(JIRA_IMPORTS.updates(status=status))
+
+
+@never_raises
+def record_jira_update(status: str) -> None:
+    """Count an update from Jira that ended with ``status`` (done, failed or cancelled)."""
+    store.apply(JIRA_UPDATES.updates(status=status))
 
 
 @never_raises

@@ -1,7 +1,8 @@
-"""Check 5: Jira imports pending or running for longer than JIRA_IMPORT_MAX_DURATION.
+"""Check 5: Jira imports, and updates from Jira, pending or running for longer than JIRA_IMPORT_MAX_DURATION.
 
-Such an import's worker is presumed stuck or gone: the check cancels it (its partial tracker is
-removed and its requester emailed, by the Jira import's own service) and reports it as a warning.
+Such a run's worker is presumed stuck or gone: the check cancels it (an import's partial tracker is
+removed; what an update's pages wrote stays) and its requester is emailed, by the Jira import's own
+services, and it reports them as warnings, one for the imports, one for the updates.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from datetime import timedelta
 from django.conf import settings
 
 from tracker.jira_import.services import cancel_stale_imports
-from tracker.models import JiraImport
+from tracker.jira_import.update_service import cancel_stale_updates
+from tracker.models import JiraImport, JiraSyncRun
 from tracker.system_check.base import FIRST_IDS, CheckContext, Finding, Level, humanize_duration
 
 NAME = "jira_imports"
@@ -19,10 +21,14 @@ NAME = "jira_imports"
 
 def run(context: CheckContext) -> list[Finding]:
     max_duration = timedelta(seconds=settings.JIRA_IMPORT_MAX_DURATION)
+    findings = []
     cancelled = cancel_stale_imports(max_duration)
-    if not cancelled:
-        return []
-    return [stale_imports_finding(cancelled, context, max_duration)]
+    if cancelled:
+        findings.append(stale_imports_finding(cancelled, context, max_duration))
+    cancelled_updates = cancel_stale_updates(max_duration)
+    if cancelled_updates:
+        findings.append(stale_updates_finding(cancelled_updates, context, max_duration))
+    return findings
 
 
 def stale_imports_finding(
@@ -42,4 +48,25 @@ def stale_imports_finding(
         f"requesters emailed: {described}{more}. Look at the jira_import workers and their log file "
         f"({settings.WORKER_LOG}).",
         {"count": len(cancelled), "import_ids": [item.pk for item in cancelled[:FIRST_IDS]]},
+    )
+
+
+def stale_updates_finding(
+    cancelled: list[JiraSyncRun], context: CheckContext, max_duration: timedelta
+) -> Finding:
+    described = "; ".join(
+        f"#{item.pk} (import #{item.jira_import_id}, {item.jira_import.jira_project_key} into "
+        f"{item.jira_import.project.shortname}{', scheduled' if item.scheduled else ''}), "
+        f"requested {humanize_duration(context.now - item.created_at)} ago"
+        for item in cancelled[:FIRST_IDS]
+    )
+    more = f" and {len(cancelled) - FIRST_IDS} more" if len(cancelled) > FIRST_IDS else ""
+    return Finding(
+        NAME,
+        Level.WARNING,
+        f"{len(cancelled)} updates from Jira were pending or running for more than "
+        f"{humanize_duration(max_duration)} (JIRA_IMPORT_MAX_DURATION) and have been cancelled, their "
+        f"requesters emailed: {described}{more}. Look at the jira_import workers and their log file "
+        f"({settings.WORKER_LOG}).",
+        {"count": len(cancelled), "update_ids": [item.pk for item in cancelled[:FIRST_IDS]]},
     )
