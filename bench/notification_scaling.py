@@ -1,7 +1,7 @@
 """Notification scaling benchmark: ``python -m bench.notification_scaling``.
 
 Two figures of issue 15, measured side by side in one run, with workers as the supervisor runs them, a
-private redis-server, a local aiosmtpd relay and a throw-away SQLite database (or BENCH_DATABASE_URL, an
+private redis-server, a local aiosmtpd relay in a process of its own (``bench.relay``) and a throw-away SQLite database (or BENCH_DATABASE_URL, an
 empty database you can drop afterwards), as ``bench.notifications``:
 
 1. Many changesets (a regression figure): BENCH_SCALING_CHANGESETS (100) changesets x
@@ -10,7 +10,8 @@ empty database you can drop afterwards), as ``bench.notifications``:
    against 1, in interleaved rounds 1, 4, 1, 4 (BENCH_ROUNDS pairs, 2; 0 skips it), each printed.
    Goal: 4 / 1 >= 3.5.
 2. Latency at a steady rate: BENCH_RATE (20) changesets/s created through ``POST /api/artifacts/``
-   (Django's test client, the whole middleware stack), 5 recipients each, 2 workers, ASYNC_EMAILS=all,
+   (Django's test client, the whole middleware stack; BENCH_POSTERS (4) clients at once, each posting at
+   its absolute times), 5 recipients each, 2 workers, ASYNC_EMAILS=all,
    for BENCH_SECONDS (30). Each email's latency runs from the API's answer to the relay's receipt of that
    email; p50, p95, p99 and the achieved rate are printed. Goal: p99 < 1 s. The relay waits 5 ms per RCPT
    (BENCH_LATENCY_RCPT_DELAY, in seconds): a near, healthy relay, not an ideal one.
@@ -19,18 +20,18 @@ empty database you can drop afterwards), as ``bench.notifications``:
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 import statistics
 import tempfile
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from bench.notifications import configure, say, start_worker, stop
-from tests.support.smtp import Received, SMTPServer
+from bench.relay import RelayProcess
 
 CHANGESETS = int(os.environ.get("BENCH_SCALING_CHANGESETS", "100"))
 SCALING_RECIPIENTS = int(os.environ.get("BENCH_SCALING_RECIPIENTS", "10"))
@@ -41,39 +42,10 @@ RATE = float(os.environ.get("BENCH_RATE", "20"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "30"))
 LATENCY_RECIPIENTS = 5
 LATENCY_WORKERS = 2
+# Clients posting at once (people save concurrently): one slow answer must not hold the asked rate back.
+POSTERS = int(os.environ.get("BENCH_POSTERS", "4"))
 LATENCY_RCPT_DELAY = float(os.environ.get("BENCH_LATENCY_RCPT_DELAY", "0.005"))
 LATENCY_TARGET = 1.0
-ARTIFACT_HEADER = re.compile(rb"^X-Tuleap-Artifact-Id: *(\d+)", re.MULTILINE | re.IGNORECASE)
-
-
-class TimedSink(SMTPServer):
-    """The tests' aiosmtpd server, also noting when each email arrived (wall clock, this process)."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[float, Received]] = []
-        super().__init__()
-
-    def record(self, received: Received) -> None:
-        arrived = time.time()  # first thing in DATA: the email is in the mailbox from here
-        super().record(received)
-        with self._lock:
-            self.arrivals.append((arrived, received))
-
-    def clear(self) -> None:
-        with self._lock:
-            self.arrivals.clear()
-        super().clear()
-
-    def arrivals_by_artifact(self) -> dict[int, list[float]]:
-        """Artifact id -> the arrival time of each email sent for it, once per envelope recipient."""
-        with self._lock:
-            arrivals = list(self.arrivals)
-        by_artifact: dict[int, list[float]] = {}
-        for arrived, item in arrivals:
-            match = ARTIFACT_HEADER.search(item.content)
-            if match:
-                by_artifact.setdefault(int(match.group(1)), []).extend([arrived] * len(item.rcpt_tos))
-        return by_artifact
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -88,7 +60,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="No directory at")
     workdir = Path(tempfile.mkdtemp(prefix="tuleap-bench-scaling-"))
     redis_server = RedisServer("--appendonly", "no")
-    relay = TimedSink()
+    relay = RelayProcess()
     env = configure(workdir, redis_server.url, relay.port)
     processes: list[Any] = []
     try:
@@ -97,7 +69,7 @@ def main() -> None:
         django.setup()
         from django.conf import settings
         from django.core.management import call_command
-        from django.db import connection
+        from django.db import connection, connections
         from django.test import Client
         from django.utils import timezone
         from rest_framework.authtoken.models import Token
@@ -161,7 +133,7 @@ def main() -> None:
                 time.sleep(0.1)
 
         # 1. Many changesets: 1 worker against 4, interleaved --------------------------------------------
-        relay.behaviour.rcpt_delay = SCALING_RCPT_DELAY
+        relay.set_rcpt_delay(SCALING_RCPT_DELAY)
         expected = CHANGESETS * SCALING_RECIPIENTS
 
         def scaling_round(workers: int) -> float:
@@ -172,16 +144,17 @@ def main() -> None:
                 if index == 0:
                     first_commit = time.time()  # create_artifact returns after its commit
             if not relay.wait_for_addresses(expected, timeout=600):
-                raise SystemExit(f"{len(relay.addresses())} of {expected} emails within 600 s")
-            last = max(arrived for arrived, _ in relay.arrivals)
-            delivered = len(relay.addresses())
+                raise SystemExit(f"{relay.delivered()} of {expected} emails within 600 s")
+            last = relay.last_arrival()
+            addresses = relay.addresses()
+            delivered = len(addresses)
             stop_workers(started)
             rate = delivered / (last - first_commit)
             say(
                 f"  {workers} worker(s): {delivered} emails in {last - first_commit:6.2f} s "
                 f"= {rate:6.1f} emails/s"
             )
-            if delivered != expected or len(set(relay.addresses())) != SCALING_RECIPIENTS:
+            if delivered != expected or len(set(addresses)) != SCALING_RECIPIENTS:
                 raise SystemExit(f"{delivered} emails delivered, {expected} expected")
             return rate
 
@@ -196,7 +169,7 @@ def main() -> None:
                 rates[workers].append(scaling_round(workers))
 
         # 2. Latency at a steady rate ---------------------------------------------------------------
-        relay.behaviour.rcpt_delay = LATENCY_RCPT_DELAY
+        relay.set_rcpt_delay(LATENCY_RCPT_DELAY)
         token = Token.objects.create(user=author)
         client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
         started = start_workers(LATENCY_WORKERS)
@@ -215,26 +188,38 @@ def main() -> None:
         relay.wait_for_addresses(10, timeout=120)
         relay.clear()
         answered: dict[int, float] = {}
-        slowest_post = 0.0
+        post_times: list[float] = []
         begin = time.monotonic()
-        for index in range(total):
-            # Paced by absolute times: a slow request delays the next one, never the whole schedule.
-            pause = begin + index / RATE - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            posted = time.perf_counter()
-            response = client.post(
-                "/api/artifacts/",
-                {"tracker": paced.pk, "values": {"title": f"Paced {index}"}},
-                content_type="application/json",
-            )
-            answered_at = time.time()
-            slowest_post = max(slowest_post, time.perf_counter() - posted)
-            if response.status_code != 201:
-                raise SystemExit(
-                    f"POST /api/artifacts/ answered {response.status_code}: {response.content[:300]}"
-                )
-            answered[response.json()["id"]] = answered_at
+
+        def post_share(first: int) -> None:
+            # One of POSTERS clients, as concurrent users are: request ``first``, ``first + POSTERS``...
+            # each at its absolute time, so one slow request delays only its own client's next one.
+            poster = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+            try:
+                for index in range(first, total, POSTERS):
+                    pause = begin + index / RATE - time.monotonic()
+                    if pause > 0:
+                        time.sleep(pause)
+                    posted = time.perf_counter()
+                    response = poster.post(
+                        "/api/artifacts/",
+                        {"tracker": paced.pk, "values": {"title": f"Paced {index}"}},
+                        content_type="application/json",
+                    )
+                    answered_at = time.time()
+                    post_times.append(time.perf_counter() - posted)
+                    if response.status_code != 201:
+                        raise SystemExit(
+                            f"POST /api/artifacts/ answered {response.status_code}: {response.content[:300]}"
+                        )
+                    answered[response.json()["id"]] = answered_at
+            finally:
+                connections.close_all()
+
+        with ThreadPoolExecutor(POSTERS) as posters:
+            for done in [posters.submit(post_share, first) for first in range(POSTERS)]:
+                done.result()
+        slowest_post = max(post_times)
         achieved = total / (time.monotonic() - begin)
         expected = total * LATENCY_RECIPIENTS
         relay.wait_for_addresses(expected, timeout=300)
@@ -249,8 +234,8 @@ def main() -> None:
             if started_at and ended_at:
                 waits.append(started_at.timestamp() - answered[artifact])
                 jobs.append((ended_at - started_at).total_seconds())
-        last_arrival = max((arrived for arrived, _ in relay.arrivals), default=0.0)
-        drained = len(relay.addresses()) / (last_arrival - min(answered.values())) if answered else 0.0
+        last_arrival = relay.last_arrival()
+        drained = relay.delivered() / (last_arrival - min(answered.values())) if answered else 0.0
         latencies = [
             arrived - answered[artifact]
             for artifact, times in arrivals.items()
@@ -291,14 +276,19 @@ def main() -> None:
                 f"p95 {percentile(latencies, 0.95) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
                 f"max {max(latencies) * 1000:.0f} ms"
             )
-            met = "met" if p99 < LATENCY_TARGET and len(latencies) == expected else "NOT MET"
+            # Met only at the asked rate: a slower creation loop would make the workers' task easier.
+            kept_up = achieved >= 0.95 * RATE
+            met = "met" if p99 < LATENCY_TARGET and len(latencies) == expected and kept_up else "NOT MET"
             say(
                 f"  of which the queue (answer -> a worker starts the job) p50 "
                 f"{statistics.median(waits) * 1000:.0f} ms, the job (start -> end) p50 "
                 f"{statistics.median(jobs) * 1000:.0f} ms; the {LATENCY_WORKERS} workers delivered "
                 f"{drained:.1f} emails/s ({RATE * LATENCY_RECIPIENTS:g} asked)"
             )
-            say(f"  p99 {p99:.3f} s   (target < {LATENCY_TARGET:g} s, every email arrived: {met})")
+            say(
+                f"  p99 {p99:.3f} s   (target < {LATENCY_TARGET:g} s at {RATE:g}/s achieved, every email "
+                f"arrived: {met})"
+            )
     finally:
         for process in processes:
             stop(process)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -140,19 +141,45 @@ def _notify(changeset_id: int, *, mode: str, token: str, ordered: bool) -> Outco
     return send_claimed(claim.record, mode=mode, claim=claim)
 
 
-def send_claimed(record: NotificationRecord, *, mode: str, claim: records.Claim | None = None) -> Outcome:
-    """Send the emails of a record this sender holds (claimed above, or by ``drain.take_waiting``)."""
+@dataclass
+class Prepared:
+    """What sending a changeset's emails reads and renders before its first SMTP command."""
+
+    context: NotificationContext
+    recipients: list[Recipient]
+    # The messages for every recipient; None for a changeset the workers would split (fan-out).
+    messages: list[emails.GroupMessage] | None
+
+
+def prepare(record: NotificationRecord) -> Prepared:
+    """Reads and rendering only (no write), so it may run ahead in a thread of its own (``drain``)."""
+    context = NotificationContext.load(record.changeset)
+    recipients = recipients_for(context)
+    few = len(recipients) <= settings.NOTIFICATION_BATCH_SIZE
+    return Prepared(context, recipients, emails.build_messages(context, recipients) if few else None)
+
+
+def send_claimed(
+    record: NotificationRecord,
+    *,
+    mode: str,
+    claim: records.Claim | None = None,
+    prepared: Callable[[], Prepared] | None = None,
+) -> Outcome:
+    """Send the emails of a record this sender holds (claimed above, or by ``drain.take_waiting``).
+
+    ``prepared``: the record's ``prepare``, done ahead (its errors are raised when called).
+    """
     outcome = Outcome("done", claim=claim)
     try:
-        _send(record, mode, outcome)
+        _send(record, mode, outcome, prepared() if prepared is not None else prepare(record))
     except Exception as error:
         return _after_failure(record, outcome, error)
     return outcome
 
 
-def _send(record: NotificationRecord, mode: str, outcome: Outcome) -> None:
-    context = NotificationContext.load(record.changeset)
-    recipients = recipients_for(context)
+def _send(record: NotificationRecord, mode: str, outcome: Outcome, prepared: Prepared) -> None:
+    context, recipients = prepared.context, prepared.recipients
     outcome.recipients = len(recipients)
     journal = DeliveryJournal(
         record.changeset_id, queues.queue_client(settings.NOTIFICATIONS_QUEUE) if mode == Mode.ASYNC else None
@@ -177,7 +204,9 @@ def _send(record: NotificationRecord, mode: str, outcome: Outcome) -> None:
     problems: list[str] = []
     deferred: list[str] = []
     unrecorded: list[str] = []
-    messages = emails.build_messages(context, todo)
+    # The ones made ahead were for every recipient; fewer (some had it, or the author's limit) need theirs.
+    same = prepared.messages is not None and len(todo) == len(recipients)
+    messages = prepared.messages if same else emails.build_messages(context, todo)
     if messages:
         with JobConnections() as session:
             for index, group in enumerate(messages):
