@@ -253,6 +253,35 @@ class JobConnections:
         return session
 
 
+class HeldConnections:
+    """A job's connections kept across the changesets it sends one after the other (``drain``).
+
+    Borrowed (with the pool's NOOP) at the first send rather than once per changeset, and given back
+    by ``close`` when the job is done. An error in one changeset's sending gives them back at once, as
+    leaving a ``JobConnections`` with an error does, so the next send borrows a checked one.
+    """
+
+    def __init__(self) -> None:
+        self.job: JobConnections | None = None
+
+    @contextlib.contextmanager
+    def use(self) -> Iterator[JobConnections]:
+        if self.job is None:
+            job = JobConnections()
+            self.job = job.__enter__()  # a DeliveryError here is this send's "cannot connect"
+        try:
+            yield self.job
+        except BaseException as error:
+            job, self.job = self.job, None
+            job.__exit__(type(error), error, error.__traceback__)
+            raise
+
+    def close(self) -> None:
+        job, self.job = self.job, None
+        if job is not None:
+            job.__exit__(None, None, None)
+
+
 class _Parallel:
     """One group over several connections: a thread per connection takes the next address."""
 

@@ -24,14 +24,21 @@ class NotificationContext:
     earlier_author_ids: set[int] = field(default_factory=set)
 
     @classmethod
-    def load(cls, changeset: Changeset) -> NotificationContext:
+    def load(cls, changeset: Changeset, known: dict[int, list[Field]] | None = None) -> NotificationContext:
         """``changeset`` with its artifact, tracker and project already selected (records.claim does).
 
         A fixed number of queries whatever the history's length: the state before the changeset is
-        one query over the fields, the earlier authors one aggregated query.
+        one query over the fields, the earlier authors one aggregated query. ``known``: tracker id ->
+        its fields, filled here, for a job sending several changesets (a field added meanwhile shows
+        from its next job on).
         """
         artifact = changeset.artifact
-        fields = tracker_fields(artifact.tracker)
+        if known is None:
+            fields = tracker_fields(artifact.tracker)
+        else:
+            fields = known.get(artifact.tracker_id) or known.setdefault(
+                artifact.tracker_id, tracker_fields(artifact.tracker)
+            )
         prefetch_related_objects([changeset], "author", "values")
         state = values_before(changeset, [f.pk for f in fields])
         (entry,) = entries_for(artifact, [changeset], fields, before=state)

@@ -37,8 +37,9 @@ from django.conf import settings
 from django.db import connection, connections
 
 from tracker import queues
-from tracker.models import NotificationRecord
+from tracker.models import Field, NotificationRecord
 from tracker.notifications import records
+from tracker.notifications.connection_pool import HeldConnections
 from tracker.notifications.notifier import Prepared, prepare, schedule_job, send_claimed
 
 logger = logging.getLogger("tracker.notifications.drain")
@@ -90,6 +91,7 @@ def send_waiting(token: str, *, started: float) -> Drained:
     taken: list[NotificationRecord] = []
     claimed, queue_empty = 0, False
     ahead = _ReadAhead()
+    held = HeldConnections()
     try:
         while True:
             if stop_requested.is_set():
@@ -111,7 +113,7 @@ def send_waiting(token: str, *, started: float) -> Drained:
             ready = ahead.ready(record)
             if taken:
                 ahead.start(taken[0])
-            outcome = send_claimed(record, mode=NotificationRecord.Mode.ASYNC, prepared=ready)
+            outcome = send_claimed(record, mode=NotificationRecord.Mode.ASYNC, prepared=ready, held=held)
             drained.sent += 1
             if outcome.state not in ("done", "split"):
                 # The mail server or the database is in trouble: the others would fare the same, on
@@ -123,6 +125,7 @@ def send_waiting(token: str, *, started: float) -> Drained:
         drained.stopped_by = f"Redis: {error}"
     finally:
         ahead.close()
+        held.close()
         drained.handed_back = _hand_back(taken)
     return drained
 
@@ -139,15 +142,18 @@ class _ReadAhead:
         if not connection.in_atomic_block:
             self.pool = ThreadPoolExecutor(1, thread_name_prefix="notification-read-ahead")
         self.started: dict[int, Future[Prepared]] = {}
+        self.fields: dict[int, list[Field]] = {}  # tracker id -> its fields, read once per job
 
     def start(self, record: NotificationRecord) -> None:
         if self.pool is not None and record.pk not in self.started:
-            self.started[record.pk] = self.pool.submit(prepare, record)
+            self.started[record.pk] = self.pool.submit(prepare, record, self.fields)
 
-    def ready(self, record: NotificationRecord) -> Callable[[], Prepared] | None:
-        """The record's ``prepare`` result (or error) if it was started ahead; None to do it now."""
+    def ready(self, record: NotificationRecord) -> Callable[[], Prepared]:
+        """The record's ``prepare``: its result (or error) if it was started ahead, else done now."""
         future = self.started.pop(record.pk, None)
-        return future.result if future is not None else None
+        if future is not None:
+            return future.result
+        return lambda: prepare(record, self.fields)
 
     def close(self) -> None:
         if self.pool is None:

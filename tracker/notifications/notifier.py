@@ -34,10 +34,10 @@ from django.utils import timezone
 from rq.timeouts import JobTimeoutException
 
 from tracker import queues
-from tracker.models import NotificationRecord
+from tracker.models import Field, NotificationRecord
 from tracker.monitoring import metrics
 from tracker.notifications import batches, emails, ordering, records, schedule
-from tracker.notifications.connection_pool import JobConnections
+from tracker.notifications.connection_pool import HeldConnections, JobConnections
 from tracker.notifications.context import NotificationContext
 from tracker.notifications.journal import DeliveryJournal
 from tracker.notifications.mailer import DeliveryError
@@ -151,9 +151,12 @@ class Prepared:
     messages: list[emails.GroupMessage] | None
 
 
-def prepare(record: NotificationRecord) -> Prepared:
-    """Reads and rendering only (no write), so it may run ahead in a thread of its own (``drain``)."""
-    context = NotificationContext.load(record.changeset)
+def prepare(record: NotificationRecord, fields: dict[int, list[Field]] | None = None) -> Prepared:
+    """Reads and rendering only (no write), so it may run ahead in a thread of its own (``drain``).
+
+    ``fields``: tracker id -> its fields, read once for the changesets a job sends one after the other.
+    """
+    context = NotificationContext.load(record.changeset, fields)
     recipients = recipients_for(context)
     few = len(recipients) <= settings.NOTIFICATION_BATCH_SIZE
     return Prepared(context, recipients, emails.build_messages(context, recipients) if few else None)
@@ -165,20 +168,25 @@ def send_claimed(
     mode: str,
     claim: records.Claim | None = None,
     prepared: Callable[[], Prepared] | None = None,
+    held: HeldConnections | None = None,
 ) -> Outcome:
     """Send the emails of a record this sender holds (claimed above, or by ``drain.take_waiting``).
 
-    ``prepared``: the record's ``prepare``, done ahead (its errors are raised when called).
+    ``prepared``: the record's ``prepare``, done ahead (its errors are raised when called); ``held``:
+    the SMTP connections of a job sending several changesets.
     """
     outcome = Outcome("done", claim=claim)
     try:
-        _send(record, mode, outcome, prepared() if prepared is not None else prepare(record))
+        ready = prepared() if prepared is not None else prepare(record)
+        _send(record, mode, outcome, ready, held)
     except Exception as error:
         return _after_failure(record, outcome, error)
     return outcome
 
 
-def _send(record: NotificationRecord, mode: str, outcome: Outcome, prepared: Prepared) -> None:
+def _send(
+    record: NotificationRecord, mode: str, outcome: Outcome, prepared: Prepared, held: HeldConnections | None
+) -> None:
     context, recipients = prepared.context, prepared.recipients
     outcome.recipients = len(recipients)
     journal = DeliveryJournal(
@@ -208,7 +216,7 @@ def _send(record: NotificationRecord, mode: str, outcome: Outcome, prepared: Pre
     same = prepared.messages is not None and len(todo) == len(recipients)
     messages = prepared.messages if same else emails.build_messages(context, todo)
     if messages:
-        with JobConnections() as session:
+        with held.use() if held is not None else JobConnections() as session:
             for index, group in enumerate(messages):
                 # The last group's addresses are recorded with the end of the record: one commit less.
                 last = index == len(messages) - 1
