@@ -8,12 +8,15 @@ Where things are:
 - ``jobs``: the RQ jobs (a record's, a batch's; ids only) and their failure callbacks;
 - ``notifier``: claim the record, find recipients, send, record each delivered address, end; it counts
   the emails sent and the failed attempts itself (``tracker.monitoring.metrics``);
-- ``records``: the NotificationRecord / NotificationDelivery writes (claim, finish, fail, retry later,
-  requeue, take over, re-open);
+- ``sending``: the steps of an attempt a record and a batch share (what is still to send, the author's
+  limit, the groups' delivery loop);
+- ``records``: the NotificationRecord / NotificationDelivery writes (claim, claim the waiting ones,
+  finish, fail, retry later, hand back, re-open);
+- ``handover``: the recovery sweep's moves (requeue, take over, wake), for records and batches alike;
 - ``ordering``: the per-artifact order (``waits_for_earlier``, ``hold``, ``next_look``);
 - ``drain``: a job also sends the changesets queued behind its own (NOTIFICATION_JOB_CHANGESETS);
 - ``batches``: the NotificationBatch rows of a big changeset (split once, then claim, finish, fail,
-  retry later, requeue, take over each batch; end the record with its last batch);
+  retry later each batch; end the record with its last batch);
 - ``fanout``: the batch job's sending (NOTIFICATION_BATCH_SIZE recipients per job, shared by the workers);
 - ``journal``: the delivery journal in Redis (addresses accepted, written the moment they are);
 - ``schedule``: the retry schedule (growing pauses, give up after NOTIFICATION_GIVE_UP_AFTER);

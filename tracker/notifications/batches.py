@@ -234,38 +234,6 @@ def abandon(batch_id: int, token: str, error: str) -> Rescheduled | None:
     return Rescheduled("retry", batch.pk, batch.record_id, at, job_id)
 
 
-def requeue(batch_id: int, *, seen_job_id: str, job_id: str) -> bool:
-    """The sweep hands a waiting batch to a new job; False if it changed since the sweep read it."""
-    return bool(
-        NotificationBatch.objects.filter(
-            pk=batch_id, job_id=seen_job_id, ended_at__isnull=True, status__in=[Status.PENDING, Status.RETRY]
-        ).update(job_id=job_id)
-    )
-
-
-def take_over(batch_id: int, *, dead_token: str, job_id: str) -> bool:
-    """The sweep takes a batch from a job presumed dead; due at once, by job ``job_id``."""
-    return bool(
-        NotificationBatch.objects.filter(
-            pk=batch_id, status=Status.STARTED, claimed_by=dead_token, ended_at__isnull=True
-        ).update(
-            status=Status.RETRY,
-            claimed_by="",
-            next_attempt_at=timezone.now(),
-            job_id=job_id,
-            last_failure="abandoned",
-            last_error=f"Its job ({dead_token}) stopped in the middle; taken over by the recovery sweep.",
-        )
-    )
-
-
-def wake(batch_ids: list[int]) -> int:
-    """Bring the next attempt of waiting batches forward to now (the mail server answers again)."""
-    return NotificationBatch.objects.filter(
-        pk__in=batch_ids, status=Status.RETRY, ended_at__isnull=True
-    ).update(next_attempt_at=timezone.now())
-
-
 def end_record(record_id: int) -> str | None:
     """End a split record whose batches have all ended: ``done``, or ``failed`` if one failed.
 

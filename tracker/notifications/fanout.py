@@ -4,7 +4,7 @@ A changeset with more than NOTIFICATION_BATCH_SIZE recipients is not sent by one
 computes the recipients once, writes them as batches (``batches.hand_out``) and enqueues one job per
 batch on the notifications queue, so idle workers share the changeset. Each batch job here claims its
 batch, rebuilds its recipients, skips those already delivered, and sends the rest with the same
-per-group delivery loop as a whole record (``notifier._send_group``); then it ends its batch, and the
+per-group delivery loop as a whole record (``sending.send_groups``); then it ends its batch, and the
 last batch to end ends the record.
 
 Failures are the batch's own: a transient one puts that batch (alone) on the retry schedule, counted by
@@ -26,8 +26,7 @@ from django.utils import timezone
 from tracker import queues
 from tracker.models import NotificationBatch, NotificationRecord
 from tracker.monitoring import metrics
-from tracker.notifications import batches, emails, notifier, records, schedule
-from tracker.notifications.connection_pool import JobConnections
+from tracker.notifications import batches, emails, notifier, records, schedule, sending
 from tracker.notifications.context import NotificationContext
 from tracker.notifications.journal import DeliveryJournal
 from tracker.notifications.mailer import DeliveryError
@@ -78,38 +77,14 @@ def _send(batch: NotificationBatch, outcome: notifier.Outcome) -> None:
     recipients = batches.recipients_of(batch, context)
     outcome.recipients = len(recipients)
     journal = BatchJournal(batch, queues.queue_client(settings.NOTIFICATIONS_QUEUE))
-    delivered: set[str] = set()
-    if batch.attempts > 1:
-        # An earlier attempt of this batch may have sent some (the first one has nothing to look up:
-        # the record's job left out every address already delivered when it split).
-        delivered = records.delivered_addresses(record.changeset_id)
-        journaled = journal.addresses() - delivered
-        if journaled:
-            records.record_deliveries(record.changeset_id, journaled)
-            delivered |= journaled
-    todo = [recipient for recipient in recipients if recipient.address.lower() not in delivered]
-    todo, throttled = notifier._within_author_limit(record, todo)
-    problems: list[str] = []
-    deferred: list[str] = []
-    unrecorded: list[str] = []
+    # The first attempt has nothing to look up: the record's job left out every address already
+    # delivered when it split.
+    todo = sending.still_to_send(record.changeset_id, recipients, journal, retried=batch.attempts > 1)
+    todo, throttled = sending.within_author_limit(record, todo)
     messages = emails.build_messages(context, todo)
-    if messages:
-        with JobConnections() as session:
-            for index, group in enumerate(messages):
-                last = index == len(messages) - 1
-                accepted = notifier._send_group(
-                    session, group, Mode.ASYNC, journal, problems, deferred, record, last
-                )
-                outcome.sent += len(accepted)
-                unrecorded = accepted if last else []
-    if deferred or throttled is not None:
-        records.record_deliveries(record.changeset_id, unrecorded)
-        if deferred:
-            error = DeliveryError("; ".join(deferred), reason="recipient", recipient_only=True)
-            error.counted = True  # type: ignore[attr-defined]  # each address was counted already
-            raise error
-        raise throttled  # type: ignore[misc]
-    batches.finish(batch, sent=outcome.sent, note="; ".join(problems), deliveries=unrecorded)
+    sent = sending.send_groups(record, messages, Mode.ASYNC, journal, outcome)
+    sending.raise_if_held(record, sent, throttled)
+    batches.finish(batch, sent=outcome.sent, note="; ".join(sent.problems), deliveries=sent.unrecorded)
     journal.clear()
 
 
@@ -123,7 +98,7 @@ def _after_failure(batch: NotificationBatch, outcome: notifier.Outcome, error: E
     try:
         now = timezone.now()
         permanent = not notifier._is_transient(error)
-        if permanent or (not isinstance(error, notifier.Throttled) and records.gives_up(record, now)):
+        if permanent or (not isinstance(error, sending.Throttled) and records.gives_up(record, now)):
             logger.error(
                 "Notification %s failed: %s", name, description, exc_info=error if permanent else None
             )
@@ -131,7 +106,7 @@ def _after_failure(batch: NotificationBatch, outcome: notifier.Outcome, error: E
             outcome.state = "failed"
             _end_record(batch)
             return outcome
-        if isinstance(error, notifier.Throttled):
+        if isinstance(error, sending.Throttled):
             at = error.until
             metrics.record_notification_throttled()
             logger.warning(

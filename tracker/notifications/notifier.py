@@ -37,42 +37,24 @@ from tracker import queues
 from tracker.models import Field, NotificationRecord
 from tracker.monitoring import metrics
 from tracker.notifications import batches, emails, ordering, records, schedule
-from tracker.notifications.connection_pool import HeldConnections, JobConnections
+from tracker.notifications.connection_pool import HeldConnections
 from tracker.notifications.context import NotificationContext
 from tracker.notifications.journal import DeliveryJournal
 from tracker.notifications.mailer import DeliveryError
 from tracker.notifications.recipients import Recipient, recipients_for
+from tracker.notifications.sending import (
+    Outcome,
+    Throttled,
+    raise_if_held,
+    send_groups,
+    still_to_send,
+    within_author_limit,
+)
 
 logger = logging.getLogger("tracker.notifications.Notifier")
 
 Mode = NotificationRecord.Mode
 TRANSIENT_ERRORS = (DeliveryError, OperationalError, InterfaceError, JobTimeoutException)
-
-
-class Throttled(Exception):
-    """The author's hourly limit: the rest of the recipients wait until ``until``."""
-
-    def __init__(self, held: int, until: dt.datetime, used: int) -> None:
-        super().__init__(f"{held} emails held until {until:%H:%M} UTC (NOTIFICATION_AUTHOR_MAX_PER_HOUR)")
-        self.held, self.until, self.used = held, until, used
-
-
-@dataclass
-class Outcome:
-    """``state``: done, failed, retry (waits for its next attempt), missing, ended (already), busy,
-    held (an earlier changeset of the artifact is still being sent) or split (handed to batches)."""
-
-    state: str
-    recipients: int = 0
-    sent: int = 0
-    claim: records.Claim | None = None
-    next_attempt_at: dt.datetime | None = None
-
-    def __str__(self) -> str:
-        text = f"{self.state}, {self.sent} of {self.recipients} recipients sent"
-        if self.next_attempt_at is not None:
-            text += f", next attempt at {self.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC"
-        return text
 
 
 def _is_transient(error: BaseException) -> bool:
@@ -192,116 +174,24 @@ def _send(
     journal = DeliveryJournal(
         record.changeset_id, queues.queue_client(settings.NOTIFICATIONS_QUEUE) if mode == Mode.ASYNC else None
     )
-    delivered: set[str] = set()
-    if record.attempts > 1:
-        # An earlier attempt may have sent some (the first one has nothing to look up).
-        delivered = records.delivered_addresses(record.changeset_id)
-        journaled = journal.addresses() - delivered
-        if journaled:
-            # Accepted by the mail server during an attempt that died before writing them down.
-            records.record_deliveries(record.changeset_id, journaled)
-            delivered |= journaled
-    todo = [recipient for recipient in recipients if recipient.address.lower() not in delivered]
+    todo = still_to_send(record.changeset_id, recipients, journal, retried=record.attempts > 1)
     if mode == Mode.ASYNC and len(todo) > settings.NOTIFICATION_BATCH_SIZE:
         # Fan-out: the recipients, computed once here, become batch jobs that idle workers share.
         outcome.state = "split"
         batches.hand_out(record, todo, recipient_count=len(recipients))
-        journal.clear()  # what an earlier attempt journaled is in the database (above)
+        journal.clear()  # what an earlier attempt journaled is in the database (still_to_send)
         return
-    todo, throttled = _within_author_limit(record, todo)
-    problems: list[str] = []
-    deferred: list[str] = []
-    unrecorded: list[str] = []
+    todo, throttled = within_author_limit(record, todo)
     # The ones made ahead were for every recipient; fewer (some had it, or the author's limit) need theirs.
     same = prepared.messages is not None and len(todo) == len(recipients)
     messages = prepared.messages if same else emails.build_messages(context, todo)
-    if messages:
-        with held.use() if held is not None else JobConnections() as session:
-            for index, group in enumerate(messages):
-                # The last group's addresses are recorded with the end of the record: one commit less.
-                last = index == len(messages) - 1
-                accepted = _send_group(session, group, mode, journal, problems, deferred, record, last)
-                outcome.sent += len(accepted)
-                unrecorded = accepted if last else []
-    if deferred or throttled is not None:
-        records.record_deliveries(record.changeset_id, unrecorded)
-        if deferred:
-            error = DeliveryError("; ".join(deferred), reason="recipient", recipient_only=True)
-            error.counted = True  # type: ignore[attr-defined]  # each address was counted already
-            raise error
-        raise throttled  # type: ignore[misc]
-    records.finish(record, recipient_count=len(recipients), note="; ".join(problems), deliveries=unrecorded)
+    sent = send_groups(record, messages, mode, journal, outcome, held)
+    raise_if_held(record, sent, throttled)
+    records.finish(
+        record, recipient_count=len(recipients), note="; ".join(sent.problems), deliveries=sent.unrecorded
+    )
     # The database has every address now. (An attempt that stops before this keeps its journal.)
     journal.clear()
-
-
-def _send_group(
-    session: JobConnections,
-    group: emails.GroupMessage,
-    mode: str,
-    journal: DeliveryJournal,
-    problems: list[str],
-    deferred: list[str],
-    record: NotificationRecord,
-    last: bool,
-) -> list[str]:
-    """One copy per recipient of the group; returns the accepted addresses.
-
-    They are written to the database in one INSERT at the end of the group, or by the caller with the
-    end of the record for the last group; whatever happens in between, each is journaled right away.
-    """
-    prepared = session.prepare(group.message)
-    accepted: list[str] = []
-    completed = False
-
-    def took(address: str) -> None:  # the moment the server took it (in a sending thread, maybe)
-        journal.add(address)
-        accepted.append(address)
-
-    try:
-        # Over up to NOTIFICATION_SMTP_CONNECTIONS connections; every copy taken has been through
-        # took() when the block ends, even when it ends with an error (connection_pool.py).
-        with session.deliver(prepared, group.addresses, group.reply_to, took) as refusals:
-            for address, error in refusals:
-                metrics.record_email_failed(error.reason)
-                error.counted = True  # type: ignore[attr-defined]
-                if not error.recipient_only:
-                    raise error  # the server or the connection: the others would fail the same way
-                if error.permanent:
-                    logger.warning(
-                        "Notification for changeset %s: %s refused for good (%s); skipped.",
-                        record.changeset_id,
-                        address,
-                        error,
-                    )
-                    problems.append(f"{address} refused: {error}")
-                else:
-                    deferred.append(f"{address} deferred: {error}")
-        completed = True
-    finally:
-        if accepted:
-            if not last or not completed:
-                records.record_deliveries(record.changeset_id, accepted)
-            # Once per group: the metrics store writes to Redis, too slow to do it per address.
-            metrics.record_emails_sent(mode, len(accepted))
-    return accepted
-
-
-def _within_author_limit(
-    record: NotificationRecord, todo: list[Recipient]
-) -> tuple[list[Recipient], Throttled | None]:
-    """The recipients the author's hourly limit leaves room for now, and what holds the others."""
-    limit = settings.NOTIFICATION_AUTHOR_MAX_PER_HOUR
-    if not limit or not todo:
-        return todo, None
-    now = timezone.now()
-    window = now.replace(minute=0, second=0, microsecond=0)
-    used = records.sent_by_author_since(record.changeset.author_id, window)
-    room = max(limit - used, 0)
-    if len(todo) <= room:
-        return todo, None
-    held = Throttled(len(todo) - room, window + dt.timedelta(hours=1), used)
-    return todo[:room], held
 
 
 def _after_failure(record: NotificationRecord, outcome: Outcome, error: Exception) -> Outcome:

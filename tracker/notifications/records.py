@@ -252,41 +252,6 @@ def abandon(changeset_id: int, token: str, error: str) -> Rescheduled | None:
     return Rescheduled("retry", changeset_id, at, job_id)
 
 
-def requeue(record_id: int, *, seen_job_id: str, job_id: str) -> bool:
-    """The sweep hands a waiting record to a new job; False if it changed since the sweep read it."""
-    return bool(
-        NotificationRecord.objects.filter(
-            pk=record_id,
-            job_id=seen_job_id,
-            ended_at__isnull=True,
-            status__in=[Status.PENDING, Status.RETRY],
-        ).update(job_id=job_id)
-    )
-
-
-def take_over(record_id: int, *, dead_token: str, job_id: str) -> bool:
-    """The sweep takes a record from a sender presumed dead; due at once, by job ``job_id``."""
-    return bool(
-        NotificationRecord.objects.filter(
-            pk=record_id, status=Status.STARTED, claimed_by=dead_token, ended_at__isnull=True
-        ).update(
-            status=Status.RETRY,
-            claimed_by="",
-            next_attempt_at=timezone.now(),
-            job_id=job_id,
-            last_failure="abandoned",
-            last_error=f"Its sender ({dead_token}) stopped in the middle; taken over by the recovery sweep.",
-        )
-    )
-
-
-def wake(record_ids: list[int]) -> int:
-    """Bring the next attempt of waiting records forward to now (the mail server answers again)."""
-    return NotificationRecord.objects.filter(
-        pk__in=record_ids, status=Status.RETRY, ended_at__isnull=True
-    ).update(next_attempt_at=timezone.now())
-
-
 def reopen(records: Iterable[NotificationRecord]) -> list[NotificationRecord]:
     """Re-open ended records (``resend_notifications``, the admin action): pending again, now.
 

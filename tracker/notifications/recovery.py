@@ -1,7 +1,7 @@
 """The notification side of the recovery sweep: hand every record that is due, and has no live job, to a
 new one. Run by ``tracker.workers.sweep`` (the supervisor, or ``manage.py notifications_sweep``) under
 its one-at-a-time lock; safe to run twice anyway: every move is a conditional UPDATE on the state the
-sweep read (``records.requeue``, ``records.take_over``), and the delivery records keep exactly-once.
+sweep read (``handover.requeue``, ``handover.take_over``), and the delivery records keep exactly-once.
 
 A record is due, and handed over, when it is:
 
@@ -32,7 +32,7 @@ from django.utils import timezone
 from tracker import queues
 from tracker.models import NotificationBatch, NotificationRecord
 from tracker.monitoring import metrics
-from tracker.notifications import batches, fanout, mailer, records
+from tracker.notifications import batches, fanout, handover, mailer, records
 from tracker.notifications.notifier import schedule_job
 
 logger = logging.getLogger("tracker.notifications.recovery")
@@ -109,7 +109,7 @@ def sweep(now: dt.datetime | None = None) -> Recovered:
         if state.waiting or state.running(now):
             continue  # a worker (or RQ's scheduler) will take it, or has just taken it
         job_id = queues.new_notification_job_id(record.changeset_id)
-        if records.requeue(record.pk, seen_job_id=record.job_id, job_id=job_id):
+        if handover.requeue(NotificationRecord, record.pk, seen_job_id=record.job_id, job_id=job_id):
             reason = "lost_job" if record.status == Status.PENDING else "retry_due"
             _hand_over(found, reason, record, job_id)
     for record in started:
@@ -120,7 +120,7 @@ def sweep(now: dt.datetime | None = None) -> Recovered:
         elif states.get(token, missing).running(now):
             continue
         job_id = queues.new_notification_job_id(record.changeset_id)
-        if records.take_over(record.pk, dead_token=token, job_id=job_id):
+        if handover.take_over(NotificationRecord, record.pk, dead_token=token, job_id=job_id):
             _hand_over(found, "abandoned", record, job_id)
     _sweep_batches(now, found)
     for reason, ids in found.handed.items():
@@ -145,7 +145,7 @@ def _sweep_batches(now: dt.datetime, found: Recovered) -> None:
         if state.waiting or state.running(now):
             continue
         job_id = queues.new_notification_batch_job_id(batch.pk)
-        if batches.requeue(batch.pk, seen_job_id=batch.job_id, job_id=job_id):
+        if handover.requeue(NotificationBatch, batch.pk, seen_job_id=batch.job_id, job_id=job_id):
             handed.append(
                 ("batch_lost_job" if batch.status == Status.PENDING else "batch_retry_due", batch, job_id)
             )
@@ -153,7 +153,7 @@ def _sweep_batches(now: dt.datetime, found: Recovered) -> None:
         if batch.claimed_by and states.get(batch.claimed_by, missing).running(now):
             continue
         job_id = queues.new_notification_batch_job_id(batch.pk)
-        if batches.take_over(batch.pk, dead_token=batch.claimed_by, job_id=job_id):
+        if handover.take_over(NotificationBatch, batch.pk, dead_token=batch.claimed_by, job_id=job_id):
             handed.append(("batch_abandoned", batch, job_id))
     for reason, batch, job_id in handed:
         if fanout.schedule_batch(batch.pk, job_id, None):
@@ -232,13 +232,13 @@ def wake_if_mail_server_back(beyond: dt.timedelta) -> Recovered:
         return found
     for record in parked:
         job_id = queues.new_notification_job_id(record.changeset_id)
-        if records.requeue(record.pk, seen_job_id=record.job_id, job_id=job_id):
-            records.wake([record.pk])
+        if handover.requeue(NotificationRecord, record.pk, seen_job_id=record.job_id, job_id=job_id):
+            handover.wake(NotificationRecord, [record.pk])
             _hand_over(found, "mail_server_back", record, job_id)
     for batch in parked_batches:
         job_id = queues.new_notification_batch_job_id(batch.pk)
-        if batches.requeue(batch.pk, seen_job_id=batch.job_id, job_id=job_id):
-            batches.wake([batch.pk])
+        if handover.requeue(NotificationBatch, batch.pk, seen_job_id=batch.job_id, job_id=job_id):
+            handover.wake(NotificationBatch, [batch.pk])
             if fanout.schedule_batch(batch.pk, job_id, None):
                 found.add("mail_server_back", batch.record.changeset_id)
             else:

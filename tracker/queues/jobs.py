@@ -137,15 +137,24 @@ def enqueue_notification(changeset_id: int, *, job_id: str, at: dt.datetime | No
 
     Raises redis.RedisError (RedisSkipped while the breaker is open).
     """
+    return _enqueue_on_notifications(
+        NOTIFICATION_JOB, changeset_id, job_id, at, f"Notification for changeset {changeset_id}"
+    )
+
+
+def _enqueue_on_notifications(
+    kind: JobKind, object_id: int, job_id: str, at: dt.datetime | None, description: str
+) -> Job:
+    """Every job of the notifications queue: one attempt (no RQ retries), the notification timeout."""
     return _enqueue(
         notifications_queue(),
-        NOTIFICATION_JOB,
-        changeset_id,
+        kind,
+        object_id,
         retry=None,
         at=at,
         job_id=job_id,
         job_timeout=settings.NOTIFICATION_JOB_TIMEOUT,
-        description=f"Notification for changeset {changeset_id}",
+        description=description,
     )
 
 
@@ -170,15 +179,8 @@ def enqueue_notification_batch(batch_id: int, *, job_id: str, at: dt.datetime | 
 
     Raises redis.RedisError (RedisSkipped while the breaker is open).
     """
-    return _enqueue(
-        notifications_queue(),
-        NOTIFICATION_BATCH_JOB,
-        batch_id,
-        retry=None,
-        at=at,
-        job_id=job_id,
-        job_timeout=settings.NOTIFICATION_JOB_TIMEOUT,
-        description=f"Notification batch {batch_id}",
+    return _enqueue_on_notifications(
+        NOTIFICATION_BATCH_JOB, batch_id, job_id, at, f"Notification batch {batch_id}"
     )
 
 

@@ -17,7 +17,7 @@ from django.db.models import Min, Q, QuerySet
 
 from tracker import queues
 from tracker.models import NotificationRecord
-from tracker.notifications import records, schedule
+from tracker.notifications import handover, schedule
 from tracker.notifications.notifier import schedule_job
 from tracker.notifications.routing import async_enabled
 from tracker.system_check.base import (
@@ -148,12 +148,12 @@ def requeue(records_found: QuerySet[NotificationRecord], count: int) -> Finding:
     requeued = 0
     for record in records_found.order_by("created_at").iterator():
         job_id = queues.new_notification_job_id(record.changeset_id)
-        if record.status != Status.STARTED and not records.requeue(
-            record.pk, seen_job_id=record.job_id, job_id=job_id
+        if record.status != Status.STARTED and not handover.requeue(
+            NotificationRecord, record.pk, seen_job_id=record.job_id, job_id=job_id
         ):
             continue
-        if record.status == Status.STARTED and not records.take_over(
-            record.pk, dead_token=record.claimed_by, job_id=job_id
+        if record.status == Status.STARTED and not handover.take_over(
+            NotificationRecord, record.pk, dead_token=record.claimed_by, job_id=job_id
         ):
             continue
         if not schedule_job(record.changeset_id, job_id, None):
