@@ -1,8 +1,9 @@
 """Notification scaling benchmark: ``python -m bench.notification_scaling``.
 
 Two figures of issue 15, measured side by side in one run, with workers as the supervisor runs them, a
-private redis-server, a local aiosmtpd relay in a process of its own (``bench.relay``) and a throw-away SQLite database (or BENCH_DATABASE_URL, an
-empty database you can drop afterwards), as ``bench.notifications``:
+private redis-server, a local aiosmtpd relay in a process of its own (``bench.relay``) and a throw-away
+SQLite database (or BENCH_DATABASE_URL, an empty database you can drop afterwards), as
+``bench.notifications``:
 
 1. Many changesets (a regression figure): BENCH_SCALING_CHANGESETS (100) changesets x
    BENCH_SCALING_RECIPIENTS (10) recipients, a relay waiting 50 ms in each RCPT; throughput in emails/s
