@@ -325,12 +325,12 @@ def test_two_web_hosts_and_two_worker_hosts_deliver_every_email_once_and_agree_o
         (str(pk), address) for pk in created for address in ("bob@example.com", "carol@example.com")
     }
 
-    # Both worker hosts did part of the work (RQ counts each worker's successful jobs in Redis).
+    # Both worker hosts did part of the work (RQ counts each worker's successful jobs in Redis). A job
+    # may also send changesets queued behind its own (drain.py): fewer jobs than changesets is fine.
     done = Counter()
     for worker in Worker.all(connection=test_redis.client()):
         done[worker.hostname] += worker.successful_job_count
     print(f"\nJobs done per worker host: {dict(done)}")
-    assert sum(done.values()) >= 200
     assert all(done[host] > 0 for host in HOSTS), done
 
     # Either web host gives the same totals: they are kept in Redis and the database, not per process.
