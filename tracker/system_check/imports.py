@@ -8,6 +8,7 @@ services, and it reports them as warnings, one for the imports, one for the upda
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 
@@ -34,39 +35,37 @@ def run(context: CheckContext) -> list[Finding]:
 def stale_imports_finding(
     cancelled: list[JiraImport], context: CheckContext, max_duration: timedelta
 ) -> Finding:
-    described = "; ".join(
+    described = [
         f"#{item.pk} ({item.jira_project_key} into {item.project.shortname}/{item.tracker_shortname}), "
         f"requested {humanize_duration(context.now - item.created_at)} ago"
         for item in cancelled[:FIRST_IDS]
-    )
-    more = f" and {len(cancelled) - FIRST_IDS} more" if len(cancelled) > FIRST_IDS else ""
-    return Finding(
-        NAME,
-        Level.WARNING,
-        f"{len(cancelled)} Jira imports were pending or running for more than "
-        f"{humanize_duration(max_duration)} (JIRA_IMPORT_MAX_DURATION) and have been cancelled, their "
-        f"requesters emailed: {described}{more}. Look at the jira_import workers and their log file "
-        f"({settings.WORKER_LOG}).",
-        {"count": len(cancelled), "import_ids": [item.pk for item in cancelled[:FIRST_IDS]]},
-    )
+    ]
+    return _stale_finding("Jira imports", "import_ids", cancelled, described, max_duration)
 
 
 def stale_updates_finding(
     cancelled: list[JiraSyncRun], context: CheckContext, max_duration: timedelta
 ) -> Finding:
-    described = "; ".join(
+    described = [
         f"#{item.pk} (import #{item.jira_import_id}, {item.jira_import.jira_project_key} into "
         f"{item.jira_import.project.shortname}{', scheduled' if item.scheduled else ''}), "
         f"requested {humanize_duration(context.now - item.created_at)} ago"
         for item in cancelled[:FIRST_IDS]
-    )
+    ]
+    return _stale_finding("updates from Jira", "update_ids", cancelled, described, max_duration)
+
+
+def _stale_finding(
+    what: str, ids_key: str, cancelled: list[Any], described: list[str], max_duration: timedelta
+) -> Finding:
+    """The warning about cancelled runs of either kind: the first FIRST_IDS of them described."""
     more = f" and {len(cancelled) - FIRST_IDS} more" if len(cancelled) > FIRST_IDS else ""
     return Finding(
         NAME,
         Level.WARNING,
-        f"{len(cancelled)} updates from Jira were pending or running for more than "
+        f"{len(cancelled)} {what} were pending or running for more than "
         f"{humanize_duration(max_duration)} (JIRA_IMPORT_MAX_DURATION) and have been cancelled, their "
-        f"requesters emailed: {described}{more}. Look at the jira_import workers and their log file "
-        f"({settings.WORKER_LOG}).",
-        {"count": len(cancelled), "update_ids": [item.pk for item in cancelled[:FIRST_IDS]]},
+        f"requesters emailed: {'; '.join(described)}{more}. Look at the jira_import workers and their log "
+        f"file ({settings.WORKER_LOG}).",
+        {"count": len(cancelled), ids_key: [item.pk for item in cancelled[:FIRST_IDS]]},
     )
