@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connection
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.worker import Worker
@@ -125,6 +127,49 @@ def test_a_job_another_worker_dequeued_meanwhile_is_left_to_it_and_sends_nothing
     # The other worker's run finds the record ended.
     assert notifier.notify(changeset.pk, mode="async", token=job_id, ordered=True).state == "ended"
     assert smtp.deliveries() == Counter({(str(changeset.pk), "bob@example.com"): 1})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_jobs_claiming_the_same_waiting_record_at_once_never_both_get_it(world) -> None:
+    # PostgreSQL's row locks are what this is about; SQLite lets one writer in at a time anyway.
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL row locks: SQLite serialises every write.")
+    changeset = world("Bug")
+    record = record_of(changeset)
+    # Another job's claim, caught between its UPDATE and its commit: it holds the row's lock.
+    other = connection.copy()
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(
+                "UPDATE tracker_notificationrecord SET status = %s, claimed_by = %s, started_at = now() "
+                "WHERE id = %s",
+                [Status.STARTED, "job-b", record.pk],
+            )
+            with ThreadPoolExecutor(1) as pool:
+                ours = pool.submit(_claim_in_thread, {changeset.pk: record.job_id}, "job-a")
+                assert wait_until(lambda: _waiting_for_a_lock() or ours.done(), timeout=30)
+                cursor.execute("COMMIT")
+                taken = ours.result(timeout=30)
+    finally:
+        other.close()
+
+    # It should see that the other job claimed it meanwhile, and leave it.
+    assert taken == []
+    assert record_of(changeset).claimed_by == "job-b"
+
+
+def _claim_in_thread(job_ids: dict[int, str], token: str) -> list[NotificationRecord]:
+    try:
+        return drain.records.claim_waiting(job_ids, token)
+    finally:
+        connection.close()
+
+
+def _waiting_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        return cursor.fetchone()[0] > 0
 
 
 @pytest.mark.django_db

@@ -127,9 +127,17 @@ def claim_waiting(job_ids: dict[int, str], token: str) -> list[NotificationRecor
     for changeset_id, job_id in job_ids.items():
         wanted |= Q(changeset_id=changeset_id, job_id=job_id)
     now = timezone.now()
-    NotificationRecord.objects.filter(
+    waiting = NotificationRecord.objects.filter(
         wanted, ended_at__isnull=True, status__in=[Status.PENDING, Status.RETRY]
-    ).exclude(ordering.earlier_open()).update(
+    )
+    # What makes the claim exclusive stays in the UPDATE's own WHERE, on the row itself; the order rule
+    # goes in a sub-select. A filter through the changeset (``earlier_open`` reads its artifact) would
+    # make Django write "id IN (SELECT ... WHERE status ...)" instead, and PostgreSQL (READ COMMITTED)
+    # re-checks only the outer WHERE of a row another job claimed while this one waited for its lock:
+    # the sub-select answers from before, so both jobs would claim it and send it (the docs' "Read
+    # Committed Isolation Level", postgresql.org/docs/current/transaction-iso.html).
+    in_order = waiting.exclude(ordering.earlier_open()).values("pk")
+    waiting.filter(pk__in=in_order).update(
         status=Status.STARTED,
         started_at=now,
         attempts=F("attempts") + 1,
