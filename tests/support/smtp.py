@@ -28,6 +28,9 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     content: bytes
+    # Who sent it (the client's address and port: one per connection) and when, for failure messages.
+    peer: object = None
+    at: float = 0.0
 
     @property
     def message(self) -> EmailMessage:
@@ -84,7 +87,15 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.server.record(Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content)))
+        self.server.record(
+            Received(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                bytes(envelope.content),
+                peer=session.peer,
+                at=time.time(),
+            )
+        )
         return "250 Message accepted for delivery"
 
 

@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from django.conf import settings
@@ -60,9 +60,13 @@ class Drained:
     sent: int = 0
     handed_back: int = 0
     stopped_by: str = ""
+    # Which ones, for the log line: who sent a changeset is then found by grepping for its id.
+    changesets: list[int] = field(default_factory=list)
 
     def __str__(self) -> str:
         text = f"{self.sent} waiting changesets sent"
+        if self.changesets:
+            text += f" ({', '.join(map(str, self.changesets))})"
         if self.handed_back:
             text += f", {self.handed_back} handed back to their own jobs"
         return text + (f" ({self.stopped_by})" if self.stopped_by else "")
@@ -115,6 +119,7 @@ def send_waiting(token: str, *, started: float) -> Drained:
                 ahead.start(taken[0])
             outcome = send_claimed(record, mode=NotificationRecord.Mode.ASYNC, prepared=ready, held=held)
             drained.sent += 1
+            drained.changesets.append(record.changeset_id)
             if outcome.state not in ("done", "split"):
                 # The mail server or the database is in trouble: the others would fare the same, on
                 # the retry schedule of their own records rather than one after the other here.
