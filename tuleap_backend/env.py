@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tracker.plain_numbers import is_plain_number
+
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
@@ -157,7 +159,7 @@ def logger_level(env: Env) -> str:
 def notification_retry_intervals(env: Env) -> list[int]:
     """``NOTIFICATION_RETRY_INTERVALS``: positive seconds separated by commas, ``5,10,20,40`` by default."""
     items = env.list("NOTIFICATION_RETRY_INTERVALS", "5,10,20,40")
-    if not items or not all(item.isdigit() and int(item) > 0 for item in items):
+    if not items or not all(is_plain_number(item) and int(item) > 0 for item in items):
         raise ConfigurationError(
             f"NOTIFICATION_RETRY_INTERVALS={env.str('NOTIFICATION_RETRY_INTERVALS')!r} is not valid; "
             "use positive numbers of seconds separated by commas, such as '5,10,20,40'."
@@ -233,7 +235,7 @@ def parse_async_emails(raw: str | None) -> str | frozenset[int]:
     ids: set[int] = set()
     for item in text.split(","):
         item = item.strip()
-        if not item.isdigit() or int(item) == 0:
+        if not is_plain_number(item) or int(item) == 0:
             raise ConfigurationError(
                 f"ASYNC_EMAILS={raw!r} is not valid; use '' or 0 (off), 'all', "
                 "or a comma-separated list of project ids such as '3, 7,12'."

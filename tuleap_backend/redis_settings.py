@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tracker.plain_numbers import is_plain_number
 from tuleap_backend.env import ConfigurationError, Env
 
 
@@ -80,7 +81,12 @@ def parse_sentinel_addresses(name: str, raw: str) -> tuple[tuple[str, int], ...]
         host, separator, port_text = item.rpartition(":")
         if host.startswith("[") and host.endswith("]"):
             host = host[1:-1]
-        if not separator or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        if (
+            not separator
+            or not host
+            or not is_plain_number(port_text, max_digits=5)
+            or not 0 < int(port_text) < 65536
+        ):
             raise ConfigurationError(
                 f"{name}={raw!r} is not a list of sentinels; use host:port pairs separated by commas, "
                 "such as 10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379."

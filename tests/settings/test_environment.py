@@ -73,6 +73,9 @@ def test_passwords_never_appear_in_error_messages() -> None:
         ("LOGGER_LEVEL", "loud", "LOGGER_LEVEL"),
         ("PROJECT_CREATORS", "admins", "PROJECT_CREATORS"),
         ("NOTIFICATION_RETRY_INTERVALS", "5,0", "NOTIFICATION_RETRY_INTERVALS"),
+        # Characters str.isdigit() accepts and int() refuses: once a traceback.
+        ("NOTIFICATION_RETRY_INTERVALS", "5,²", "NOTIFICATION_RETRY_INTERVALS"),
+        ("ASYNC_EMAILS", "3,①", "ASYNC_EMAILS"),
         ("NOTIFICATION_SMTP_CONNECTIONS", "51", "NOTIFICATION_SMTP_CONNECTIONS"),
         ("EMAIL_GATEWAY_PREFIX", "re ply", "EMAIL_GATEWAY_PREFIX"),
         ("EMAIL_GATEWAY_LISTEN", "localhost", "EMAIL_GATEWAY_LISTEN"),

@@ -36,6 +36,8 @@ def test_durations_are_read_the_way_jira_writes_them(text: str, seconds: int) ->
 def test_a_duration_that_is_not_one_is_refused_with_an_example() -> None:
     with pytest.raises(InvalidTimeEntry, match="1h 30m"):
         parse_duration("soon")
+    with pytest.raises(InvalidTimeEntry, match="1h 30m"):
+        parse_duration("²")  # str.isdigit() says yes, int() says no
     assert format_duration(5400) == "1h 30m" and format_duration(0) == "0m"
 
 

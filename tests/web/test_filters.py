@@ -86,6 +86,16 @@ def test_a_bad_sort_falls_back_to_the_default_with_a_note(
     assert listed(response) == ["Dark theme", "Typo in footer", "Crash on save", "Login fails"]
 
 
+def test_a_field_id_written_in_other_digits_is_a_clear_error(
+    client_as, bugs: Tracker, triage, bob: User
+) -> None:
+    # str.isdigit() accepts both; int() refuses "²" (it was a 500) and reads "٣" as 3.
+    for name in ("field_²", "field_٣"):
+        response = page_for(client_as(bob), bugs, f"{name}=1")
+        assert response.status_code == 400, name
+        assert "This tracker has no select field with this id." in response.content.decode()
+
+
 def test_columns_can_be_chosen(client_as, bugs: Tracker, triage, bob: User) -> None:
     page = page_for(client_as(bob), bugs, "columns=submitter&columns=submitted").content.decode()
     headers = re.findall(r'class="sort-link" href="[^"]+">([^<▲▼]+)', page)

@@ -88,7 +88,7 @@ def test_the_newest_first_preference_is_remembered(client_as, bugs: Tracker, ali
     assert steps_shown(get(client, artifact)) == list(range(6, 26))
 
 
-@pytest.mark.parametrize("before", ["junk", "-3", "99999999999999999999999", "0"])
+@pytest.mark.parametrize("before", ["junk", "-3", "99999999999999999999999", "0", "²", "٣"])
 def test_a_wrong_cursor_shows_the_latest(client_as, bugs: Tracker, alice: User, before: str) -> None:
     artifact = artifact_with(bugs, [alice], 3)
 

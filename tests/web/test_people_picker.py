@@ -75,6 +75,7 @@ def test_bad_requests_get_a_clear_400(client_as, public_project: Project, bob: U
         ({"project": public_project.pk, "purpose": "cc", "q": "x" * 151}, "at most 150"),
         ({"project": public_project.pk, "purpose": "everyone", "q": "ca"}, "Unknown purpose"),
         ({"project": "demo", "purpose": "cc", "q": "ca"}, "project's id"),
+        ({"project": "²", "purpose": "cc", "q": "ca"}, "project's id"),
         ({"purpose": "cc", "q": "ca"}, "project's id"),
     ]
     for params, message in cases:

@@ -18,6 +18,7 @@ from rq.exceptions import AbandonedJobError, NoSuchJobError
 from rq.job import Job
 from rq.queue import Queue
 
+from tracker.plain_numbers import is_plain_number
 from tracker.queues.clients import ENQUEUE, Deadlines, breaker, queue_client, queue_url
 
 # Queues -----------------------------------------------------------------------------------------
@@ -127,7 +128,7 @@ def notification_changeset_id(job_id: str) -> int | None:
     """The changeset of a job id made by ``new_notification_job_id``; None for any other job."""
     prefix, _, rest = job_id.partition("-")
     changeset, _, suffix = rest.partition("-")
-    if prefix != "notification" or not changeset.isdigit() or not suffix:
+    if prefix != "notification" or not is_plain_number(changeset) or not suffix:
         return None
     return int(changeset)
 

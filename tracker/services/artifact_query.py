@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from tracker import permissions
 from tracker.models import Artifact, Changeset, Field, FieldOption, FieldType, Tracker, User
+from tracker.plain_numbers import plain_number
 from tracker.services.query_expressions import (
     ARTIFACT_DOCUMENT_SQL,
     COMMENT_DOCUMENT_SQL,
@@ -114,8 +115,8 @@ class TrackerContext:
             return self.status_field
         if key == "assignee":
             return self.assignee_field
-        if key.startswith("field_") and key[6:].isdigit():
-            return next((f for f in self.fields if f.pk == int(key[6:])), None)
+        if key.startswith("field_") and (field_id := plain_number(key[6:])) is not None:
+            return next((f for f in self.fields if f.pk == field_id), None)
         return None
 
     def columns(self) -> dict[str, Column]:

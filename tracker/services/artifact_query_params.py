@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tracker.models import Field, User
+from tracker.plain_numbers import is_plain_number
 from tracker.services.artifact_query import (
     DEFAULT_SORT,
     SEARCH_MAX_LENGTH,
@@ -123,7 +124,7 @@ class _Parser:
                 chosen.append(self.user.pk)
             elif value.lower() == "nobody" and nobody:
                 chosen.append(None)
-            elif value.isdigit() and len(value) <= 18:
+            elif is_plain_number(value):
                 chosen.append(int(value))
             else:
                 usernames.append(value)

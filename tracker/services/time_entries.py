@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from tracker import permissions
 from tracker.models import Artifact, TimeEntry, User
+from tracker.plain_numbers import is_plain_number
 
 MAX_SECONDS = 1000 * 3600  # one entry: at most 1000 hours
 COMMENT_MAX_LENGTH = 5000
@@ -34,7 +35,7 @@ class InvalidTimeEntry(Exception):
 def parse_duration(text: str) -> int:
     """Seconds from "1h 30m", "90m", "1.5h" or "2d" (8-hour days); raises InvalidTimeEntry."""
     text = (text or "").strip()
-    if text.isdigit():
+    if is_plain_number(text, max_digits=9):
         return int(text) * 60  # a bare number is minutes, as in Jira's dialog
     parts = _PART.findall(text)
     if not parts or _PART.sub("", text).strip():

@@ -21,6 +21,7 @@ from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 
 from tracker.models import Artifact, Field, FieldOption, FieldType, User
+from tracker.plain_numbers import is_plain_number
 from tracker.services.rendering import MARKDOWN, render_comment
 
 STRING_MAX_LENGTH = 255
@@ -229,7 +230,7 @@ def normalize(field_: Field, raw: Any, context: ValueContext, known_users: dict[
             if isinstance(item, int) and not isinstance(item, bool):
                 item = {"artifact": item}
             text = item.strip() if isinstance(item, str) else ""
-            if text.isascii() and text.isdigit() and len(text) <= 18:
+            if is_plain_number(text):
                 item = {"artifact": int(text)}
             target = item.get("artifact") if isinstance(item, dict) else None
             if isinstance(target, bool) or not isinstance(target, int) or not 0 < target < MAX_ID:

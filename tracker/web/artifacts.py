@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from tracker import permissions
 from tracker.models import Attachment, Changeset, Field, Tracker
+from tracker.plain_numbers import plain_number
 from tracker.services.artifacts import (
     ArtifactValidationError,
     NothingToSave,
@@ -184,7 +185,8 @@ def _newest_first(request: HttpRequest) -> bool:
 
 
 def _positive_int(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 2**63 else None
+    number = plain_number(raw)
+    return number if number else None
 
 
 @login_required

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 from rest_framework.throttling import UserRateThrottle
 
 from tracker import permissions
+from tracker.plain_numbers import is_plain_number
 from tracker.services.people_search import PeopleSearchError, parse_purpose, search_people
 
 SEARCHES_PER_MINUTE = 60
@@ -52,7 +53,7 @@ def people_search(request: HttpRequest) -> JsonResponse:
     if not throttle.allow_request(request, None):
         return _too_many(throttle.wait())
     project_id = request.GET.get("project", "")
-    if not project_id.isdigit() or len(project_id) > 18:
+    if not is_plain_number(project_id):
         return _error("Give the project's id: ?project=<id>.", 400)
     try:
         purpose = parse_purpose(request.GET.get("purpose", ""))
