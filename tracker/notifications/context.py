@@ -27,10 +27,10 @@ class NotificationContext:
     def load(cls, changeset: Changeset, known: dict[int, list[Field]] | None = None) -> NotificationContext:
         """``changeset`` with its artifact, tracker and project already selected (records.claim does).
 
-        A fixed number of queries whatever the history's length: the state before the changeset is
-        one query over the fields, the earlier authors one aggregated query. ``known``: tracker id ->
-        its fields, filled here, for a job sending several changesets (a field added meanwhile shows
-        from its next job on).
+        A fixed number of queries whatever the history's length: the earlier authors are one aggregated
+        query, the state before the changeset one query over the fields (none for the first changeset).
+        ``known``: tracker id -> its fields, filled here, for a job sending several changesets (a field
+        added meanwhile shows from its next job on).
         """
         artifact = changeset.artifact
         if known is None:
@@ -40,7 +40,10 @@ class NotificationContext:
                 artifact.tracker_id, tracker_fields(artifact.tracker)
             )
         prefetch_related_objects([changeset], "author", "values")
-        state = values_before(changeset, [f.pk for f in fields])
+        authors_before = earlier_authors(changeset)
+        field_ids = [f.pk for f in fields]
+        # Nothing before the first changeset (a creation, most emails): the state query is skipped.
+        state = values_before(changeset, field_ids) if authors_before else dict.fromkeys(field_ids)
         (entry,) = entries_for(artifact, [changeset], fields, before=state)
         for value in changeset.values.all():
             state[value.field_id] = value.value
@@ -49,7 +52,7 @@ class NotificationContext:
             fields=fields,
             entry=entry,
             state=state,
-            earlier_author_ids=earlier_authors(changeset),
+            earlier_author_ids={author for author in authors_before if author is not None},
         )
 
     @property

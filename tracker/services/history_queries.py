@@ -48,10 +48,14 @@ def values_before(changeset: Changeset, field_ids: Iterable[int]) -> dict[int, A
     return dict(rows)
 
 
-def earlier_authors(changeset: Changeset) -> set[int]:
-    """The users who changed or commented the artifact before ``changeset``: one aggregated query."""
+def earlier_authors(changeset: Changeset) -> set[int | None]:
+    """The authors of the artifact's changesets before ``changeset``: one aggregated query.
+
+    None stands for changesets without an account (imported ones by someone unknown), so an empty set
+    means there is nothing before: ``changeset`` is the first, and ``values_before`` need not be asked.
+    """
     return set(
-        Changeset.objects.filter(artifact_id=changeset.artifact_id, author_id__isnull=False)
+        Changeset.objects.filter(artifact_id=changeset.artifact_id)
         .filter(changesets_before(changeset))
         .order_by()  # DISTINCT over the authors alone, not the default ordering's columns
         .values_list("author_id", flat=True)
