@@ -222,6 +222,20 @@ def test_a_rate_limit_is_waited_out_then_the_import_succeeds(jira, public_projec
     assert jira_import.counts["issues"] == 7
 
 
+def test_a_retry_after_that_is_no_number_is_waited_by_our_own_schedule(
+    jira, public_project, alice, mailoutbox
+) -> None:
+    jira_import = new_import(jira, public_project, alice)
+    # Headers are Latin-1: "²" arrives as it was sent, and str.isdigit() says yes to it.
+    jira.fail_next(SEARCH, 429, times=1, headers={"Retry-After": "²"})
+
+    services.run_import(jira_import)
+
+    jira_import.refresh_from_db()
+    assert jira_import.status == "done", jira_import.error
+    assert [r.status for r in jira.requests_to(SEARCH)][:2] == [429, 200]
+
+
 def test_a_gateway_error_is_retried(jira, public_project, alice, mailoutbox, settings) -> None:
     settings.JIRA_RETRY_MAX_DELAY = 0
     jira_import = new_import(jira, public_project, alice)

@@ -38,6 +38,8 @@ def test_a_duration_that_is_not_one_is_refused_with_an_example() -> None:
         parse_duration("soon")
     with pytest.raises(InvalidTimeEntry, match="1h 30m"):
         parse_duration("²")  # str.isdigit() says yes, int() says no
+    with pytest.raises(InvalidTimeEntry, match="1h 30m"):
+        parse_duration("٣h")  # not a number of hours one can read here
     assert format_duration(5400) == "1h 30m" and format_duration(0) == "0m"
 
 

@@ -181,9 +181,12 @@ def test_missing_title_and_bad_integer_are_shown_next_to_their_fields(
     assert not Artifact.objects.filter(tracker=typed).exists()
 
 
-def test_links_that_are_not_artifact_ids_are_a_form_error(client_as, typed: Tracker, bob: User) -> None:
+@pytest.mark.parametrize("links", ["12, abc", "12, ²", "12, ٣"])
+def test_links_that_are_not_artifact_ids_are_a_form_error(
+    client_as, typed: Tracker, bob: User, links: str
+) -> None:
     response = client_as(bob).post(
-        reverse("tracker:artifact-create", args=[typed.pk]), {"title": "Links", "links": "12, abc"}
+        reverse("tracker:artifact-create", args=[typed.pk]), {"title": "Links", "links": links}
     )
     assert response.status_code == 200
     links_row = response.content.decode().split('<label for="id_links">')[1]

@@ -16,6 +16,8 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
+from tracker.plain_numbers import is_plain_number
+
 # Our deepest legitimate body is about 5 levels (an artifact's values: an object of lists of objects).
 MAX_JSON_DEPTH = 32
 
@@ -60,7 +62,7 @@ class StrictJSONParser(JSONParser):
         limit = max_body_size()
         request = (parser_context or {}).get("request")
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
-        if declared and declared.isdigit() and int(declared) > limit:
+        if declared and is_plain_number(declared) and int(declared) > limit:
             raise PayloadTooLarge(too_large_message(limit))
         body = stream.read(limit + 1) if stream is not None else b""
         if len(body) > limit:

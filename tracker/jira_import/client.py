@@ -40,6 +40,7 @@ from tracker.jira_import.errors import (
     transport_error,
 )
 from tracker.jira_import.url_guard import GuardedAdapter, RefusedURL, check_url
+from tracker.plain_numbers import is_plain_number
 
 logger = logging.getLogger("tracker.jira_import")
 
@@ -163,7 +164,7 @@ class JiraClient:
             delay = _retry_delay(attempt + 1)
         elif status in (429, 503):
             retry_after = str((headers or {}).get("Retry-After", "")).strip()
-            suggested = float(retry_after) if retry_after.isdigit() else _retry_delay(attempt + 1)
+            suggested = float(retry_after) if is_plain_number(retry_after) else _retry_delay(attempt + 1)
             delay = min(float(self.max_retry_delay), max(1.0, suggested))
         elif status in TRANSIENT_STATUSES:
             delay = _retry_delay(attempt + 1)
@@ -260,7 +261,7 @@ class JiraClient:
             destination.seek(0)
             destination.truncate()
             declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > max_size:
+            if declared and is_plain_number(declared) and int(declared) > max_size:
                 return None
             size = 0
             for chunk in response.iter_content(CHUNK):

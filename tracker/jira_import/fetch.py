@@ -28,6 +28,7 @@ from django.utils.text import get_valid_filename
 from tracker.jira_import.client import JiraClient
 from tracker.jira_import.errors import JiraAccessError, JiraResponseError
 from tracker.jira_import.mapping import SkippedField
+from tracker.plain_numbers import is_plain_number
 
 logger = logging.getLogger("tracker.jira_import")
 
@@ -254,7 +255,10 @@ class Fetcher:
         dated = [(parse_timestamp(h.get("created")), h) for h in histories]
         dated = [(when, h) for when, h in dated if when is not None]
         dated.sort(
-            key=lambda pair: (pair[0], int(pair[1]["id"]) if str(pair[1].get("id", "")).isdigit() else 0)
+            key=lambda pair: (
+                pair[0],
+                int(pair[1]["id"]) if is_plain_number(str(pair[1].get("id", ""))) else 0,
+            )
         )
         return [h | {"_when": when} for when, h in dated]
 
@@ -328,7 +332,8 @@ class Fetcher:
                 jira_id = str(meta.get("id", ""))
                 filename = " ".join(str(meta.get("filename") or "").split())[:255] or "attachment"
                 declared = meta.get("size")
-                if not jira_id.isdigit() or jira_id in self.kept.get(str(issue.get("id", ""))[:50], ()):
+                kept = self.kept.get(str(issue.get("id", ""))[:50], ())
+                if not is_plain_number(jira_id) or jira_id in kept:
                     continue
                 if isinstance(declared, int) and declared > limit:
                     skip(filename, f"{declared} bytes, over the {limit}-byte limit")

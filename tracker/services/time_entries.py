@@ -21,7 +21,7 @@ MAX_SECONDS = 1000 * 3600  # one entry: at most 1000 hours
 COMMENT_MAX_LENGTH = 5000
 # Jira's notation ("1w 2d 3h 30m"), with Jira's default of 8-hour days and 5-day weeks.
 UNITS = {"w": 5 * 8 * 3600, "d": 8 * 3600, "h": 3600, "m": 60, "s": 1}
-_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*([wdhms])", re.IGNORECASE)
+_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*([wdhms])", re.IGNORECASE | re.ASCII)  # "٣h" is no duration
 
 
 class InvalidTimeEntry(Exception):

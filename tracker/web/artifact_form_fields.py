@@ -13,6 +13,7 @@ from django import forms
 from django.utils.dateparse import parse_datetime
 
 from tracker.models import Field, FieldType
+from tracker.plain_numbers import is_plain_number
 from tracker.services.values import is_markdown_text
 
 
@@ -36,7 +37,7 @@ def parse_artifact_ids(text: str) -> list[int]:
         part = part.strip().lstrip("#")
         if not part:
             continue
-        if not part.isdigit() or len(part) > 18:
+        if not is_plain_number(part):
             raise forms.ValidationError(
                 "Enter artifact ids separated by commas, like 12, 15.", code="invalid_links"
             )
