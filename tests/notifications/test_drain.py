@@ -130,7 +130,8 @@ def test_a_job_another_worker_dequeued_meanwhile_is_left_to_it_and_sends_nothing
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_jobs_claiming_the_same_waiting_record_at_once_never_both_get_it(world) -> None:
+@pytest.mark.parametrize("other_job", ["commits", "rolls back"])
+def test_two_jobs_claiming_the_same_waiting_record_at_once_never_both_get_it(world, other_job: str) -> None:
     # PostgreSQL's row locks are what this is about; SQLite lets one writer in at a time anyway.
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL row locks: SQLite serialises every write.")
@@ -140,6 +141,8 @@ def test_two_jobs_claiming_the_same_waiting_record_at_once_never_both_get_it(wor
     other = connection.copy()
     try:
         with other.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (holder,) = cursor.fetchone()
             cursor.execute("BEGIN")
             cursor.execute(
                 "UPDATE tracker_notificationrecord SET status = %s, claimed_by = %s, started_at = now() "
@@ -148,15 +151,22 @@ def test_two_jobs_claiming_the_same_waiting_record_at_once_never_both_get_it(wor
             )
             with ThreadPoolExecutor(1) as pool:
                 ours = pool.submit(_claim_in_thread, {changeset.pk: record.job_id}, "job-a")
-                assert wait_until(lambda: _waiting_for_a_lock() or ours.done(), timeout=30)
-                cursor.execute("COMMIT")
+                # This job's UPDATE should wait for that lock, not answer from before it.
+                assert wait_until(lambda: _blocked_by(holder), timeout=30)
+                assert not ours.done()
+                cursor.execute("COMMIT" if other_job == "commits" else "ROLLBACK")
                 taken = ours.result(timeout=30)
     finally:
         other.close()
 
-    # It should see that the other job claimed it meanwhile, and leave it.
-    assert taken == []
-    assert record_of(changeset).claimed_by == "job-b"
+    if other_job == "commits":
+        # It should see that the other job claimed it meanwhile, and leave it.
+        assert taken == []
+        assert record_of(changeset).claimed_by == "job-b"
+    else:
+        # The other claim never happened: the record is this job's.
+        assert [claimed.pk for claimed in taken] == [record.pk]
+        assert record_of(changeset).claimed_by == "job-a"
 
 
 def _claim_in_thread(job_ids: dict[int, str], token: str) -> list[NotificationRecord]:
@@ -166,9 +176,12 @@ def _claim_in_thread(job_ids: dict[int, str], token: str) -> list[NotificationRe
         connection.close()
 
 
-def _waiting_for_a_lock() -> bool:
+def _blocked_by(holder: int) -> bool:
+    """Whether a session of ours waits for a lock ``holder`` (a backend pid) holds."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", [holder]
+        )
         return cursor.fetchone()[0] > 0
 
 

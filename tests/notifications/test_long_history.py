@@ -107,3 +107,23 @@ def test_the_email_shows_the_changeset_it_is_about_with_its_old_values(
     (received,) = smtp.received
     text = received.part("text/plain")
     assert "Fixed." in text and "Comment 29" not in text and "Step 30" not in text
+
+
+def test_a_change_after_an_imported_one_by_nobody_known_still_shows_the_old_value(
+    bugs: Tracker, alice: User
+) -> None:
+    # An imported creation whose author has no account (author None, a Jira user not mapped).
+    artifact = create_artifact(
+        bugs, author=alice, values={"title": "Imported", "status": "New"}, notify=False
+    )
+    Changeset.objects.filter(artifact=artifact.artifact).update(author=None, imported_author_name="Ghost")
+    changeset = update_artifact(artifact.artifact, author=alice, values={"status": "Done"}, notify=False)
+
+    context = NotificationContext.load(
+        Changeset.objects.select_related("artifact__tracker").get(pk=changeset.pk)
+    )
+
+    # It has something before it: the old value is read, though nobody known wrote it.
+    (change,) = context.entry.changes
+    assert change.field.name == "status" and change.old_text == "New" and change.new_text == "Done"
+    assert context.earlier_author_ids == set()
