@@ -28,7 +28,7 @@ from django.utils.text import get_valid_filename
 from tracker.jira_import.client import JiraClient
 from tracker.jira_import.errors import JiraAccessError, JiraResponseError
 from tracker.jira_import.mapping import SkippedField
-from tracker.plain_numbers import is_plain_number
+from tracker.plain_numbers import is_plain_number, plain_number
 
 logger = logging.getLogger("tracker.jira_import")
 
@@ -254,12 +254,7 @@ class Fetcher:
             histories = histories[:MAX_HISTORIES]
         dated = [(parse_timestamp(h.get("created")), h) for h in histories]
         dated = [(when, h) for when, h in dated if when is not None]
-        dated.sort(
-            key=lambda pair: (
-                pair[0],
-                int(pair[1]["id"]) if is_plain_number(str(pair[1].get("id", ""))) else 0,
-            )
-        )
+        dated.sort(key=lambda pair: (pair[0], plain_number(str(pair[1].get("id", ""))) or 0))
         return [h | {"_when": when} for when, h in dated]
 
     def _comments(self, issue: dict[str, Any], key: str) -> list[dict[str, Any]]:

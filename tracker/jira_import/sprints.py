@@ -25,7 +25,7 @@ from tracker.jira_import.client import JiraClient
 from tracker.jira_import.errors import JiraAccessError
 from tracker.jira_import.fetch import parse_timestamp
 from tracker.models import Field
-from tracker.plain_numbers import is_plain_number
+from tracker.plain_numbers import plain_number
 from tracker.services.bulk_import import ImportedArtifact, ImportedChangeset
 
 MAX_BOARDS = 50
@@ -175,9 +175,7 @@ def planned_sprints(
     """The Sprints tracker's new artifacts: the sprints not imported yet, oldest first, each one
     creation changeset by the importer (``fields`` by name, those of ``mapping.SPRINT_FIELDS``)."""
     planned = []
-    for sprint in sorted(
-        sprints, key=lambda s: (s.start or "9999", int(s.id) if is_plain_number(s.id) else 0)
-    ):
+    for sprint in sorted(sprints, key=lambda s: (s.start or "9999", plain_number(s.id) or 0)):
         if sprint.source_id in already:
             continue
         when = (parse_timestamp(sprint.start) if sprint.start else None) or default_when

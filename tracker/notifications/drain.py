@@ -57,11 +57,14 @@ stop_requested = threading.Event()
 class Drained:
     """What a job sent besides its own changeset."""
 
-    sent: int = 0
-    handed_back: int = 0
-    stopped_by: str = ""
     # Which ones, for the log line: who sent a changeset is then found by grepping for its id.
     changesets: list[int] = field(default_factory=list)
+    handed_back: int = 0
+    stopped_by: str = ""
+
+    @property
+    def sent(self) -> int:
+        return len(self.changesets)
 
     def __str__(self) -> str:
         text = f"{self.sent} waiting changesets sent"
@@ -118,7 +121,6 @@ def send_waiting(token: str, *, started: float) -> Drained:
             if taken:
                 ahead.start(taken[0])
             outcome = send_claimed(record, mode=NotificationRecord.Mode.ASYNC, prepared=ready, held=held)
-            drained.sent += 1
             drained.changesets.append(record.changeset_id)
             if outcome.state not in ("done", "split"):
                 # The mail server or the database is in trouble: the others would fare the same, on

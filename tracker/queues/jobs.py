@@ -18,7 +18,7 @@ from rq.exceptions import AbandonedJobError, NoSuchJobError
 from rq.job import Job
 from rq.queue import Queue
 
-from tracker.plain_numbers import is_plain_number
+from tracker.plain_numbers import plain_number
 from tracker.queues.clients import ENQUEUE, Deadlines, breaker, queue_client, queue_url
 
 # Queues -----------------------------------------------------------------------------------------
@@ -128,9 +128,10 @@ def notification_changeset_id(job_id: str) -> int | None:
     """The changeset of a job id made by ``new_notification_job_id``; None for any other job."""
     prefix, _, rest = job_id.partition("-")
     changeset, _, suffix = rest.partition("-")
-    if prefix != "notification" or not is_plain_number(changeset) or not suffix:
+    changeset_id = plain_number(changeset)
+    if prefix != "notification" or not suffix:
         return None
-    return int(changeset)
+    return changeset_id
 
 
 def enqueue_notification(changeset_id: int, *, job_id: str, at: dt.datetime | None = None) -> Job:

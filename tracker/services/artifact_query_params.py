@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tracker.models import Field, User
-from tracker.plain_numbers import is_plain_number
+from tracker.plain_numbers import plain_number
 from tracker.services.artifact_query import (
     DEFAULT_SORT,
     SEARCH_MAX_LENGTH,
@@ -124,8 +124,8 @@ class _Parser:
                 chosen.append(self.user.pk)
             elif value.lower() == "nobody" and nobody:
                 chosen.append(None)
-            elif is_plain_number(value):
-                chosen.append(int(value))
+            elif (number := plain_number(value)) is not None:
+                chosen.append(number)
             else:
                 usernames.append(value)
         if usernames:

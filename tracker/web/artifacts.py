@@ -185,8 +185,7 @@ def _newest_first(request: HttpRequest) -> bool:
 
 
 def _positive_int(raw: str | None) -> int | None:
-    number = plain_number(raw)
-    return number if number else None
+    return plain_number(raw) or None  # 0 is no id
 
 
 @login_required
