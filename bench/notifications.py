@@ -14,7 +14,9 @@ an empty database you can drop afterwards), a private redis-server and local aio
    one connection from a process of its own; best of BENCH_ROUNDS (3) alternating rounds each, so the
    rest of the machine disturbs both alike; for BENCH_SMALL_JOBS (1,000) jobs of 1 recipient (the
    per-job fixed cost) and for BENCH_THROUGHPUT_JOBS (100) jobs of 50 recipients;
-3. the SQL queries of one notification job for 5 and for 50 recipients.
+3. the SQL queries of one notification job for 5 and for 50 recipients;
+4. the ceiling of one worker process for both shapes of 2. (``bench.cpu_floor``): the CPU time of
+   reading and rendering a changeset's email, measured in this process, against smtplib's rate.
 
 Targets (from the issues): async/none <= 1.25, inline/async >= 10, worker/smtplib >= 0.9 (both shapes).
 """
@@ -35,6 +37,8 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bench import cpu_floor
 
 ROOT = Path(__file__).resolve().parent.parent
 CREATIONS = int(os.environ.get("BENCH_CREATIONS", "200"))
@@ -59,6 +63,7 @@ class Throughput:
     done: int = 0
     connections: int = 0
     messages: int = 0
+    changesets: list[int] = field(default_factory=list)  # the last round's
 
     @staticmethod
     def best(rounds: list[tuple[int, float]]) -> float:
@@ -243,6 +248,7 @@ def main() -> None:
                 )
             )
             result.connections = sink.connections
+            result.changesets = changesets
             captured = sink.received
             sink.clear()
             replay = workdir / "messages.pickle"
@@ -275,6 +281,9 @@ def main() -> None:
             with CaptureQueriesContext(connection) as queries:
                 notifier.notify(changeset.pk, mode="async", token=f"bench-{count}")
             query_counts[count] = len(queries.captured_queries)
+
+        # 4. One process's ceiling: reading and rendering alone, no write, no SMTP (bench.cpu_floor).
+        floors = [cpu_floor.measure(shape.changesets[:200], shape.recipients) for shape in shapes]
 
         # Report ------------------------------------------------------------------------------------
         async_p50, quiet_p50, inline_p50 = p50(async_samples), p50(quiet_samples), p50(inline_samples)
@@ -328,6 +337,13 @@ def main() -> None:
         for label, value, operator, target in ratios:
             met = value <= target if operator == "<=" else value >= target
             say(f"  {label:<42} {value:8.2f}   (target {operator} {target}: {'met' if met else 'NOT MET'})")
+        for shape, floor in zip(shapes, floors, strict=True):
+            say(
+                f"  {f'ceiling / smtplib, {shape.jobs} x {shape.recipients}':<42} "
+                f"{floor.ceiling / shape.best(shape.smtplib):8.2f}   (reading and rendering a changeset: "
+                f"{floor.cpu_per_changeset * 1000:.2f} ms CPU, so one process sends at most "
+                f"{floor.ceiling:,.0f} emails/s)"
+            )
         say(
             f"  {'queries, 50 recipients / 5 recipients':<42} "
             f"{query_counts[RECIPIENTS] / query_counts[5]:8.2f}   (target: 1.00, also asserted in the tests)"

@@ -167,6 +167,27 @@ def test_malformed_json_and_other_encodings_are_400(bob_client: APIClient, bugs:
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize("declared", ["abc", "²", "12abc", "-5"])
+def test_a_content_length_that_is_not_a_number_is_a_400(
+    bob_client: APIClient, bugs: Tracker, declared: str
+) -> None:
+    """It was a 500 under runserver (django-prometheus's middleware int()s the header); no artifact."""
+    body = json.dumps({"tracker": bugs.pk, "values": {"title": "Sized"}})
+    bob_client.raise_request_exception = False
+    response = bob_client.post(
+        "/api/artifacts/", body, content_type="application/json", CONTENT_LENGTH=declared
+    )
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Bad request."}
+    page = bob_client.get("/", CONTENT_LENGTH=declared)
+    assert page.status_code == 400
+    assert page["Content-Type"].startswith("text/html")
+    assert not Artifact.objects.exists()
+    # The control: the same request with its true length is taken.
+    response = bob_client.post("/api/artifacts/", body, content_type="application/json")
+    assert response.status_code == 201
+
+
 def test_form_bodies_are_refused(bob_client: APIClient, bugs: Tracker) -> None:
     response = bob_client.post("/api/artifacts/", {"tracker": bugs.pk, "values": "x"})
 
