@@ -338,11 +338,13 @@ def main() -> None:
             met = value <= target if operator == "<=" else value >= target
             say(f"  {label:<42} {value:8.2f}   (target {operator} {target}: {'met' if met else 'NOT MET'})")
         for shape, floor in zip(shapes, floors, strict=True):
+            smtplib_ms = shape.recipients * 1000 / shape.best(shape.smtplib)
             say(
                 f"  {f'ceiling / smtplib, {shape.jobs} x {shape.recipients}':<42} "
-                f"{floor.ceiling / shape.best(shape.smtplib):8.2f}   (reading and rendering a changeset: "
-                f"{floor.cpu_per_changeset * 1000:.2f} ms CPU, so one process sends at most "
-                f"{floor.ceiling:,.0f} emails/s)"
+                f"{floor.ceiling / shape.best(shape.smtplib):8.2f}   (a changeset's CPU: reading and "
+                f"rendering {floor.reading_and_rendering * 1000:.2f} ms + serializing "
+                f"{floor.serializing * 1000:.2f} ms, so one process sends at most {floor.ceiling:,.0f} "
+                f"emails/s; smtplib: {smtplib_ms:.2f} ms a changeset)"
             )
         say(
             f"  {'queries, 50 recipients / 5 recipients':<42} "
