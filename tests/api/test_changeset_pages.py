@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+from urllib.parse import urlencode
+
 import pytest
 from django.test import Client
 
@@ -103,6 +106,32 @@ def test_a_wrong_comments_only_value_is_a_400(bugs: Tracker, alice: User) -> Non
 
     assert response.status_code == 400
     assert "comments_only" in response.json()
+
+
+@pytest.mark.parametrize(
+    "position",
+    ["9999-12-31 23:59:59-05:00", "0001-01-01 00:00:00+05:00", "2026-02-30 10:00:00", "yesterday", ""],
+)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_forged_cursor_is_an_invalid_cursor(
+    bugs: Tracker, alice: User, bob: User, position: str, reverse: bool
+) -> None:
+    """A position past the calendar's end in UTC was an OverflowError, a 500."""
+    artifact = artifact_with(bugs, [alice], 3)
+    query = ("r=1&" if reverse else "") + urlencode({"p": position})
+    cursor = base64.b64encode(query.encode()).decode()
+    response = client_for(bob).get(f"/api/artifacts/{artifact.pk}/changesets/", {"cursor": cursor})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid cursor"}
+
+
+def test_a_cursor_the_api_gave_still_works(bugs: Tracker, alice: User, bob: User) -> None:
+    artifact = artifact_with(bugs, [alice], 3)
+    client = client_for(bob)
+    first = client.get(f"/api/artifacts/{artifact.pk}/changesets/", {"page_size": 2}).json()
+    second = client.get(first["next"])
+    assert second.status_code == 200
+    assert steps(first["results"]) + steps(second.json()["results"]) == [1, 2, 3]
 
 
 def test_the_schema_documents_the_cursor_the_page_size_and_the_filter(client: Client) -> None:

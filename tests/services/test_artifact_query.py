@@ -143,6 +143,19 @@ def test_date_ranges_include_both_days(bugs: Tracker, board, alice: User, bob: U
     assert find(bob, bugs, {"updated_before": "2026-03-31"}) == ["Dark theme", "Crash on save", "Login fails"]
 
 
+def test_before_the_calendars_last_day_is_every_artifact(bugs: Tracker, board, bob: User) -> None:
+    """9999-12-31 was an OverflowError (the day after it), a 500 on the page, the API and a shared
+    saved query."""
+    everything = find(bob, bugs, {})
+    assert len(everything) == 4
+    assert find(bob, bugs, {"submitted_before": "9999-12-31"}) == everything
+    assert find(bob, bugs, {"updated_before": "9999-12-31", "submitted_after": "2026-03-11"}) == [
+        "Dark theme",
+        "Crash on save",
+    ]
+    assert find(bob, bugs, {"submitted_before": "0001-01-01"}) == []
+
+
 # Search ------------------------------------------------------------------------------------------
 
 

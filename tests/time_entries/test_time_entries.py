@@ -57,6 +57,27 @@ def test_a_member_logs_time_on_the_page_and_sees_the_total(artifact: Artifact, b
     assert list(TimeEntry.objects.values_list("user__username", "seconds")) == [("bob", 5400), ("bob", 1800)]
 
 
+def test_a_start_before_the_calendars_first_day_in_utc_is_refused_on_the_page(
+    artifact: Artifact, bob: User
+) -> None:
+    """0001-01-01 at 00:00 in UTC+5 is in year 0 in UTC: it was an OverflowError, a 500."""
+    client = Client()
+    client.force_login(bob)
+    for started in ("0001-01-01T00:00:00+05:00", "0001-01-01 00:00:00+05:00"):
+        response = client.post(
+            f"/artifacts/{artifact.pk}/time-entries/", {"spent": "1h", "started_on": started}, follow=True
+        )
+        assert response.status_code == 200
+        assert "This date is out of range." in response.content.decode()
+    assert not TimeEntry.objects.exists()
+    # The control: the same day in UTC is a day one may log time on.
+    response = client.post(
+        f"/artifacts/{artifact.pk}/time-entries/", {"spent": "1h", "started_on": "0001-01-01T05:00:00+00:00"}
+    )
+    assert response.status_code == 302
+    assert TimeEntry.objects.get().started_on == dt.datetime(1, 1, 1, 5, tzinfo=dt.UTC)
+
+
 def test_someone_who_may_only_read_cannot_log_time(artifact: Artifact, dave: User) -> None:
     client = Client()
     client.force_login(dave)  # the project is public: dave reads it, but is no member

@@ -41,6 +41,18 @@ def test_filters_in_the_url_choose_the_artifacts(client_as, bugs: Tracker, triag
     assert listed(page_for(client, bugs, f"q=%23{triage[1].pk}")) == ["Crash on save"]
 
 
+def test_the_calendars_last_day_as_a_bound_lists_every_artifact(
+    client_as, bugs: Tracker, triage, bob
+) -> None:
+    client = client_as(bob)
+    everything = sorted(listed(page_for(client, bugs)))
+    assert len(everything) == len(triage)
+    for query in ("submitted_before=9999-12-31", "updated_before=9999-12-31&updated_after=0001-01-01"):
+        response = page_for(client, bugs, query)
+        assert response.status_code == 200, query
+        assert sorted(listed(response)) == everything
+
+
 def test_the_form_shows_what_the_url_chose(client_as, bugs: Tracker, triage, bob: User) -> None:
     page = page_for(client_as(bob), bugs, "state=open&assignee=me").content.decode()
     # It should open the filters and select the URL's choices, so that "Apply" keeps them.

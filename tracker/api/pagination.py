@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from rest_framework.pagination import CursorPagination
+import datetime as dt
+
+from django.utils.dateparse import parse_datetime
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.request import Request
 
 from tracker.services.history_pages import HISTORY_PAGE_SIZE
 
@@ -20,3 +25,23 @@ class ChangesetCursorPagination(CursorPagination):
     page_size = HISTORY_PAGE_SIZE
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        """DRF's, and a position that is not a time the database can hold is an invalid cursor too.
+
+        Our cursors carry ``submitted_on`` as written by ``encode_cursor``; a forged one such as
+        ``p=9999-12-31 23:59:59-05:00`` is past the calendar's end in UTC: an OverflowError (a 500)
+        where DRF answers other tampered cursors with its 404 "Invalid cursor".
+        """
+        cursor = super().decode_cursor(request)
+        if cursor is None or cursor.position is None:
+            return cursor
+        try:
+            position = parse_datetime(cursor.position)
+            if position is None:
+                raise ValueError(cursor.position)
+            if position.tzinfo is not None:
+                position.astimezone(dt.UTC)
+        except (ValueError, OverflowError):
+            raise NotFound(self.invalid_cursor_message) from None
+        return cursor

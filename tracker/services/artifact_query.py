@@ -266,7 +266,9 @@ def matching_artifacts(user: User, context: TrackerContext, query: ArtifactQuery
         after, before = getattr(query, f"{name}_after"), getattr(query, f"{name}_before")
         if after:
             artifacts = artifacts.filter(**{f"{lookup}__gte": _day_start(after)})
-        if before:
+        # On or before the calendar's last day holds for every artifact: no bound (the day after it
+        # does not exist, an OverflowError).
+        if before and before < dt.date.max:
             artifacts = artifacts.filter(**{f"{lookup}__lt": _day_start(before + dt.timedelta(days=1))})
     if query.text:
         condition = _text_filter(context, query.text)

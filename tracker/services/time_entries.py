@@ -81,8 +81,14 @@ def add_time_entry(
     started_on = started_on or timezone.now()
     if timezone.is_naive(started_on):
         started_on = started_on.replace(tzinfo=dt.UTC)
-    if started_on > timezone.now() + dt.timedelta(days=1):
-        errors["started_on"] = "The work cannot start in the future."
+    try:
+        # Stored in UTC: 0001-01-01T00:00+05:00 is before the calendar's first day there.
+        started_on = started_on.astimezone(dt.UTC)
+    except OverflowError:
+        errors["started_on"] = "This date is out of range."
+    else:
+        if started_on > timezone.now() + dt.timedelta(days=1):
+            errors["started_on"] = "The work cannot start in the future."
     comment = (comment or "").strip()
     if len(comment) > COMMENT_MAX_LENGTH:
         errors["comment"] = f"Write at most {COMMENT_MAX_LENGTH} characters."
