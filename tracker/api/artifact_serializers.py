@@ -13,6 +13,7 @@ from rest_framework import serializers
 from tracker import permissions
 from tracker.api.serializers import MAX_ID, MAX_SAFE_INTEGER, user_name
 from tracker.models import Artifact, Changeset, Tracker
+from tracker.plain_text import text_problem
 from tracker.services.history import HistoryEntry
 from tracker.services.value_rendering import ValueRenderer
 from tracker.services.values import LIST_MAX_ITEMS, TEXT_MAX_LENGTH
@@ -54,12 +55,9 @@ def _check_json_value(value: Any, depth: int = 0) -> None:
 
 
 def _check_text(text: str, limit: int) -> None:
-    if len(text) > limit:
-        raise ValueError(f"Text has at most {limit} characters (this has {len(text)}).")
-    if "\x00" in text:
-        raise ValueError("Text cannot contain NUL characters.")
-    if any("\ud800" <= char <= "\udfff" for char in text):
-        raise ValueError("Text cannot contain lone surrogate characters.")
+    problem = text_problem(text, max_length=limit)
+    if problem:
+        raise ValueError(problem)
 
 
 @extend_schema_field(

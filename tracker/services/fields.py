@@ -12,6 +12,7 @@ from django.db.models import Max
 
 from tracker.models import ChangesetValue, Field, FieldOption, FieldType, Tracker
 from tracker.models.trackers import OPTION_COLORS
+from tracker.plain_text import text_problem
 from tracker.services.trackers import FieldSpec
 from tracker.services.trackers import add_field as _add_field
 
@@ -182,6 +183,9 @@ def update_option(option: FieldOption, *, label: str, is_closed: bool, color: st
     label = label.strip()
     if not label:
         raise TrackerAdminError("Give the value a label.")
+    problem = text_problem(label, max_length=FieldOption._meta.get_field("label").max_length)
+    if problem:
+        raise TrackerAdminError(problem)
     if color and color not in OPTION_COLORS:
         raise TrackerAdminError(f"Choose the colour among: {', '.join(OPTION_COLORS)}.")
     siblings = FieldOption.objects.filter(field_id=option.field_id).exclude(pk=option.pk)

@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 
 from tracker import permissions
 from tracker.models import SavedQuery, Tracker, User
+from tracker.plain_text import text_problem
 from tracker.services.artifact_query import TrackerContext
 from tracker.services.artifact_query_params import PARAMETERS, QueryError, parse_query
 
@@ -40,6 +41,9 @@ def save_query(
     name = name.strip()
     if not name or len(name) > NAME_MAX_LENGTH:
         raise QueryError({"name": [f"Give the query a name of 1 to {NAME_MAX_LENGTH} characters."]})
+    problem = text_problem(name, max_length=NAME_MAX_LENGTH)
+    if problem:
+        raise QueryError({"name": [problem]})
     if shared and not access.can_write:
         raise QueryError({"shared": ["Only the project's members can share a query with the project."]})
     getlist = getattr(params, "getlist", None)
