@@ -9,7 +9,8 @@ from django.test import Client
 
 from tests.email_gateway.conftest import DOMAIN, wait_for_records
 from tests.support.smtp import SMTPServer
-from tracker.models import Artifact, Tracker, User
+from tracker.email_gateway import processing
+from tracker.models import Artifact, InboundEmail, Tracker, User
 from tracker.services.trackers import TrackerSpec, create_tracker, set_email_creation
 
 
@@ -68,3 +69,21 @@ def test_a_project_admin_turns_it_on_a_member_may_not(
     bugs.refresh_from_db()
     assert (bugs.accepts_email, bugs.email_local_part) == (True, "bug-reports")
     assert f"bug-reports@{DOMAIN}" in admin.get(f"/trackers/{bugs.pk}/admin/").content.decode()
+
+
+def test_nul_characters_in_a_message_are_left_out_of_what_is_stored(
+    gateway: str, bugs: Tracker, bob: User
+) -> None:
+    """PostgreSQL refuses a NUL in text: the message was a DataError, retried until it was given up."""
+    set_email_creation(bugs, enabled=True, local_part="bugs")
+    raw = new_message(bob.email, f"bugs@{DOMAIN}", "Crash on\x00 save", "The log:\x00 segfault")
+    record = InboundEmail.objects.create(envelope_to=f"bugs@{DOMAIN}", raw=raw, size=len(raw))
+
+    assert processing.process(record.pk, "job-nul") == "processed"
+
+    record.refresh_from_db()
+    assert record.subject == "Crash on save"
+    artifact = record.changeset.artifact
+    assert artifact.title == "Crash on save"
+    description = bugs.fields.get(name="description")
+    assert artifact.current_values[str(description.pk)] == "The log: segfault"

@@ -20,6 +20,8 @@ from html.parser import HTMLParser
 
 from email_reply_parser import EmailReplyParser
 
+from tracker.plain_text import storable
+
 
 class UnreadableMessage(Exception):
     """The bytes are not a message we can read (no headers, undecodable)."""
@@ -63,12 +65,13 @@ def parse(raw: bytes) -> Parsed:
         subject = " ".join(str(message.get("Subject", "") or "").split())
     except Exception as error:  # a header the policy cannot decode
         raise UnreadableMessage(f"unreadable headers ({error})") from None
+    # An email may carry NUL characters (PostgreSQL refuses them in text): kept out of what is stored.
     return Parsed(
         message=message,
-        from_address=from_address.strip().lower(),
-        subject=subject,
-        message_id=str(message.get("Message-ID", "") or "").strip(),
-        text=body_text(message),
+        from_address=storable(from_address.strip().lower()),
+        subject=storable(subject),
+        message_id=storable(str(message.get("Message-ID", "") or "").strip()),
+        text=storable(body_text(message)),
         attachments=attachments(message),
     )
 
@@ -101,7 +104,7 @@ def attachments(message: EmailMessage) -> list[Attachment]:
         if not isinstance(data, bytes):
             continue
         filename = part.get_filename() or "attachment"
-        found.append(Attachment(filename[:255], part.get_content_type(), data))
+        found.append(Attachment(storable(filename)[:255], part.get_content_type(), data))
     return found
 
 

@@ -29,6 +29,7 @@ import urllib3
 from django.conf import settings
 from jira import JIRA, JIRAError
 
+from tracker.jira_import import storable_json
 from tracker.jira_import.credentials import CONTROL, NOT_LATIN1, JiraCredentials, header_problem
 from tracker.jira_import.deadline import CancelProbe, RequestCancelled, Watch, Watchdog
 from tracker.jira_import.errors import (
@@ -226,7 +227,7 @@ class JiraClient:
                     )
                 chunks.append(chunk)
             try:
-                return json.loads(b"".join(chunks))
+                return storable_json.loads(b"".join(chunks))
             except ValueError:
                 raise JiraResponseError(
                     f"Jira at {host_of(self.base_url)} sent an answer that is not valid JSON when {what}; "
