@@ -78,7 +78,38 @@ def test_a_schedule_is_bounded(cloud, public_project, alice) -> None:
     with pytest.raises(ValidationError) as error:
         schedules.start_schedule(jira_import, requested_by=alice, token="t", interval_minutes=14, days=91)
     assert set(error.value.message_dict) == {"interval_minutes", "days"}
+    # Longer than the longest period: it was the database's "integer out of range" on PostgreSQL, a 500.
+    with pytest.raises(ValidationError) as error:
+        schedules.start_schedule(
+            jira_import, requested_by=alice, token="t", interval_minutes=99999999999, days=1
+        )
+    assert error.value.message_dict == {"interval_minutes": ["Sync at least every 129600 minutes (90 days)."]}
     assert not JiraSyncSchedule.objects.exists()
+
+
+def test_the_page_refuses_a_sync_too_rare_or_a_token_with_a_line_break(
+    cloud, public_project, alice, client_as
+) -> None:
+    jira_import = whole_import(cloud, public_project, alice)
+    page = f"/jira-imports/{jira_import.pk}/"
+    client = client_as(alice)
+    token = token_of(cloud)
+    response = client.post(
+        f"{page}sync/",
+        {"sync-token": token, "sync-interval_minutes": 99999999999, "sync-days": 1},
+        follow=True,
+    )
+    assert "less than or equal to 129600" in response.content.decode()
+    # A line break was taken, "queued", and then refused by the run.
+    for form, data in (
+        ("sync/", {"sync-token": "tok\nen", "sync-interval_minutes": 30, "sync-days": 10}),
+        ("update/", {"token": "tok\nen"}),
+    ):
+        shown = client.post(f"{page}{form}", data, follow=True).content.decode()
+        assert "Remove the control characters (such as line breaks)." in shown, form
+        assert "queued" not in shown
+    assert not JiraSyncSchedule.objects.exists()
+    assert not JiraSyncRun.objects.exists()
 
 
 def test_the_page_starts_and_stops_the_sync(cloud, public_project, alice, client_as) -> None:

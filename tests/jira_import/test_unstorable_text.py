@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from tests.support.jira import BUG, artifact_by_key, new_import, readable
-from tracker.jira_import import services, storable_json
+from tests.support.fake_jira import render
+from tests.support.jira import BUG, artifact_by_key, credentials_for, new_import, readable
+from tracker.jira_import import discovery, services, storable_json
+from tracker.jira_import.client import connect
 from tracker.models import Changeset, ChangesetValue
 
 
@@ -28,6 +30,20 @@ def test_an_issue_with_nul_characters_is_imported_without_them(cloud, public_pro
     values = ChangesetValue.objects.filter(changeset__artifact__tracker=jira_import.tracker)
     assert not [value for value in values.values_list("value", flat=True) if "\x00" in json.dumps(value)]
     assert not any("\x00" in text for text in comments)
+
+
+def test_issue_type_names_with_a_nul_reach_the_wizard_without_it(cloud, monkeypatch) -> None:
+    """The wizard looks its suggested tracker names up by name: a NUL was a 500 on every load of step 3."""
+    named = render.Renderer.issue_type
+
+    def with_nul(self, name):
+        answer = named(self, name)
+        return {**answer, "name": f"{answer['name']}\x00!"}
+
+    monkeypatch.setattr(render.Renderer, "issue_type", with_nul)
+    names = [issue_type.name for issue_type in discovery.issue_types(connect(credentials_for(cloud)), "DEMO")]
+    assert "Bug!" in names
+    assert not [name for name in names if "\x00" in name]
 
 
 @pytest.mark.parametrize(

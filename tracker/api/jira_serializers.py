@@ -15,7 +15,7 @@ from tracker import permissions
 from tracker.api.jira_update_serializers import JiraSyncRunSerializer
 from tracker.jira_import.credentials import TOKEN_MAX_LENGTH, validate_header_safe
 from tracker.jira_import.discovery import ISSUE_TYPE_ID, PROJECT_KEY
-from tracker.jira_import.schedules import MAX_DAYS, MIN_INTERVAL_MINUTES
+from tracker.jira_import.schedules import MAX_DAYS, MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
 from tracker.models import JiraImport
 
 
@@ -122,6 +122,7 @@ class JiraImportRequestSerializer(JiraProjectKeyMixin, JiraCredentialsSerializer
     sync_interval_minutes = serializers.IntegerField(
         required=False,
         min_value=MIN_INTERVAL_MINUTES,
+        max_value=MAX_INTERVAL_MINUTES,
         help_text="Keep the trackers in sync with Jira every this many minutes once imported (opt-in: "
         "the token is then kept, encrypted, until the sync stops). With sync_days.",
     )

@@ -57,7 +57,10 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-1400 is past the calendar's end in UTC
+        return None
 
 
 def unexpected_shape(import_id: int, key: str, error: Exception) -> JiraResponseError:

@@ -39,6 +39,9 @@ from tracker.services.bulk_import import (
 from tracker.services.history import sanitize_html
 from tracker.services.values import TEXT_MAX_LENGTH
 
+# TimeEntry.seconds is a PositiveIntegerField: 2**31 - 1 on PostgreSQL.
+MAX_WORKLOG_SECONDS = 2**31 - 1
+
 
 def _changeset(
     when: dt.datetime, person: Person | None, values: dict[Field, Any] | None = None, **extra: Any
@@ -171,7 +174,10 @@ class Replay:
             seconds = worklog.get("timeSpentSeconds")
             if not jira_id or jira_id in seen or started is None:
                 continue
-            if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
+            # Beyond the column (about 68 years of work) is no work log: skipped as an empty one is.
+            if not isinstance(seconds, int) or isinstance(seconds, bool):
+                continue
+            if not 0 < seconds <= MAX_WORKLOG_SECONDS:
                 continue
             seen.add(jira_id)
             comment = worklog.get("comment")

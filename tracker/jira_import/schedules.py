@@ -30,6 +30,8 @@ logger = logging.getLogger("tracker.jira_import")
 
 MIN_INTERVAL_MINUTES = 15
 MAX_DAYS = 90
+# Once in the longest period at least (and within the database's integer).
+MAX_INTERVAL_MINUTES = MAX_DAYS * 24 * 60
 MAX_FAILURES = 3
 EXPIRED = "The sync period ended; the token was erased."
 ASKED = "Stopped on request; the token was erased."
@@ -50,6 +52,10 @@ def start_schedule(
         errors["__all__"] = ["This import did not finish: there is nothing to keep in sync."]
     if interval_minutes < MIN_INTERVAL_MINUTES:
         errors["interval_minutes"] = [f"Sync at most every {MIN_INTERVAL_MINUTES} minutes."]
+    elif interval_minutes > MAX_INTERVAL_MINUTES:
+        errors["interval_minutes"] = [
+            f"Sync at least every {MAX_INTERVAL_MINUTES} minutes ({MAX_DAYS} days)."
+        ]
     if not 1 <= days <= MAX_DAYS:
         errors["days"] = [f"Sync for 1 to {MAX_DAYS} days."]
     if not token:

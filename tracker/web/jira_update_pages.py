@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from tracker import permissions
 from tracker.jira_import import schedules, update_service
-from tracker.jira_import.credentials import TOKEN_MAX_LENGTH
+from tracker.jira_import.credentials import TOKEN_MAX_LENGTH, validate_header_safe
 from tracker.jira_import.emails import update_counts
 from tracker.models import JiraImport, JiraSyncRun, JiraSyncSchedule
 
@@ -28,6 +28,8 @@ class UpdateForm(forms.Form):
         label="Jira token",
         max_length=TOKEN_MAX_LENGTH,
         strip=True,
+        # As the wizard's: a line break in it would be refused when the run sends it, after "queued".
+        validators=[validate_header_safe],
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
         help_text="The API token (Cloud), personal access token or password of the import's Jira account. "
         "It is used for this update only and erased when it ends.",
@@ -36,7 +38,10 @@ class UpdateForm(forms.Form):
 
 class SyncForm(UpdateForm):
     interval_minutes = forms.IntegerField(
-        label="Every (minutes)", min_value=schedules.MIN_INTERVAL_MINUTES, initial=60
+        label="Every (minutes)",
+        min_value=schedules.MIN_INTERVAL_MINUTES,
+        max_value=schedules.MAX_INTERVAL_MINUTES,
+        initial=60,
     )
     days = forms.IntegerField(label="For (days)", min_value=1, max_value=schedules.MAX_DAYS, initial=30)
 
@@ -72,6 +77,10 @@ def update_context(request: HttpRequest, jira_import: JiraImport) -> dict[str, A
     }
 
 
+def _problems(form: forms.Form) -> str:
+    return "; ".join(f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items())
+
+
 @login_required
 @require_POST
 def update_start(request: HttpRequest, pk: int) -> HttpResponse:
@@ -82,7 +91,7 @@ def update_start(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("Only an administrator of the project can update an import from Jira.")
     form = UpdateForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give the Jira token of the import's account to update it.")
+        messages.error(request, f"The update was not started. {_problems(form)}")
         return redirect("tracker:jira-import-detail", pk=jira_import.pk)
     try:
         update_service.start_update(jira_import, requested_by=request.user, token=form.cleaned_data["token"])
@@ -118,10 +127,7 @@ def sync_start(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("Only an administrator of the project can keep an import in sync with Jira.")
     form = SyncForm(request.POST, prefix="sync")
     if not form.is_valid():
-        problems = "; ".join(
-            f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()
-        )
-        messages.error(request, f"The sync was not started. {problems}")
+        messages.error(request, f"The sync was not started. {_problems(form)}")
         return redirect("tracker:jira-import-detail", pk=jira_import.pk)
     try:
         schedule = schedules.start_schedule(
