@@ -313,3 +313,20 @@ def test_a_failure_after_some_pages_removes_everything_already_written(
     assert "failed with a server error (500) when downloading log-11.bin of BENCH-11" in jira_import.error
     assert not Tracker.objects.filter(name="Jira tasks").exists() and not Artifact.objects.exists()
     assert not list((Path(settings.MEDIA_ROOT) / "attachments").rglob("*.bin"))
+
+
+def test_a_search_that_hands_the_same_page_back_fails_the_import(
+    cloud, public_project, alice, mailoutbox, settings, monkeypatch
+) -> None:
+    """A Jira (or a caching proxy) ignoring nextPageToken: the worker read the first page until the job's
+    timeout, its progress counting past the issues there are."""
+    settings.JIRA_IMPORT_PAGE_SIZE = 2  # DEMO has more issues than that: there is a next page
+    monkeypatch.setattr(FakeJiraServer, "_decode_token", lambda self, token, jql: 0)
+    assert_run_fails_cleanly(
+        new_import(cloud, public_project, alice, BUG),
+        "sent the same page of issues twice",
+        mailoutbox,
+        Path(settings.MEDIA_ROOT),
+    )
+    # The survey's one page (its pages are larger), then the import's first page and its repetition.
+    assert len(cloud.requests_to(SEARCH)) == 3

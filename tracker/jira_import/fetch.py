@@ -28,6 +28,7 @@ from django.utils.text import get_valid_filename
 from tracker.jira_import.client import JiraClient
 from tracker.jira_import.errors import JiraAccessError, JiraResponseError
 from tracker.jira_import.mapping import SkippedField
+from tracker.jira_import.page_guard import SeenPages
 from tracker.plain_numbers import is_plain_number, plain_number
 
 logger = logging.getLogger("tracker.jira_import")
@@ -142,13 +143,16 @@ def search_pages(
     }
     if expand:
         params["expand"] = expand
+    seen = SeenPages(client.base_url, what)
     if client.is_cloud:
         token: str | None = None
         while True:
             if token:
                 params["nextPageToken"] = token
             page = client.get_json("search/jql", params, what=what)
-            yield _issues_of(page, what), None
+            issues = _issues_of(page, what)
+            seen.check(issues, token)
+            yield issues, None
             token = page.get("nextPageToken")
             if not token or page.get("isLast") is True:
                 return
@@ -157,6 +161,7 @@ def search_pages(
         params["startAt"] = start
         page = client.get_json("search", params, what=what)
         issues = _issues_of(page, what)
+        seen.check(issues, str(start))
         total = page.get("total")
         total = total if isinstance(total, int) else None
         yield issues, total
