@@ -1,4 +1,4 @@
-"""Text Jira may send that PostgreSQL cannot store (NUL, lone surrogates): imported without it."""
+"""What Jira may send that we cannot store (NUL, lone surrogates, ids too long): left out where read."""
 
 from __future__ import annotations
 
@@ -66,3 +66,16 @@ def test_answers_are_made_storable_where_they_are_read(raw: bytes, expected: obj
 def test_an_answer_that_is_no_json_is_still_a_value_error() -> None:
     with pytest.raises(ValueError):
         storable_json.loads(b'{"summary": "\\u0000')
+
+
+def test_an_issue_type_whose_id_is_no_jira_id_is_not_offered(cloud, monkeypatch) -> None:
+    """A 60-digit id was offered, then a 500 when the import was created (its column holds 50)."""
+    typed = render.Renderer.issue_type
+
+    def long_id(self, name):
+        answer = typed(self, name)
+        return {**answer, "id": "9" * 60} if answer["name"] == "Epic" else answer
+
+    monkeypatch.setattr(render.Renderer, "issue_type", long_id)
+    names = [issue_type.name for issue_type in discovery.issue_types(connect(credentials_for(cloud)), "DEMO")]
+    assert "Bug" in names and "Epic" not in names

@@ -114,9 +114,12 @@ def project(client: JiraClient, key: str) -> dict[str, Any]:
 def issue_types(client: JiraClient, key: str) -> list[JiraIssueTypeInfo]:
     data = project(client, key)
     try:
+        # Jira's ids are numbers: one that is not could not be asked for again (nor stored), so it is
+        # not offered.
         return [
             JiraIssueTypeInfo(str(t["id"]), str(t["name"]), bool(t.get("subtask", False)))
             for t in data.get("issueTypes") or []
+            if ISSUE_TYPE_ID.fullmatch(str(t["id"]))
         ]
     except (KeyError, TypeError):
         raise _unexpected(client, f"reading the issue types of {key}") from None
