@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,15 +75,25 @@ def _free(project: Project, name: str, shortname: str) -> bool:
     return not taken_trackers.exists() and not taken_imports.exists()
 
 
-def _suggest(project: Project | None, candidates: list[tuple[str, str]]) -> tuple[str, str]:
-    """The first free (name, short name) of ``candidates``, else the first one."""
+def _suggest(
+    project: Project | None, candidates: list[tuple[str, str]], chosen: Iterable[TrackerNames] = ()
+) -> tuple[str, str]:
+    """The first (name, short name) of ``candidates`` free in the project and unlike those ``chosen``
+    for the other trackers of the same import, else the first one.
+
+    ``chosen``: two issue types that slugify alike ("Bug" and "bug", or "バグ" and "错误", both "jira")
+    were offered the same names, which the form then refused; the user had to invent them.
+    """
     cleaned = [(name.strip()[:100], slugify(short)[:25].strip("-") or "jira") for name, short in candidates]
-    if project is not None:
-        first_name, first_short = cleaned[0]
-        numbered = [(f"{first_name[:95]} {n}", f"{first_short[:21]}-{n}") for n in range(2, 30)]
-        for name, short in cleaned + numbered:
-            if _free(project, name, short):
-                return name, short
+    first_name, first_short = cleaned[0]
+    numbered = [(f"{first_name[:95]} {n}", f"{first_short[:21]}-{n}") for n in range(2, 30)]
+    names = {names.name.casefold() for names in chosen}
+    shorts = {names.shortname for names in chosen}
+    for name, short in cleaned + numbered:
+        if name.casefold() in names or short in shorts:
+            continue
+        if project is None or _free(project, name, short):
+            return name, short
     return cleaned[0]
 
 
@@ -111,10 +122,14 @@ def suggested_trackers(
     else:
         for n, (type_id, type_name) in enumerate(issue_types):
             name, short = _suggest(
-                project, [(type_name, type_name), (f"{key} {type_name}", f"{key}-{type_name}")]
+                project,
+                [(type_name, type_name), (f"{key} {type_name}", f"{key}-{type_name}")],
+                trackers.values(),
             )
             trackers[type_id] = TrackerNames(name, short, PALETTE[n % len(PALETTE)])
-    name, short = _suggest(project, [("Sprints", "sprints"), (f"{key} sprints", f"{key}-sprints")])
+    name, short = _suggest(
+        project, [("Sprints", "sprints"), (f"{key} sprints", f"{key}-sprints")], trackers.values()
+    )
     return trackers, TrackerNames(name, short, "#7f7f7f")
 
 

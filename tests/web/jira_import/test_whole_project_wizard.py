@@ -80,3 +80,21 @@ def test_choosing_no_issue_type_is_refused_on_the_form(
     assert response.status_code == 200
     assert "Choose at least one issue type" in response.content.decode()
     assert not JiraImport.objects.exists()
+
+
+def test_issue_types_named_alike_are_offered_different_tracker_names(public_project: Project) -> None:
+    """ "Bug" and "bug", or two names slugify() empties ("バグ", "错误": both "jira"), were offered the same
+    names, which the form then refused: the user had to invent them."""
+    Tracker.objects.create(project=public_project, name="Taken", shortname="demo")
+    trackers, sprints = services.suggested_trackers(
+        public_project,
+        jira_project_name="Demo",
+        jira_project_key="DEMO",
+        issue_types=[("1", "Bug"), ("2", "bug"), ("3", "バグ"), ("4", "错误"), ("5", "Sprints")],
+        layout="multi",
+    )
+    offered = [*trackers.values(), sprints]
+    assert len({names.name.casefold() for names in offered}) == len(offered)
+    assert len({names.shortname for names in offered}) == len(offered)
+    assert "demo" not in {names.shortname for names in offered}  # taken in the project
+    assert trackers["3"].name == "バグ" and trackers["1"].name == "Bug"
