@@ -170,11 +170,13 @@ class JiraWholeProjectForm(forms.Form):
             label = dict(self.fields["issue_types"].choices).get(
                 key, {"mono": "The tracker", "sprints": "Sprints"}.get(key, key)
             )
+            # Required in clean(), for the trackers the chosen layout and issue types make only: an
+            # issue type Jira names "" must not block an import that leaves it out.
             self.fields[f"name_{key}"] = forms.CharField(
-                label=f"{label}: tracker name", max_length=100, initial=name
+                label=f"{label}: tracker name", max_length=100, initial=name, required=False
             )
             self.fields[f"short_{key}"] = forms.SlugField(
-                label=f"{label}: short name", max_length=25, initial=short
+                label=f"{label}: short name", max_length=25, initial=short, required=False
             )
 
     def chosen(self) -> list[str]:
@@ -185,6 +187,11 @@ class JiraWholeProjectForm(forms.Form):
         data = super().clean()
         if not data.get("all_issue_types") and not data.get("issue_types"):
             self.add_error("issue_types", "Choose at least one issue type, or all of them.")
+        made = ["mono"] if data.get("layout") == "mono" else (self.chosen() or self.type_ids)
+        for key in [*made, "sprints"]:
+            for field in (f"name_{key}", f"short_{key}"):
+                if field in self.fields and not data.get(field) and field not in self.errors:
+                    self.add_error(field, forms.Field.default_error_messages["required"])
         return data
 
     def names(self, key: str) -> tuple[str, str]:

@@ -98,3 +98,24 @@ def test_issue_types_named_alike_are_offered_different_tracker_names(public_proj
     assert len({names.shortname for names in offered}) == len(offered)
     assert "demo" not in {names.shortname for names in offered}  # taken in the project
     assert trackers["3"].name == "バグ" and trackers["1"].name == "Bug"
+
+
+def test_only_the_trackers_to_be_made_need_names(
+    wizard: Wizard, server: FakeJiraServer, public_project: Project, redis_clean
+) -> None:
+    """An issue type Jira names "" (its fields prefilled empty) blocked every import, even one without it."""
+    wizard.connect(login_for(server))
+    wizard.choose_project("DEMO")
+    blank = {f"name_{STORY}": "", f"short_{STORY}": ""}
+    response = wizard.post(
+        "issue-type", whole_project_form(wizard, all_issue_types=None, issue_types=[STORY], **blank)
+    )
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()
+    assert not JiraImport.objects.exists()
+
+    response = wizard.post(
+        "issue-type", whole_project_form(wizard, all_issue_types=None, issue_types=[BUG], **blank)
+    )
+    assert response.status_code == 302
+    assert {t.name for t in JiraImport.objects.get().planned_trackers.all()} == {"Bug", "Sprints"}
