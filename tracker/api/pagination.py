@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
 from tracker.services.history_pages import HISTORY_PAGE_SIZE
+from tracker.utc import in_utc
 
 
 class ChangesetCursorPagination(CursorPagination):
@@ -38,10 +37,8 @@ class ChangesetCursorPagination(CursorPagination):
             return cursor
         try:
             position = parse_datetime(cursor.position)
-            if position is None:
-                raise ValueError(cursor.position)
-            if position.tzinfo is not None:
-                position.astimezone(dt.UTC)
-        except (ValueError, OverflowError):
-            raise NotFound(self.invalid_cursor_message) from None
+        except ValueError:
+            position = None
+        if position is None or in_utc(position) is None:
+            raise NotFound(self.invalid_cursor_message)
         return cursor

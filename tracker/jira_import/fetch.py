@@ -30,6 +30,7 @@ from tracker.jira_import.errors import JiraAccessError, JiraResponseError
 from tracker.jira_import.mapping import SkippedField
 from tracker.jira_import.page_guard import SeenPages
 from tracker.plain_numbers import is_plain_number, plain_number
+from tracker.utc import in_utc
 
 logger = logging.getLogger("tracker.jira_import")
 
@@ -56,12 +57,7 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    try:
-        return moment.astimezone(dt.UTC)
-    except OverflowError:  # 9999-12-31T23:59:59-1400 is past the calendar's end in UTC
-        return None
+    return in_utc(moment)  # None for 9999-12-31T23:59:59-1400, past the calendar's end in UTC
 
 
 def unexpected_shape(import_id: int, key: str, error: Exception) -> JiraResponseError:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from tracker import permissions
 from tracker.models import Artifact, TimeEntry, User
 from tracker.plain_numbers import is_plain_number
+from tracker.utc import in_utc
 
 MAX_SECONDS = 1000 * 3600  # one entry: at most 1000 hours
 COMMENT_MAX_LENGTH = 5000
@@ -78,17 +79,12 @@ def add_time_entry(
     errors: dict[str, str] = {}
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 < seconds <= MAX_SECONDS:
         errors["seconds"] = f"Give a time between 1 second and {MAX_SECONDS // 3600} hours."
-    started_on = started_on or timezone.now()
-    if timezone.is_naive(started_on):
-        started_on = started_on.replace(tzinfo=dt.UTC)
-    try:
-        # Stored in UTC: 0001-01-01T00:00+05:00 is before the calendar's first day there.
-        started_on = started_on.astimezone(dt.UTC)
-    except OverflowError:
+    # Stored in UTC: 0001-01-01T00:00+05:00 is before the calendar's first day there.
+    started_on = in_utc(started_on or timezone.now())
+    if started_on is None:
         errors["started_on"] = "This date is out of range."
-    else:
-        if started_on > timezone.now() + dt.timedelta(days=1):
-            errors["started_on"] = "The work cannot start in the future."
+    elif started_on > timezone.now() + dt.timedelta(days=1):
+        errors["started_on"] = "The work cannot start in the future."
     comment = (comment or "").strip()
     if len(comment) > COMMENT_MAX_LENGTH:
         errors["comment"] = f"Write at most {COMMENT_MAX_LENGTH} characters."

@@ -23,6 +23,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from tracker.models import Artifact, Field, FieldOption, FieldType, User
 from tracker.plain_numbers import is_plain_number
 from tracker.services.rendering import MARKDOWN, render_comment
+from tracker.utc import in_utc
 
 STRING_MAX_LENGTH = 255
 MAX_ID = 2**63
@@ -179,12 +180,10 @@ def normalize(field_: Field, raw: Any, context: ValueContext, known_users: dict[
                 value = None
         if value is None:
             raise InvalidValue("Enter a date and time as YYYY-MM-DDTHH:MM[:SS][+HH:MM].")
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        try:
-            return value.astimezone(dt.UTC).isoformat()
-        except OverflowError:
-            raise InvalidValue("Enter a date and time between the years 1 and 9999 in UTC.") from None
+        utc = in_utc(value)
+        if utc is None:
+            raise InvalidValue("Enter a date and time between the years 1 and 9999 in UTC.")
+        return utc.isoformat()
     if kind == FieldType.SELECT:
         if isinstance(raw, (list, tuple)):
             if len(raw) != 1:
